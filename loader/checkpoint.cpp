@@ -1,0 +1,324 @@
+#include "loader/checkpoint.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "loader/mapped_file.h"
+#include "loader/parallel.h"
+#include "loader/safetensors_reader.h"
+#include "loader/torch_reader.h"
+
+namespace fs = std::filesystem;
+
+namespace moeckpt {
+
+std::string_view file_format_name(FileFormat f) {
+  return f == FileFormat::kSafetensors ? "safetensors" : "pytorch";
+}
+
+std::string_view layout_name(Layout l) {
+  switch (l) {
+    case Layout::kSingleFile: return "single";
+    case Layout::kIndexed: return "indexed";
+    case Layout::kDirectory: return "directory";
+  }
+  return "single";
+}
+
+struct Checkpoint::Impl {
+  std::vector<MappedFile> maps;
+  std::vector<std::vector<TorchStorage>> storages;  // per file (empty for safetensors)
+  std::unordered_map<std::string_view, size_t> by_name;
+  mutable std::mutex mu;
+  mutable std::map<std::pair<uint32_t, int32_t>, std::shared_ptr<const std::vector<std::byte>>> inflated;
+};
+
+Checkpoint::Checkpoint() : impl_(std::make_unique<Impl>()) {}
+Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
+Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
+Checkpoint::~Checkpoint() = default;
+
+namespace {
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool is_torch_name(std::string_view n) { return ends_with(n, ".bin") || ends_with(n, ".pt") || ends_with(n, ".pth"); }
+
+std::vector<std::string> list_dir(const fs::path& dir, std::string_view input) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code ec2;
+    if (it->is_regular_file(ec2)) names.push_back(it->path().filename().string());
+  }
+  if (ec) throw Error(Errc::kFileOpen, std::string(input), "cannot list directory: " + ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string join_label(const std::string& input, const std::string& name) {
+  if (input.empty()) return name;
+  return (fs::path(input) / name).string();
+}
+
+}  // namespace
+
+Checkpoint Checkpoint::open(const fs::path& path, const OpenOptions& options) {
+  Checkpoint c;
+  c.input_ = path.string();
+  std::error_code ec;
+  auto st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) throw Error(Errc::kFileOpen, c.input_, "no such file or directory");
+
+  std::vector<std::string> names;  // files to load, relative to dir_
+  std::string dir_label;           // prefix for file labels
+  fs::path index_path;
+
+  if (fs::is_directory(st)) {
+    c.dir_ = path;
+    dir_label = c.input_;
+    auto all = list_dir(path, c.input_);
+    auto has = [&](std::string_view n) { return std::binary_search(all.begin(), all.end(), std::string(n)); };
+    std::vector<std::string> st_indexes, bin_indexes, st_files, bin_files;
+    for (const auto& n : all) {
+      if (ends_with(n, ".safetensors.index.json")) st_indexes.push_back(n);
+      else if (ends_with(n, ".bin.index.json") || ends_with(n, ".pt.index.json")) bin_indexes.push_back(n);
+      else if (ends_with(n, ".safetensors")) st_files.push_back(n);
+      else if (is_torch_name(n) && n != "training_args.bin" && n != "optimizer.pt" && n != "scheduler.pt" &&
+               n != "rng_state.pth")
+        bin_files.push_back(n);
+    }
+    auto pick_index = [&](const std::vector<std::string>& idx, std::string_view preferred) -> std::string {
+      if (idx.empty()) return {};
+      if (has(preferred)) return std::string(preferred);
+      if (idx.size() == 1) return idx[0];
+      std::string list;
+      for (const auto& i : idx) list += (list.empty() ? "" : ", ") + i;
+      throw Error(Errc::kNoCheckpoint, c.input_, "several shard indexes and none is the default one: " + list +
+                  "; pass the index file to use");
+    };
+    if (auto i = pick_index(st_indexes, "model.safetensors.index.json"); !i.empty()) {
+      index_path = path / i;
+      c.format_ = FileFormat::kSafetensors;
+    } else if (has("model.safetensors")) {
+      names = {"model.safetensors"};
+      c.layout_ = Layout::kSingleFile;
+    } else if (auto j = pick_index(bin_indexes, "pytorch_model.bin.index.json"); !j.empty()) {
+      index_path = path / j;
+      c.format_ = FileFormat::kTorch;
+    } else if (has("pytorch_model.bin")) {
+      names = {"pytorch_model.bin"};
+      c.format_ = FileFormat::kTorch;
+      c.layout_ = Layout::kSingleFile;
+    } else if (!st_files.empty()) {
+      names = st_files;
+      c.layout_ = st_files.size() == 1 ? Layout::kSingleFile : Layout::kDirectory;
+    } else if (!bin_files.empty()) {
+      names = bin_files;
+      c.format_ = FileFormat::kTorch;
+      c.layout_ = bin_files.size() == 1 ? Layout::kSingleFile : Layout::kDirectory;
+    } else {
+      throw Error(Errc::kNoCheckpoint, c.input_,
+                  "no checkpoint in directory: looked for *.safetensors.index.json, model.safetensors, "
+                  "pytorch_model.bin(.index.json), *.safetensors, *.bin, *.pt, *.pth");
+    }
+  } else if (fs::is_regular_file(st)) {
+    c.dir_ = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    dir_label = path.parent_path().string();
+    std::string fname = path.filename().string();
+    if (ends_with(fname, ".json")) {
+      index_path = path;
+    } else if (ends_with(fname, ".safetensors")) {
+      names = {fname};
+    } else if (is_torch_name(fname)) {
+      names = {fname};
+      c.format_ = FileFormat::kTorch;
+    } else {
+      throw Error(Errc::kNoCheckpoint, c.input_, "not a checkpoint file: expected .safetensors, .bin, .pt, .pth or an .index.json");
+    }
+  } else {
+    throw Error(Errc::kFileOpen, c.input_, "not a regular file or directory");
+  }
+
+  if (!index_path.empty()) {
+    c.layout_ = Layout::kIndexed;
+    c.index_file_ = index_path.filename().string();
+    std::string label = join_label(dir_label, c.index_file_);
+    c.index_ = parse_index(read_text_file(index_path, label), label);
+    names = c.index_->shards;
+    if (names.empty()) throw Error(Errc::kIndexInvalid, label, "weight_map is empty");
+    bool any_torch = false, any_st = false;
+    for (const auto& n : names) (is_torch_name(n) ? any_torch : any_st) = true;
+    if (any_torch && any_st) throw Error(Errc::kIndexInvalid, label, "index mixes safetensors and PyTorch shards");
+    c.format_ = any_torch ? FileFormat::kTorch : FileFormat::kSafetensors;
+    for (const auto& n : names) {
+      if (!is_torch_name(n) && !ends_with(n, ".safetensors"))
+        throw Error(Errc::kIndexInvalid, label, "shard '" + n + "' is neither .safetensors nor .bin/.pt/.pth");
+    }
+  }
+
+  if (fs::exists(c.dir_ / "config.json")) {
+    c.config_file_ = join_label(dir_label, "config.json");
+    c.config_ = read_config(c.dir_ / "config.json", c.config_file_);
+  }
+
+  // Map and parse every file in parallel.
+  const size_t n = names.size();
+  c.files_.resize(n);
+  c.impl_->maps.resize(n);
+  c.impl_->storages.resize(n);
+  std::vector<std::vector<TensorInfo>> per_file(n);
+  std::vector<std::optional<Error>> errors(n);
+  parallel_for(n, options.threads, [&](size_t i) {
+    CheckpointFile& f = c.files_[i];
+    f.name = names[i];
+    f.path = c.dir_ / names[i];
+    f.format = is_torch_name(names[i]) ? FileFormat::kTorch : FileFormat::kSafetensors;
+    std::string label = join_label(dir_label, names[i]);
+    try {
+      std::error_code fec;
+      if (c.index_ && !fs::exists(f.path, fec))
+        throw Error(Errc::kIndexMissingShard, join_label(dir_label, c.index_file_),
+                    "names shard '" + names[i] + "', which does not exist");
+      MappedFile m = MappedFile::open(f.path, label);
+      f.bytes = m.size();
+      if (f.format == FileFormat::kSafetensors) {
+        SafetensorsHeader h = parse_safetensors(m.bytes(), label, static_cast<uint32_t>(i));
+        f.header_bytes = h.data_start;
+        f.has_metadata = h.has_metadata;
+        f.metadata = std::move(h.metadata);
+        per_file[i] = std::move(h.tensors);
+      } else {
+        TorchFile t = parse_torch_file(m.bytes(), label, static_cast<uint32_t>(i));
+        per_file[i] = std::move(t.tensors);
+        c.impl_->storages[i] = std::move(t.storages);
+      }
+      f.num_tensors = static_cast<uint32_t>(per_file[i].size());
+      f.loaded = true;
+      c.impl_->maps[i] = std::move(m);
+    } catch (const Error& e) {
+      errors[i] = e;
+    }
+  });
+  for (auto& e : errors) {
+    if (!e) continue;
+    if (!options.collect_problems) throw *e;
+    c.problems_.push_back(*e);
+  }
+
+  // Merge, then check names across files and against the index.
+  size_t total = 0;
+  for (auto& v : per_file) total += v.size();
+  c.tensors_.reserve(total);
+  for (auto& v : per_file)
+    for (auto& t : v) c.tensors_.push_back(std::move(t));
+  std::sort(c.tensors_.begin(), c.tensors_.end(),
+            [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
+  for (size_t i = 1; i < c.tensors_.size(); ++i) {
+    if (c.tensors_[i].name == c.tensors_[i - 1].name) {
+      Error e(Errc::kDuplicateName, c.file_label(c.tensors_[i].file),
+              "also in " + c.files_[c.tensors_[i - 1].file].name, c.tensors_[i].name);
+      if (!options.collect_problems) throw e;
+      c.problems_.push_back(e);
+    }
+  }
+  c.impl_->by_name.reserve(c.tensors_.size() * 2);
+  for (size_t i = 0; i < c.tensors_.size(); ++i) c.impl_->by_name.emplace(c.tensors_[i].name, i);
+
+  if (c.index_) {
+    std::unordered_map<std::string_view, uint32_t> file_of;
+    for (uint32_t i = 0; i < n; ++i) file_of.emplace(c.files_[i].name, i);
+    std::string label = join_label(dir_label, c.index_file_);
+    std::unordered_map<std::string_view, std::string_view> listed;
+    listed.reserve(c.index_->weight_map.size() * 2);
+    for (const auto& [tensor, shard] : c.index_->weight_map) {
+      listed.emplace(tensor, shard);
+      uint32_t fi = file_of.at(shard);
+      if (!c.files_[fi].loaded) continue;  // already reported
+      const TensorInfo* t = c.find(tensor);
+      if (t == nullptr || t->file != fi) {
+        Error e(Errc::kIndexMissingTensor, label,
+                "names it in shard '" + std::string(shard) + "', which does not hold it" +
+                    (t ? " (it is in '" + c.files_[t->file].name + "')" : std::string()),
+                tensor);
+        if (!options.collect_problems) throw e;
+        c.problems_.push_back(e);
+      }
+    }
+    for (const auto& t : c.tensors_)
+      if (!listed.count(t.name)) c.unlisted_.push_back(t.name);
+  }
+  return c;
+}
+
+const TensorInfo* Checkpoint::find(std::string_view name) const {
+  auto it = impl_->by_name.find(name);
+  return it == impl_->by_name.end() ? nullptr : &tensors_[it->second];
+}
+
+std::span<const std::byte> Checkpoint::file_bytes(uint32_t file) const { return impl_->maps.at(file).bytes(); }
+
+std::string Checkpoint::file_label(uint32_t file) const {
+  if (file < impl_->maps.size() && !impl_->maps[file].label().empty()) return impl_->maps[file].label();
+  return (dir_ / files_.at(file).name).string();
+}
+
+TensorBytes Checkpoint::bytes(const TensorInfo& t) const {
+  const MappedFile& m = impl_->maps.at(t.file);
+  if (t.storage < 0) {
+    if (t.offset > m.size() || t.nbytes > m.size() - t.offset)
+      throw Error(Errc::kTruncated, m.label(), "tensor data lies past the end of the file", t.name);
+    return TensorBytes(m.bytes().subspan(t.offset, t.nbytes));
+  }
+  const TorchStorage& s = impl_->storages.at(t.file).at(static_cast<size_t>(t.storage));
+  std::span<const std::byte> storage;
+  std::shared_ptr<const std::vector<std::byte>> keep;
+  if (!s.deflated) {
+    std::vector<std::byte> unused;
+    storage = read_torch_storage(m.bytes(), s, m.label(), unused);
+  } else {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto& slot = impl_->inflated[{t.file, t.storage}];
+    if (!slot) {
+      auto buf = std::make_shared<std::vector<std::byte>>();
+      auto view = read_torch_storage(m.bytes(), s, m.label(), *buf);
+      if (view.data() != buf->data()) buf->assign(view.begin(), view.end());
+      slot = std::move(buf);
+    }
+    keep = slot;
+    storage = std::span<const std::byte>(keep->data(), keep->size());
+  }
+  const uint64_t elem_bits = static_cast<uint64_t>(dtype_bits(t.dtype));
+  if (t.is_contiguous()) {
+    if (t.offset > storage.size() || t.nbytes > storage.size() - t.offset)
+      throw Error(Errc::kTorchInvalid, m.label(), "tensor runs past the end of its storage", t.name);
+    auto view = storage.subspan(t.offset, t.nbytes);
+    return keep ? TensorBytes(view, keep) : TensorBytes(view);
+  }
+  // A strided view (e.g. a transposed tensor saved as is): gather it row-major.
+  const size_t esize = elem_bits / 8;
+  auto out = std::make_shared<std::vector<std::byte>>(t.nbytes);
+  const size_t rank = t.shape.size();
+  std::vector<uint64_t> idx(rank, 0);
+  const uint64_t count = numel(t);
+  for (uint64_t k = 0; k < count; ++k) {
+    int64_t elem = 0;
+    for (size_t d = 0; d < rank; ++d) elem += static_cast<int64_t>(idx[d]) * t.strides[d];
+    uint64_t src = t.offset + static_cast<uint64_t>(elem) * esize;
+    if (elem < 0 || src + esize > storage.size())
+      throw Error(Errc::kTorchInvalid, m.label(), "strided view reaches past the end of its storage", t.name);
+    std::memcpy(out->data() + k * esize, storage.data() + src, esize);
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < t.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return TensorBytes(std::move(out));
+}
+
+}  // namespace moeckpt

@@ -1,0 +1,87 @@
+#include "loader/index_reader.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "loader/error.h"
+
+namespace moeckpt {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+bool shard_path_is_safe(std::string_view path) {
+  if (path.empty() || path.front() == '/' || path.find('\\') != std::string_view::npos) return false;
+  if (path.find('\0') != std::string_view::npos) return false;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+ShardIndex parse_index(std::string_view text, std::string_view label) {
+  auto fail = [&](Errc c, std::string why, std::string tensor = {}) -> void {
+    throw Error(c, std::string(label), std::move(why), std::move(tensor));
+  };
+  ShardIndex idx;
+  simdjson::dom::parser parser;
+  element doc;
+  if (auto err = parser.parse(text.data(), text.size(), true).get(doc); err)
+    fail(Errc::kIndexInvalid, std::string("not JSON: ") + simdjson::error_message(err));
+  if (doc.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "not a JSON object");
+  bool has_map = false;
+  for (auto field : doc.get_object().value_unsafe()) {
+    if (field.key == "metadata") {
+      if (field.value.type() == element_type::NULL_VALUE) continue;
+      if (field.value.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "'metadata' is not an object");
+      for (auto m : field.value.get_object().value_unsafe()) {
+        if (m.key != "total_size") continue;
+        element v = m.value;
+        if (v.type() == element_type::INT64 && v.get_int64().value_unsafe() >= 0) {
+          idx.total_size = static_cast<uint64_t>(v.get_int64().value_unsafe());
+        } else if (v.type() == element_type::UINT64) {
+          idx.total_size = v.get_uint64().value_unsafe();
+        } else if (v.type() == element_type::DOUBLE && v.get_double().value_unsafe() >= 0 &&
+                   v.get_double().value_unsafe() < 1.8e19 &&
+                   std::floor(v.get_double().value_unsafe()) == v.get_double().value_unsafe()) {
+          // Some writers emit total_size as a float; an integral one is accepted.
+          idx.total_size = static_cast<uint64_t>(v.get_double().value_unsafe());
+        } else {
+          fail(Errc::kIndexInvalid, "'metadata.total_size' is not a non-negative integer");
+        }
+      }
+    } else if (field.key == "weight_map") {
+      if (has_map) fail(Errc::kIndexInvalid, "'weight_map' appears twice");
+      has_map = true;
+      if (field.value.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "'weight_map' is not an object");
+      auto obj = field.value.get_object().value_unsafe();
+      idx.weight_map.reserve(obj.size());
+      std::unordered_set<std::string_view> seen, shards;
+      seen.reserve(obj.size() * 2);
+      for (auto w : obj) {
+        if (!seen.insert(w.key).second)
+          fail(Errc::kDuplicateName, "weight_map names the tensor twice", std::string(w.key));
+        if (w.value.type() != element_type::STRING)
+          fail(Errc::kIndexInvalid, "weight_map value is not a file name", std::string(w.key));
+        std::string_view shard = w.value.get_string().value_unsafe();
+        if (!shard_path_is_safe(shard))
+          fail(Errc::kIndexPathEscapes, "shard path '" + std::string(shard) + "' is not a plain relative path inside the checkpoint directory", std::string(w.key));
+        if (shards.insert(shard).second) idx.shards.emplace_back(shard);
+        idx.weight_map.emplace_back(std::string(w.key), std::string(shard));
+      }
+    }
+  }
+  if (!has_map) fail(Errc::kIndexInvalid, "no 'weight_map'");
+  std::sort(idx.shards.begin(), idx.shards.end());
+  return idx;
+}
+
+}  // namespace moeckpt

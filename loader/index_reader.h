@@ -1,0 +1,28 @@
+// Shard indexes: model.safetensors.index.json and pytorch_model.bin.index.json,
+// {"metadata": {"total_size": N, ...}, "weight_map": {tensor: shard file}}.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace moeckpt {
+
+struct ShardIndex {
+  std::optional<uint64_t> total_size;                          // metadata.total_size, if given
+  std::vector<std::pair<std::string, std::string>> weight_map;  // in file order
+  std::vector<std::string> shards;                             // distinct shard names, sorted
+};
+
+// Parses and validates an index: a JSON object whose weight_map maps every tensor name once to
+// a shard path that stays inside the index's directory (relative, no "..", no backslash).
+// Throws Error(kIndexInvalid / kDuplicateName / kIndexPathEscapes) naming label.
+ShardIndex parse_index(std::string_view text, std::string_view label);
+
+// Whether a shard path from an index stays inside the directory (exposed for tests).
+bool shard_path_is_safe(std::string_view path);
+
+}  // namespace moeckpt

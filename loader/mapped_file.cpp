@@ -1,0 +1,88 @@
+#include "loader/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "loader/error.h"
+
+namespace moeckpt {
+
+MappedFile MappedFile::open(const std::filesystem::path& path, std::string label) {
+  if (label.empty()) label = path.string();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(Errc::kFileOpen, label, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw Error(Errc::kFileOpen, label, std::string("cannot stat: ") + std::strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(Errc::kFileOpen, label, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+  }
+  MappedFile f;
+  f.path_ = path;
+  f.label_ = std::move(label);
+  f.size_ = static_cast<size_t>(st.st_size);
+  if (f.size_ > 0) {
+    void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      throw Error(Errc::kFileOpen, f.label_, std::string("cannot map: ") + std::strerror(e));
+    }
+    f.data_ = p;
+  }
+  ::close(fd);
+  return f;
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept { *this = std::move(other); }
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    path_ = std::move(other.path_);
+    label_ = std::move(other.label_);
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() { release(); }
+
+void MappedFile::release() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+namespace {
+void advise(void* base, size_t size, size_t offset, size_t length, int advice) {
+  if (base == nullptr || offset >= size) return;
+  length = std::min(length, size - offset);
+  long page = ::sysconf(_SC_PAGESIZE);
+  size_t start = offset - offset % static_cast<size_t>(page);
+  ::madvise(static_cast<char*>(base) + start, length + (offset - start), advice);
+}
+}  // namespace
+
+void MappedFile::advise_sequential(size_t offset, size_t length) const {
+  advise(data_, size_, offset, length, MADV_SEQUENTIAL);
+}
+void MappedFile::advise_dontneed(size_t offset, size_t length) const {
+  advise(data_, size_, offset, length, MADV_DONTNEED);
+}
+void MappedFile::advise_willneed(size_t offset, size_t length) const {
+  advise(data_, size_, offset, length, MADV_WILLNEED);
+}
+
+}  // namespace moeckpt

@@ -1,0 +1,190 @@
+#include "loader/safetensors_reader.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <unordered_set>
+
+#include "loader/error.h"
+
+namespace moeckpt {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+[[noreturn]] void fail(Errc code, std::string_view label, std::string reason, std::string tensor = {}) {
+  throw Error(code, std::string(label), std::move(reason), std::move(tensor));
+}
+
+std::string type_name(element_type t) {
+  switch (t) {
+    case element_type::ARRAY: return "an array";
+    case element_type::OBJECT: return "an object";
+    case element_type::INT64:
+    case element_type::UINT64: return "an integer";
+    case element_type::DOUBLE: return "a non-integer number";
+    case element_type::STRING: return "a string";
+    case element_type::BOOL: return "a boolean";
+    case element_type::NULL_VALUE: return "null";
+  }
+  return "a value";
+}
+
+// A JSON integer >= 0, as simdjson types it (INT64 when it fits, UINT64 above that).
+bool as_u64(element e, uint64_t* out) {
+  if (e.type() == element_type::UINT64) {
+    *out = e.get_uint64().value_unsafe();
+    return true;
+  }
+  if (e.type() == element_type::INT64) {
+    int64_t v = e.get_int64().value_unsafe();
+    if (v < 0) return false;
+    *out = static_cast<uint64_t>(v);
+    return true;
+  }
+  return false;
+}
+
+TensorInfo parse_entry(std::string_view label, std::string name, element value) {
+  if (value.type() != element_type::OBJECT)
+    fail(Errc::kTensorEntryInvalid, label, "entry is " + type_name(value.type()) + ", expected an object", name);
+  element dtype_e, shape_e, offsets_e;
+  bool has_dtype = false, has_shape = false, has_offsets = false;
+  for (auto field : value.get_object().value_unsafe()) {
+    std::string_view k = field.key;
+    auto dup = [&](bool seen) {
+      if (seen) fail(Errc::kTensorEntryInvalid, label, "field '" + std::string(k) + "' appears twice", name);
+    };
+    if (k == "dtype") { dup(has_dtype); dtype_e = field.value; has_dtype = true; }
+    else if (k == "shape") { dup(has_shape); shape_e = field.value; has_shape = true; }
+    else if (k == "data_offsets") { dup(has_offsets); offsets_e = field.value; has_offsets = true; }
+  }
+  if (!has_dtype) fail(Errc::kTensorEntryInvalid, label, "missing field 'dtype'", name);
+  if (!has_shape) fail(Errc::kTensorEntryInvalid, label, "missing field 'shape'", name);
+  if (!has_offsets) fail(Errc::kTensorEntryInvalid, label, "missing field 'data_offsets'", name);
+  if (dtype_e.type() != element_type::STRING)
+    fail(Errc::kTensorEntryInvalid, label, "'dtype' is " + type_name(dtype_e.type()) + ", expected a string", name);
+  std::string_view dtype_s = dtype_e.get_string().value_unsafe();
+  auto dtype = parse_safetensors_dtype(dtype_s);
+  if (!dtype) fail(Errc::kUnknownDtype, label, "unknown dtype '" + std::string(dtype_s) + "'", name);
+
+  TensorInfo t;
+  t.name = std::move(name);
+  t.dtype = *dtype;
+  if (shape_e.type() != element_type::ARRAY)
+    fail(Errc::kShapeInvalid, label, "'shape' is " + type_name(shape_e.type()) + ", expected an array", t.name);
+  for (element d : shape_e.get_array().value_unsafe()) {
+    uint64_t v;
+    if (!as_u64(d, &v)) fail(Errc::kShapeInvalid, label, "'shape' holds " + type_name(d.type()) + " that is not a non-negative integer", t.name);
+    t.shape.push_back(v);
+  }
+  if (offsets_e.type() != element_type::ARRAY)
+    fail(Errc::kOffsetsInvalid, label, "'data_offsets' is " + type_name(offsets_e.type()) + ", expected [begin, end]", t.name);
+  auto arr = offsets_e.get_array().value_unsafe();
+  if (arr.size() != 2) fail(Errc::kOffsetsInvalid, label, "'data_offsets' has " + std::to_string(arr.size()) + " elements, expected 2", t.name);
+  uint64_t begin = 0, end = 0;
+  if (!as_u64(arr.at(0).value_unsafe(), &begin) || !as_u64(arr.at(1).value_unsafe(), &end))
+    fail(Errc::kOffsetsInvalid, label, "'data_offsets' must be two non-negative integers", t.name);
+  if (end < begin)
+    fail(Errc::kOffsetsInvalid, label, "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] end before begin", t.name);
+  auto nbytes = checked_nbytes(t.shape, t.dtype);
+  if (!nbytes) {
+    auto n = checked_numel(t.shape);
+    if (!n) fail(Errc::kOverflow, label, "shape " + shape_string(t.shape) + " has more elements than fit in 64 bits", t.name);
+    fail(Errc::kSizeMismatch, label, "shape " + shape_string(t.shape) + " of " + std::string(dtype_s) +
+         " is not a whole number of bytes", t.name);
+  }
+  if (*nbytes != end - begin)
+    fail(Errc::kSizeMismatch, label, "shape " + shape_string(t.shape) + " of " + std::string(dtype_s) + " needs " +
+         std::to_string(*nbytes) + " bytes but data_offsets span " + std::to_string(end - begin), t.name);
+  t.nbytes = *nbytes;
+  t.offset = begin;  // relative for now; made absolute once the layout is validated
+  return t;
+}
+
+}  // namespace
+
+SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string_view label, uint32_t file_index) {
+  SafetensorsHeader h;
+  if (file.size() < 8)
+    fail(Errc::kHeaderTooSmall, label, "file is " + std::to_string(file.size()) + " bytes, too small for a safetensors header");
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(file[static_cast<size_t>(i)]);
+  if (n > kMaxSafetensorsHeader)
+    fail(Errc::kHeaderOverLimit, label, "header length " + std::to_string(n) + " is over the 100,000,000-byte limit");
+  if (n > file.size() - 8)
+    fail(Errc::kHeaderTooLarge, label, "header length " + std::to_string(n) + " runs past the end of the file (" +
+         std::to_string(file.size()) + " bytes)");
+  h.header_size = n;
+  h.data_start = 8 + n;
+  const char* text = reinterpret_cast<const char*>(file.data()) + 8;
+  if (!simdjson::validate_utf8(text, n)) fail(Errc::kHeaderNotUtf8, label, "header is not valid UTF-8");
+
+  thread_local simdjson::dom::parser parser;
+  element doc;
+  if (auto err = parser.parse(text, n, true).get(doc); err)
+    fail(Errc::kHeaderNotJson, label, std::string("header is not JSON: ") + simdjson::error_message(err));
+  if (doc.type() != element_type::OBJECT)
+    fail(Errc::kHeaderNotObject, label, "header is " + type_name(doc.type()) + ", expected a JSON object");
+
+  auto obj = doc.get_object().value_unsafe();
+  h.tensors.reserve(obj.size());
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(obj.size() * 2);
+  for (auto field : obj) {
+    std::string_view key = field.key;
+    if (!seen.insert(key).second)
+      fail(Errc::kDuplicateName, label, "name appears twice in the header", std::string(key));
+    if (key == "__metadata__") {
+      h.has_metadata = true;
+      if (field.value.type() != element_type::OBJECT)
+        fail(Errc::kMetadataInvalid, label, "__metadata__ is " + type_name(field.value.type()) + ", expected an object of strings");
+      std::unordered_set<std::string_view> mkeys;
+      for (auto m : field.value.get_object().value_unsafe()) {
+        if (m.value.type() != element_type::STRING)
+          fail(Errc::kMetadataInvalid, label, "__metadata__ value for '" + std::string(m.key) + "' is " +
+               type_name(m.value.type()) + ", expected a string");
+        if (!mkeys.insert(m.key).second)
+          fail(Errc::kMetadataInvalid, label, "__metadata__ key '" + std::string(m.key) + "' appears twice");
+        h.metadata.emplace_back(std::string(m.key), std::string(m.value.get_string().value_unsafe()));
+      }
+      continue;
+    }
+    h.tensors.push_back(parse_entry(label, std::string(key), field.value));
+    h.tensors.back().file = file_index;
+  }
+
+  // The ranges must tile [0, buffer) exactly. Ties on begin sort the empty tensors first.
+  const uint64_t buffer = file.size() - h.data_start;
+  std::sort(h.tensors.begin(), h.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    if (a.offset != b.offset) return a.offset < b.offset;
+    if (a.nbytes != b.nbytes) return a.nbytes < b.nbytes;
+    return a.name < b.name;
+  });
+  uint64_t cursor = 0;
+  const TensorInfo* prev = nullptr;
+  for (auto& t : h.tensors) {
+    uint64_t begin = t.offset, end = t.offset + t.nbytes;
+    if (end > buffer)
+      fail(Errc::kOffsetsOutOfBounds, label, "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+           "] run past the end of the data buffer (" + std::to_string(buffer) + " bytes)", t.name);
+    if (begin < cursor)
+      fail(Errc::kOffsetsOverlap, label, "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+           "] overlap tensor '" + (prev ? prev->name : std::string()) + "' which ends at " + std::to_string(cursor), t.name);
+    if (begin > cursor)
+      fail(Errc::kOffsetsHole, label, "data_offsets begin at " + std::to_string(begin) + " leaving a hole of " +
+           std::to_string(begin - cursor) + " bytes after " + std::to_string(cursor), t.name);
+    cursor = end;
+    prev = &t;
+    t.offset = h.data_start + begin;
+  }
+  if (cursor != buffer)
+    fail(Errc::kTrailingBytes, label, "data buffer is " + std::to_string(buffer) + " bytes but the tensors cover " +
+         std::to_string(cursor) + " (" + std::to_string(buffer - cursor) + " bytes unaccounted for)");
+  return h;
+}
+
+}  // namespace moeckpt
