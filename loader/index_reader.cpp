@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "loader/error.h"
+#include "loader/simdjson_util.h"
 
 namespace moeckpt {
 
@@ -38,22 +39,26 @@ ShardIndex parse_index(std::string_view text, std::string_view label) {
     fail(Errc::kIndexInvalid, std::string("not JSON: ") + simdjson::error_message(err));
   if (doc.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "not a JSON object");
   bool has_map = false;
-  for (auto field : doc.get_object().value_unsafe()) {
+  simdjson::dom::object top = json_util::take<simdjson::dom::object>(doc.get_object(), Errc::kIndexInvalid, label);
+  for (auto field : top) {
     if (field.key == "metadata") {
       if (field.value.type() == element_type::NULL_VALUE) continue;
       if (field.value.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "'metadata' is not an object");
-      for (auto m : field.value.get_object().value_unsafe()) {
+      simdjson::dom::object meta = json_util::take<simdjson::dom::object>(field.value.get_object(), Errc::kIndexInvalid, label);
+      for (auto m : meta) {
         if (m.key != "total_size") continue;
         element v = m.value;
-        if (v.type() == element_type::INT64 && v.get_int64().value_unsafe() >= 0) {
-          idx.total_size = static_cast<uint64_t>(v.get_int64().value_unsafe());
-        } else if (v.type() == element_type::UINT64) {
-          idx.total_size = v.get_uint64().value_unsafe();
-        } else if (v.type() == element_type::DOUBLE && v.get_double().value_unsafe() >= 0 &&
-                   v.get_double().value_unsafe() < 1.8e19 &&
-                   std::floor(v.get_double().value_unsafe()) == v.get_double().value_unsafe()) {
+        int64_t i64 = 0;
+        uint64_t u64 = 0;
+        double d = 0;
+        if (v.type() == element_type::INT64 && v.get_int64().get(i64) == simdjson::SUCCESS && i64 >= 0) {
+          idx.total_size = static_cast<uint64_t>(i64);
+        } else if (v.type() == element_type::UINT64 && v.get_uint64().get(u64) == simdjson::SUCCESS) {
+          idx.total_size = u64;
+        } else if (v.type() == element_type::DOUBLE && v.get_double().get(d) == simdjson::SUCCESS && d >= 0 &&
+                   d < 1.8e19 && std::floor(d) == d) {
           // Some writers emit total_size as a float; an integral one is accepted.
-          idx.total_size = static_cast<uint64_t>(v.get_double().value_unsafe());
+          idx.total_size = static_cast<uint64_t>(d);
         } else {
           fail(Errc::kIndexInvalid, "'metadata.total_size' is not a non-negative integer");
         }
@@ -62,7 +67,7 @@ ShardIndex parse_index(std::string_view text, std::string_view label) {
       if (has_map) fail(Errc::kIndexInvalid, "'weight_map' appears twice");
       has_map = true;
       if (field.value.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "'weight_map' is not an object");
-      auto obj = field.value.get_object().value_unsafe();
+      simdjson::dom::object obj = json_util::take<simdjson::dom::object>(field.value.get_object(), Errc::kIndexInvalid, label);
       idx.weight_map.reserve(obj.size());
       std::unordered_set<std::string_view> seen, shards;
       seen.reserve(obj.size() * 2);
@@ -71,7 +76,7 @@ ShardIndex parse_index(std::string_view text, std::string_view label) {
           fail(Errc::kDuplicateName, "weight_map names the tensor twice", std::string(w.key));
         if (w.value.type() != element_type::STRING)
           fail(Errc::kIndexInvalid, "weight_map value is not a file name", std::string(w.key));
-        std::string_view shard = w.value.get_string().value_unsafe();
+        std::string_view shard = json_util::take<std::string_view>(w.value.get_string(), Errc::kIndexInvalid, label);
         if (!shard_path_is_safe(shard))
           fail(Errc::kIndexPathEscapes, "shard path '" + std::string(shard) + "' is not a plain relative path inside the checkpoint directory", std::string(w.key));
         if (shards.insert(shard).second) idx.shards.emplace_back(shard);

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "loader/error.h"
+#include "loader/simdjson_util.h"
 
 namespace moeckpt {
 namespace {
@@ -36,11 +37,11 @@ std::string type_name(element_type t) {
 // A JSON integer >= 0, as simdjson types it (INT64 when it fits, UINT64 above that).
 bool as_u64(element e, uint64_t* out) {
   if (e.type() == element_type::UINT64) {
-    *out = e.get_uint64().value_unsafe();
-    return true;
+    return e.get_uint64().get(*out) == simdjson::SUCCESS;
   }
   if (e.type() == element_type::INT64) {
-    int64_t v = e.get_int64().value_unsafe();
+    int64_t v = 0;
+    if (e.get_int64().get(v) != simdjson::SUCCESS) return false;
     if (v < 0) return false;
     *out = static_cast<uint64_t>(v);
     return true;
@@ -53,7 +54,8 @@ TensorInfo parse_entry(std::string_view label, std::string name, element value) 
     fail(Errc::kTensorEntryInvalid, label, "entry is " + type_name(value.type()) + ", expected an object", name);
   element dtype_e, shape_e, offsets_e;
   bool has_dtype = false, has_shape = false, has_offsets = false;
-  for (auto field : value.get_object().value_unsafe()) {
+  simdjson::dom::object entry = json_util::take<simdjson::dom::object>(value.get_object(), Errc::kHeaderNotJson, label);
+  for (auto field : entry) {
     std::string_view k = field.key;
     auto dup = [&](bool seen) {
       if (seen) fail(Errc::kTensorEntryInvalid, label, "field '" + std::string(k) + "' appears twice", name);
@@ -67,7 +69,7 @@ TensorInfo parse_entry(std::string_view label, std::string name, element value) 
   if (!has_offsets) fail(Errc::kTensorEntryInvalid, label, "missing field 'data_offsets'", name);
   if (dtype_e.type() != element_type::STRING)
     fail(Errc::kTensorEntryInvalid, label, "'dtype' is " + type_name(dtype_e.type()) + ", expected a string", name);
-  std::string_view dtype_s = dtype_e.get_string().value_unsafe();
+  std::string_view dtype_s = json_util::take<std::string_view>(dtype_e.get_string(), Errc::kHeaderNotJson, label);
   auto dtype = parse_safetensors_dtype(dtype_s);
   if (!dtype) fail(Errc::kUnknownDtype, label, "unknown dtype '" + std::string(dtype_s) + "'", name);
 
@@ -76,17 +78,20 @@ TensorInfo parse_entry(std::string_view label, std::string name, element value) 
   t.dtype = *dtype;
   if (shape_e.type() != element_type::ARRAY)
     fail(Errc::kShapeInvalid, label, "'shape' is " + type_name(shape_e.type()) + ", expected an array", t.name);
-  for (element d : shape_e.get_array().value_unsafe()) {
+  simdjson::dom::array shape_a = json_util::take<simdjson::dom::array>(shape_e.get_array(), Errc::kHeaderNotJson, label);
+  for (element d : shape_a) {
     uint64_t v;
     if (!as_u64(d, &v)) fail(Errc::kShapeInvalid, label, "'shape' holds " + type_name(d.type()) + " that is not a non-negative integer", t.name);
     t.shape.push_back(v);
   }
   if (offsets_e.type() != element_type::ARRAY)
     fail(Errc::kOffsetsInvalid, label, "'data_offsets' is " + type_name(offsets_e.type()) + ", expected [begin, end]", t.name);
-  auto arr = offsets_e.get_array().value_unsafe();
+  simdjson::dom::array arr = json_util::take<simdjson::dom::array>(offsets_e.get_array(), Errc::kHeaderNotJson, label);
   if (arr.size() != 2) fail(Errc::kOffsetsInvalid, label, "'data_offsets' has " + std::to_string(arr.size()) + " elements, expected 2", t.name);
   uint64_t begin = 0, end = 0;
-  if (!as_u64(arr.at(0).value_unsafe(), &begin) || !as_u64(arr.at(1).value_unsafe(), &end))
+  element b_e = json_util::take<element>(arr.at(0), Errc::kOffsetsInvalid, label);
+  element e_e = json_util::take<element>(arr.at(1), Errc::kOffsetsInvalid, label);
+  if (!as_u64(b_e, &begin) || !as_u64(e_e, &end))
     fail(Errc::kOffsetsInvalid, label, "'data_offsets' must be two non-negative integers", t.name);
   if (end < begin)
     fail(Errc::kOffsetsInvalid, label, "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] end before begin", t.name);
@@ -130,7 +135,7 @@ SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string
   if (doc.type() != element_type::OBJECT)
     fail(Errc::kHeaderNotObject, label, "header is " + type_name(doc.type()) + ", expected a JSON object");
 
-  auto obj = doc.get_object().value_unsafe();
+  simdjson::dom::object obj = json_util::take<simdjson::dom::object>(doc.get_object(), Errc::kHeaderNotJson, label);
   h.tensors.reserve(obj.size());
   std::unordered_set<std::string_view> seen;
   seen.reserve(obj.size() * 2);
@@ -143,13 +148,15 @@ SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string
       if (field.value.type() != element_type::OBJECT)
         fail(Errc::kMetadataInvalid, label, "__metadata__ is " + type_name(field.value.type()) + ", expected an object of strings");
       std::unordered_set<std::string_view> mkeys;
-      for (auto m : field.value.get_object().value_unsafe()) {
+      simdjson::dom::object meta = json_util::take<simdjson::dom::object>(field.value.get_object(), Errc::kHeaderNotJson, label);
+      for (auto m : meta) {
         if (m.value.type() != element_type::STRING)
           fail(Errc::kMetadataInvalid, label, "__metadata__ value for '" + std::string(m.key) + "' is " +
                type_name(m.value.type()) + ", expected a string");
         if (!mkeys.insert(m.key).second)
           fail(Errc::kMetadataInvalid, label, "__metadata__ key '" + std::string(m.key) + "' appears twice");
-        h.metadata.emplace_back(std::string(m.key), std::string(m.value.get_string().value_unsafe()));
+        std::string_view mv = json_util::take<std::string_view>(m.value.get_string(), Errc::kHeaderNotJson, label);
+        h.metadata.emplace_back(std::string(m.key), std::string(mv));
       }
       continue;
     }

@@ -1,0 +1,13 @@
+// One function per subcommand: adds it to the app, with its options and its callback.
+// Each lives in cli/cmd_<name>.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+
+namespace moeckpt::cli {
+
+void register_inspect(CLI::App& app, Context& ctx);
+
+}  // namespace moeckpt::cli

@@ -1,0 +1,19 @@
+// Options every command shares (SPEC section 2) and the exit code the command sets.
+#pragma once
+
+#include <string>
+
+namespace moeckpt::cli {
+
+struct Context {
+  bool json = false;     // one deterministic JSON document on stdout
+  bool quiet = false;    // no progress, no warnings
+  int verbose = 0;       // -v: debug log lines on stderr
+  std::string color = "auto";
+  bool color_stdout = false;
+  bool color_stderr = false;
+  bool stderr_is_tty = false;
+  int exit_code = 0;
+};
+
+}  // namespace moeckpt::cli

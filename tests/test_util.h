@@ -1,0 +1,46 @@
+// Helpers shared by the unit tests: paths to testdata/, temporary directories, file I/O,
+// and running the real binary.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moeckpt::testing {
+
+std::filesystem::path testdata(std::string_view rel = {});
+std::filesystem::path source_dir(std::string_view rel = {});
+std::string moeckpt_binary();
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view rel) const { return path_ / rel; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::filesystem::path& p);
+void write_file(const std::filesystem::path& p, std::string_view bytes);
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the moeckpt binary with args (no shell), capturing stdout and stderr.
+RunResult run_moeckpt(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+// A safetensors file built in memory: header JSON text (raw, so tests can make it malformed)
+// followed by data bytes.
+std::string safetensors_bytes(std::string_view header_json, std::string_view data);
+
+}  // namespace moeckpt::testing
