@@ -72,6 +72,9 @@ int run(int argc, char** argv) {
              "See moeckpt(1) and moeckpt-COMMAND(1).");
 
   register_inspect(app, ctx);
+  register_map(app, ctx);
+  register_experts(app, ctx);
+  register_archs(app, ctx);
 
   // Parse first, then set up color and logging, so the callbacks run with them in place.
   for (auto* sub : app.get_subcommands({})) sub->immediate_callback(false);

@@ -1,0 +1,24 @@
+// Picking the architecture for a command: --arch, else config.json's architectures/model_type.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "loader/config_file.h"
+#include "mapping/arch_registry.h"
+
+namespace moeckpt::cli {
+
+struct ArchChoice {
+  const Architecture* arch = nullptr;
+  std::string how;  // "--arch", "config.json architectures", "config.json model_type"
+};
+
+// Throws Error(kUsage) for an unknown --arch or when neither --arch nor a config is given,
+// Error(kUnsupported) when the config names an architecture the registry lacks.
+ArchChoice choose_architecture(const std::string& arch_flag, const Json* config, const std::string& config_label);
+
+// "0-3, 5" for layer lists.
+std::string format_layers(const std::vector<int64_t>& layers);
+
+}  // namespace moeckpt::cli

@@ -1,0 +1,97 @@
+// moeckpt archs [NAME] [--json]
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "loader/error.h"
+#include "mapping/arch_registry.h"
+
+namespace moeckpt::cli {
+namespace {
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::string layout_of(const Architecture& a) {
+  if (a.experts.empty()) return "none";
+  std::string s;
+  for (const auto& e : a.experts) {
+    if (!s.empty()) s += "; ";
+    s += e.layout == ExpertSpec::Layout::kPerExpert ? "per-expert " + (e.gate.empty() ? "" : e.gate + "/") + e.up + "/" + e.down
+                                                   : "fused";
+  }
+  return s;
+}
+
+int run_archs(const std::string& name, const Context& ctx) {
+  const ArchRegistry& reg = ArchRegistry::get();
+  std::vector<const Architecture*> shown;
+  if (!name.empty()) {
+    const Architecture* a = reg.find(name);
+    if (!a) throw Error(Errc::kUsage, "archs", "unknown architecture '" + name + "'");
+    shown.push_back(a);
+  } else {
+    for (const auto& a : reg.all()) shown.push_back(&a);
+  }
+  if (ctx.json) {
+    Json list = Json::array();
+    for (const auto* a : shown) {
+      Json j = a->raw;
+      j.erase("notes");
+      j["notes"] = a->notes;
+      list.push_back(std::move(j));
+    }
+    print_json(Json{{"count", shown.size()}, {"architectures", std::move(list)}});
+    return kExitOk;
+  }
+  std::string out;
+  if (name.empty()) {
+    out += fmt::format("{} architectures\n\n", shown.size());
+    for (const auto* a : shown)
+      out += fmt::format("{:<22} {:<44} {}\n", a->name, a->title.substr(0, 44),
+                         a->hf_architectures.empty() ? "(" + a->source + ")" : a->hf_architectures.front());
+    out += "\nmoeckpt archs NAME shows one in detail.\n";
+  } else {
+    const Architecture& a = *shown.front();
+    auto row = [&](const char* k, const std::string& v) {
+      if (!v.empty()) out += fmt::format("  {}{}{}\n", styled(ctx, k, Style::kBold), std::string(16 - std::string(k).size(), ' '), v);
+    };
+    out += styled(ctx, a.name, Style::kBold) + "  " + a.title + "\n";
+    row("HF classes", join(a.hf_architectures));
+    row("model_type", join(a.model_types));
+    row("engine class", a.engine_class);
+    row("source", a.source);
+    row("MoE layers", a.moe_layers.rule);
+    row("experts", layout_of(a));
+    for (const auto& e : a.experts) row("expert path", e.path);
+    std::string stacked;
+    for (const auto& s : a.stacked) stacked += (stacked.empty() ? "" : ", ") + s.shard + "->" + s.param + "[" + s.id + "]";
+    row("stacked", stacked);
+    row("scale rule", a.scale_rule);
+    for (int i = 0; i < kNumConfigFields; ++i)
+      if (!a.aliases[static_cast<size_t>(i)].empty())
+        row(std::string(config_field_name(static_cast<ConfigField>(i))).c_str(), "config key " + join(a.aliases[static_cast<size_t>(i)], " | "));
+    row("tensors", std::to_string(a.tensors.size()) + " families");
+    row("notes", a.notes);
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
+void register_archs(CLI::App& app, Context& ctx) {
+  auto name = std::make_shared<std::string>();
+  auto* sub = app.add_subcommand("archs", "List the architectures moeckpt knows, or show one");
+  sub->add_option("NAME", *name, "Registry name, HF class name or model_type");
+  sub->callback([name, &ctx] { ctx.exit_code = run_archs(*name, ctx); });
+}
+
+}  // namespace moeckpt::cli

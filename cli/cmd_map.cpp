@@ -1,0 +1,138 @@
+// moeckpt map PATH [--arch NAME] [--rules FILE] [--json]
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/arch_select.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "loader/checkpoint.h"
+#include "mapping/planner.h"
+
+namespace moeckpt::cli {
+namespace {
+
+struct MapOptions {
+  std::string path;
+  std::string arch;
+  std::string rules;
+};
+
+Json opt_int(const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+
+Json plan_json(const MapPlan& plan, const ArchChoice& choice) {
+  Json doc = Json::object();
+  doc["architecture"] = plan.arch->name;
+  doc["title"] = plan.arch->title;
+  doc["engine_class"] = plan.arch->engine_class;
+  doc["detected_from"] = choice.how;
+  doc["expert_dtype"] = plan.expert_dtype ? Json(std::string(expert_dtype_name(plan.expert_dtype->value))) : Json(nullptr);
+  doc["num_experts"] = opt_int(plan.num_experts);
+  doc["num_layers"] = opt_int(plan.num_layers);
+  doc["moe_layers"] = plan.moe_layers;
+  Json entries = Json::array();
+  for (const auto& e : plan.entries) {
+    Json j = {{"checkpoint", e.checkpoint},
+              {"param", e.param},
+              {"expert_id", e.expert_id ? Json(*e.expert_id) : Json(nullptr)},
+              {"shard_id", e.shard_id.empty() ? Json(nullptr) : Json(e.shard_id)},
+              {"packed", e.packed.empty() ? Json(nullptr) : Json(e.packed)},
+              {"kind", e.kind}};
+    if (e.mtp) j["mtp"] = true;
+    entries.push_back(std::move(j));
+  }
+  doc["entries"] = std::move(entries);
+  doc["unmapped"] = plan.unmapped;
+  Json unfilled = Json::array();
+  for (const auto& u : plan.unfilled)
+    unfilled.push_back({{"param", u.param},
+                        {"expert_id", u.expert_id ? Json(*u.expert_id) : Json(nullptr)},
+                        {"shard_id", u.shard_id.empty() ? Json(nullptr) : Json(u.shard_id)},
+                        {"packed", u.packed.empty() ? Json(nullptr) : Json(u.packed)},
+                        {"expected", u.expected},
+                        {"reason", u.reason}});
+  doc["unfilled"] = std::move(unfilled);
+  doc["dropped"] = plan.dropped;
+  Json skipped = Json::array();
+  for (const auto& [n, why] : plan.skipped) skipped.push_back({{"checkpoint", n}, {"reason", why}});
+  doc["skipped"] = std::move(skipped);
+  doc["notes"] = plan.notes;
+  doc["summary"] = {{"entries", plan.entries.size()}, {"unmapped", plan.unmapped.size()},
+                    {"unfilled", plan.unfilled.size()}, {"dropped", plan.dropped.size()},
+                    {"skipped", plan.skipped.size()}};
+  return doc;
+}
+
+void print_human(const MapPlan& plan, const ArchChoice& choice, const Context& ctx) {
+  std::string out;
+  out += fmt::format("{} {} ({}; {})\n", styled(ctx, "architecture", Style::kBold), plan.arch->name, plan.arch->title,
+                     choice.how);
+  if (plan.expert_dtype)
+    out += fmt::format("{} {}{}\n", styled(ctx, "expert_dtype", Style::kBold), expert_dtype_name(plan.expert_dtype->value),
+                       plan.expert_dtype->explicit_in_config ? "" : " (absent from config.json: the default)");
+  if (!plan.moe_layers.empty())
+    out += fmt::format("{} {} ({})\n", styled(ctx, "MoE layers", Style::kBold), format_layers(plan.moe_layers),
+                       plan.moe_layers_explanation);
+  out += "\n";
+  size_t width = 0;
+  for (const auto& e : plan.entries) width = std::max(width, e.checkpoint.size());
+  width = std::min<size_t>(width, 90);
+  for (const auto& e : plan.entries) {
+    std::string extra;
+    if (e.expert_id) extra = fmt::format("  expert {} {}", *e.expert_id, e.shard_id);
+    else if (!e.shard_id.empty()) extra = "  " + e.shard_id;
+    else if (!e.packed.empty()) extra = "  shard " + e.packed;
+    if (e.mtp) extra += "  (MTP)";
+    out += fmt::format("{:<{}} -> {}{}\n", e.checkpoint, width, e.param, styled(ctx, extra, Style::kDim));
+  }
+  for (const auto& [n, why] : plan.skipped) out += fmt::format("{:<{}}    skipped: {}\n", n, width, why);
+  for (const auto& n : plan.dropped) out += fmt::format("{:<{}}    dropped by a rule\n", n, width);
+  if (!plan.unmapped.empty()) {
+    out += "\n" + styled(ctx, fmt::format("unmapped ({}): no tensor family of {} matches", plan.unmapped.size(), plan.arch->name), Style::kRed) + "\n";
+    for (const auto& n : plan.unmapped) out += "  " + n + "\n";
+  }
+  if (!plan.unfilled.empty()) {
+    out += "\n" + styled(ctx, fmt::format("unfilled ({}): parameters the config implies that no tensor fills", plan.unfilled.size()), Style::kRed) + "\n";
+    for (const auto& u : plan.unfilled) {
+      std::string what = u.expert_id ? fmt::format(" expert {} {}", *u.expert_id, u.shard_id)
+                         : !u.packed.empty() ? " shard " + u.packed : "";
+      out += fmt::format("  {}{}: expected {} ({})\n", u.param, what, u.expected, u.reason);
+    }
+  }
+  for (const auto& n : plan.notes) out += styled(ctx, "note: ", Style::kYellow) + n + "\n";
+  out += fmt::format("\n{} mapped, {} unmapped, {} unfilled, {} skipped, {} dropped\n", plan.entries.size(),
+                     plan.unmapped.size(), plan.unfilled.size(), plan.skipped.size(), plan.dropped.size());
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+int run_map(const MapOptions& opt, const Context& ctx) {
+  std::optional<RuleSet> rules;
+  if (!opt.rules.empty()) rules = RuleSet::load_file(opt.rules);
+  Checkpoint ck = Checkpoint::open(opt.path);
+  const Json* config = ck.config() ? &*ck.config() : nullptr;
+  ArchChoice choice = choose_architecture(opt.arch, config, ck.config_file());
+  PlanOptions po;
+  po.user_rules = rules ? &*rules : nullptr;
+  po.config_label = ck.config_file().empty() ? "config.json" : ck.config_file();
+  MapPlan plan = plan_mapping(*choice.arch, config, ck.tensors(), po);
+  if (ctx.json)
+    print_json(plan_json(plan, choice));
+  else
+    print_human(plan, choice, ctx);
+  return plan.unmapped.empty() && plan.unfilled.empty() ? kExitOk : kExitFindings;
+}
+
+}  // namespace
+
+void register_map(CLI::App& app, Context& ctx) {
+  auto opt = std::make_shared<MapOptions>();
+  auto* sub = app.add_subcommand("map", "Show how an engine (vLLM's naming) loads every tensor; list gaps");
+  sub->add_option("PATH", opt->path, "Checkpoint directory, .safetensors/.bin file or *.index.json")->required();
+  sub->add_option("--arch", opt->arch, "Architecture (see `moeckpt archs`); default: from config.json");
+  sub->add_option("--rules", opt->rules, "JSON file of extra renaming rules applied first (see moeckpt-rules(5))");
+  sub->callback([opt, &ctx] { ctx.exit_code = run_map(*opt, ctx); });
+}
+
+}  // namespace moeckpt::cli

@@ -1,0 +1,269 @@
+#include "mapping/arch_registry.h"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <set>
+
+#include "loader/error.h"
+#include "mapping/arch_data.h"
+#include "mapping/name_template.h"
+
+namespace moeckpt {
+
+const std::vector<std::string>& quant_companion_suffixes() {
+  static const std::vector<std::string> k = {
+      "weight_scale_inv", "weight_scale_2", "weight_scale", "input_scale", "scale", "weight_packed",
+      "weight_zero_point", "weight_global_scale", "weight_shape", "input_global_scale", "k_scale", "v_scale",
+      "qweight", "qzeros", "scales", "g_idx", "weight_scale_inv_t", "activation_scale"};
+  return k;
+}
+
+namespace {
+
+[[noreturn]] void bad(const std::string& file, const std::string& why) {
+  throw Error(Errc::kUnsupported, "mapping/archs/" + file, "malformed architecture entry: " + why);
+}
+
+std::vector<std::string> strings(const Json& j, const std::string& file, const char* field) {
+  std::vector<std::string> out;
+  if (j.is_null()) return out;
+  if (!j.is_array()) bad(file, std::string("'") + field + "' must be a list of strings");
+  for (const auto& s : j) {
+    if (!s.is_string()) bad(file, std::string("'") + field + "' must be a list of strings");
+    out.push_back(s.get<std::string>());
+  }
+  return out;
+}
+
+std::string str(const Json& entry, const char* key, const std::string& file, bool required = false) {
+  auto it = entry.find(key);
+  if (it == entry.end() || it->is_null()) {
+    if (required) bad(file, std::string("missing '") + key + "'");
+    return {};
+  }
+  if (!it->is_string()) bad(file, std::string("'") + key + "' must be a string");
+  return it->get<std::string>();
+}
+
+std::optional<ConfigField> field_by_name(const std::string& n) {
+  for (int i = 0; i < kNumConfigFields; ++i)
+    if (config_field_name(static_cast<ConfigField>(i)) == n) return static_cast<ConfigField>(i);
+  return std::nullopt;
+}
+
+// The pattern a template also matches with quantization companions in place of ".weight".
+std::string companion_regex(const std::string& tmpl, const std::string& origin) {
+  std::string base = template_to_regex(tmpl, origin);  // "^...$"
+  const std::string weight_tail = "\\.weight$";
+  if (base.size() >= weight_tail.size() && base.compare(base.size() - weight_tail.size(), weight_tail.size(), weight_tail) == 0) {
+    std::string alts;
+    alts += "weight";
+    for (const auto& s : quant_companion_suffixes()) alts += "|" + s;
+    base.replace(base.size() - weight_tail.size(), weight_tail.size(), "\\.(?:" + alts + ")$");
+  }
+  return base;
+}
+
+Architecture parse_entry(const std::string& file, const std::string& text) {
+  Architecture a;
+  try {
+    a.raw = Json::parse(text);
+  } catch (const std::exception& e) {
+    bad(file, std::string("not JSON: ") + e.what());
+  }
+  const Json& j = a.raw;
+  if (!j.is_object()) bad(file, "not an object");
+  static const std::set<std::string> known = {"name", "title", "hf_architectures", "model_types", "engine_class",
+                                              "engine_file", "source", "fixture", "config_section", "aliases",
+                                              "moe_layers", "experts", "stacked", "mapper", "renames", "skip",
+                                              "scale_rule", "tensors", "notes"};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!known.count(it.key())) bad(file, "unknown key '" + it.key() + "'");
+  a.name = str(j, "name", file, true);
+  if (file != a.name + ".json") bad(file, "name '" + a.name + "' does not match the file name");
+  a.title = str(j, "title", file, true);
+  a.hf_architectures = strings(j.value("hf_architectures", Json()), file, "hf_architectures");
+  a.model_types = strings(j.value("model_types", Json()), file, "model_types");
+  a.engine_class = str(j, "engine_class", file);
+  a.source = str(j, "source", file, true);
+  if (a.source != "transformers" && a.source != "vllm") bad(file, "'source' must be \"transformers\" or \"vllm\"");
+  a.fixture = str(j, "fixture", file);
+  a.config_section = str(j, "config_section", file);
+  a.scale_rule = str(j, "scale_rule", file);
+  if (!a.scale_rule.empty() && a.scale_rule != "deepseek_v4") bad(file, "unknown scale_rule '" + a.scale_rule + "'");
+  a.notes = str(j, "notes", file);
+  if (auto it = j.find("aliases"); it != j.end()) {
+    if (!it->is_object()) bad(file, "'aliases' must be an object");
+    for (auto f = it->begin(); f != it->end(); ++f) {
+      auto field = field_by_name(f.key());
+      if (!field) bad(file, "unknown alias field '" + f.key() + "'");
+      a.aliases[static_cast<size_t>(*field)] = strings(f.value(), file, "aliases");
+    }
+  }
+  if (auto it = j.find("moe_layers"); it != j.end()) {
+    if (!it->is_object() || !it->contains("rule") || !(*it)["rule"].is_string()) bad(file, "'moe_layers' needs a 'rule'");
+    a.moe_layers.rule = (*it)["rule"].get<std::string>();
+    if (!moe_layer_rule_known(a.moe_layers.rule)) bad(file, "unknown moe_layers rule '" + a.moe_layers.rule + "'");
+    a.moe_layers.args = *it;
+  }
+  if (auto it = j.find("experts"); it != j.end()) {
+    if (!it->is_array()) bad(file, "'experts' must be a list");
+    for (const auto& e : *it) {
+      ExpertSpec s;
+      s.path = str(e, "path", file, true);
+      s.engine_path = str(e, "engine_path", file);
+      if (s.engine_path.empty()) s.engine_path = s.path;
+      std::string layout = str(e, "layout", file, true);
+      if (layout == "per_expert") {
+        s.layout = ExpertSpec::Layout::kPerExpert;
+        s.gate = str(e, "gate", file);
+        s.up = str(e, "up", file, true);
+        s.down = str(e, "down", file, true);
+      } else if (layout == "fused") {
+        s.layout = ExpertSpec::Layout::kFused;
+        // Names vLLM's expert mapping uses for this family (get_expert_mapping); defaults as most do.
+        s.gate = str(e, "gate", file);
+        s.up = str(e, "up", file);
+        s.down = str(e, "down", file);
+        if (s.gate.empty()) s.gate = "gate_proj";
+        if (s.up.empty()) s.up = "up_proj";
+        if (s.down.empty()) s.down = "down_proj";
+        auto f = e.find("fused");
+        if (f == e.end() || !f->is_object() || f->empty()) bad(file, "fused experts need a 'fused' object");
+        for (auto t = f->begin(); t != f->end(); ++t) {
+          if (!t.value().is_array() || t.value().size() != 2 || !t.value()[0].is_string() || !t.value()[1].is_string())
+            bad(file, "fused entry '" + t.key() + "' must be [param, shard]");
+          s.fused.push_back({t.key(), t.value()[0].get<std::string>(), t.value()[1].get<std::string>()});
+        }
+        if (auto r = e.find("required"); r != e.end()) {
+          if (!r->is_array()) bad(file, "'required' must be a list of lists");
+          for (const auto& alt : *r) s.required.push_back(strings(alt, file, "required"));
+        }
+      } else {
+        bad(file, "expert layout must be per_expert or fused");
+      }
+      a.experts.push_back(std::move(s));
+    }
+  }
+  if (auto it = j.find("stacked"); it != j.end()) {
+    if (!it->is_array()) bad(file, "'stacked' must be a list of [param, shard, id]");
+    for (const auto& s : *it) {
+      if (!s.is_array() || s.size() != 3) bad(file, "'stacked' items must be [param, shard, id]");
+      std::string id = s[2].is_string() ? s[2].get<std::string>() : s[2].dump();
+      a.stacked.push_back({s[0].get<std::string>(), s[1].get<std::string>(), id});
+    }
+  }
+  try {
+    if (auto it = j.find("mapper"); it != j.end()) a.mapper = RuleSet::from_json(*it, "mapping/archs/" + file + " mapper");
+    if (auto it = j.find("renames"); it != j.end()) a.renames = RuleSet::from_json(*it, "mapping/archs/" + file + " renames");
+  } catch (const Error& e) {
+    bad(file, e.what());
+  }
+  a.skip = strings(j.value("skip", Json()), file, "skip");
+  a.tensors = strings(j.value("tensors", Json()), file, "tensors");
+
+  // Compile.
+  re2::RE2::Options o;
+  o.set_log_errors(false);
+  a.tensor_set = std::make_shared<re2::RE2::Set>(o, re2::RE2::ANCHOR_BOTH);
+  for (const auto& t : a.tensors) {
+    std::string rx;
+    try {
+      rx = companion_regex(t, "mapping/archs/" + file);
+    } catch (const Error& e) {
+      bad(file, e.reason());
+    }
+    std::string err;
+    if (a.tensor_set->Add(rx, &err) < 0) bad(file, "template '" + t + "': " + err);
+    a.tensor_res.push_back(std::make_shared<re2::RE2>(rx, o));
+  }
+  if (!a.tensor_set->Compile()) bad(file, "cannot compile the tensor templates");
+  for (const auto& s : a.experts) {
+    std::string path_rx = template_to_regex(s.path, file);  // "^...$"
+    std::string body = path_rx.substr(1, path_rx.size() - 2);
+    std::string rx;
+    if (s.layout == ExpertSpec::Layout::kPerExpert) {
+      std::string projs;
+      for (const auto* p : {&s.gate, &s.up, &s.down}) {
+        if (p->empty()) continue;
+        projs += (projs.empty() ? "" : "|") + re2::RE2::QuoteMeta(*p);
+      }
+      rx = "^(?P<prefix>" + body + ")\\.(?P<E>\\d+)\\.(?P<proj>" + projs + ")\\.(?P<rest>.+)$";
+    } else {
+      std::string names;
+      for (const auto& f : s.fused) names += (names.empty() ? "" : "|") + re2::RE2::QuoteMeta(f.name);
+      rx = "^(?P<prefix>" + body + ")\\.(?P<fused>" + names + ")$";
+    }
+    auto re = std::make_shared<re2::RE2>(rx, o);
+    if (!re->ok()) bad(file, "expert path '" + s.path + "': " + re->error());
+    a.expert_res.push_back(std::move(re));
+  }
+  return a;
+}
+
+}  // namespace
+
+std::optional<size_t> Architecture::match_tensor(std::string_view tensor) const {
+  std::vector<int> hits;
+  if (!tensor_set || !tensor_set->Match(re2::StringPiece(tensor.data(), tensor.size()), &hits) || hits.empty())
+    return std::nullopt;
+  return static_cast<size_t>(*std::min_element(hits.begin(), hits.end()));
+}
+
+ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string, std::string>>& entries) {
+  ArchRegistry r;
+  std::set<std::string> names, classes, types;
+  for (const auto& [file, text] : entries) {
+    Architecture a = parse_entry(file, text);
+    if (!names.insert(a.name).second) bad(file, "duplicate name '" + a.name + "'");
+    for (const auto& c : a.hf_architectures)
+      if (!classes.insert(c).second) bad(file, "architecture class '" + c + "' is claimed by two entries");
+    for (const auto& t : a.model_types)
+      if (!types.insert(t).second) bad(file, "model_type '" + t + "' is claimed by two entries");
+    r.archs_.push_back(std::move(a));
+  }
+  std::sort(r.archs_.begin(), r.archs_.end(), [](const Architecture& x, const Architecture& y) { return x.name < y.name; });
+  return r;
+}
+
+const ArchRegistry& ArchRegistry::get() {
+  static const ArchRegistry r = [] {
+    std::vector<std::pair<std::string, std::string>> entries;
+    for (const auto& e : embedded_archs()) entries.emplace_back(e.file, e.json);
+    return from_entries(entries);
+  }();
+  return r;
+}
+
+const Architecture* ArchRegistry::find(std::string_view name) const {
+  for (const auto& a : archs_)
+    if (a.name == name) return &a;
+  for (const auto& a : archs_)
+    for (const auto& c : a.hf_architectures)
+      if (c == name) return &a;
+  for (const auto& a : archs_)
+    for (const auto& t : a.model_types)
+      if (t == name) return &a;
+  return nullptr;
+}
+
+const Architecture* ArchRegistry::detect(const Json& config) const {
+  if (auto it = config.find("architectures"); it != config.end() && it->is_array()) {
+    for (const auto& c : *it) {
+      if (!c.is_string()) continue;
+      for (const auto& a : archs_)
+        for (const auto& h : a.hf_architectures)
+          if (h == c.get<std::string>()) return &a;
+    }
+  }
+  if (auto it = config.find("model_type"); it != config.end() && it->is_string()) {
+    for (const auto& a : archs_)
+      for (const auto& t : a.model_types)
+        if (t == it->get<std::string>()) return &a;
+  }
+  return nullptr;
+}
+
+}  // namespace moeckpt

@@ -1,0 +1,104 @@
+// The architecture registry: one JSON entry per architecture in mapping/archs/*.json, embedded
+// into the binary at build time (mapping/embed_archs.cmake). It is data, not code: adding a
+// family means adding a file (see mapping/archs/README.md for the schema).
+#pragma once
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include "loader/config_file.h"
+#include "mapping/config_view.h"
+#include "mapping/moe_layers.h"
+#include "mapping/rules.h"
+
+
+namespace moeckpt {
+
+// One checkpoint tensor of a fused expert layout (e.g. "gate_up_proj" under the experts path)
+// and the engine parameter it fills (relative to the same path).
+struct FusedTensor {
+  std::string name;    // relative to ExpertSpec::path, e.g. "gate_up_proj", "input_linear.weight"
+  std::string param;   // relative to ExpertSpec::engine_path, e.g. "w13_weight", "experts.w13_weight"
+  std::string shard;   // "w13", "w2", "w1", "w3"
+};
+
+struct ExpertSpec {
+  enum class Layout { kPerExpert, kFused };
+  Layout layout = Layout::kPerExpert;
+  std::string path;         // engine-side (post-mapper) template with {L}: "model.layers.{L}.mlp.experts"
+  std::string engine_path;  // where the fused params live; defaults to path
+  // per-expert layout: names under "{path}.{e}."; gate empty for non-gated experts.
+  // fused layout: the names vLLM's expert mapping uses (default gate_proj/up_proj/down_proj).
+  std::string gate, up, down;
+  // fused layout
+  std::vector<FusedTensor> fused;
+  std::vector<std::vector<std::string>> required;  // per MoE layer: one of each inner list must exist
+};
+
+struct StackedParam {
+  std::string param;  // "qkv_proj"
+  std::string shard;  // "q_proj": substring of the checkpoint name
+  std::string id;     // vLLM shard id: "q", "k", "v", "0", "1"
+};
+
+struct Architecture {
+  std::string name;   // registry id, the file name
+  std::string title;
+  std::vector<std::string> hf_architectures;
+  std::vector<std::string> model_types;
+  std::string engine_class;
+  std::string source;  // "transformers" (a fixture under testdata/models) or "vllm"
+  std::string fixture;
+  std::string config_section;
+  std::array<std::vector<std::string>, kNumConfigFields> aliases;
+  MoeLayerRule moe_layers;
+  std::vector<ExpertSpec> experts;
+  std::vector<StackedParam> stacked;
+  RuleSet mapper;   // vLLM's hf_to_vllm_mapper for the class
+  RuleSet renames;  // load-time renames applied after expert/stacked resolution
+  std::vector<std::string> skip;  // substrings (post-mapper) the engine ignores on load
+  std::string scale_rule;         // "" or "deepseek_v4"
+  std::vector<std::string> tensors;  // checkpoint-side templates of every non-expert tensor family
+  std::string notes;
+  Json raw;  // the entry as written
+
+  // Compiled forms (built when the registry loads).
+  std::shared_ptr<re2::RE2::Set> tensor_set;
+  std::vector<std::shared_ptr<re2::RE2>> tensor_res;   // same order as tensors
+  std::vector<std::shared_ptr<re2::RE2>> expert_res;   // per ExpertSpec: per-expert or fused pattern
+
+  // Index of the template that matches a checkpoint name, if any (quant companions included:
+  // a template ending ".weight" also matches ".weight_scale_inv", ".scale", ...).
+  std::optional<size_t> match_tensor(std::string_view tensor) const;
+};
+
+class ArchRegistry {
+ public:
+  // The embedded registry. Throws Error(kUnsupported) naming the entry if one is malformed
+  // (a build defect the registry tests catch).
+  static const ArchRegistry& get();
+  // Parses entries; used by tests with hand-made entries. Each item: (file name, JSON text).
+  static ArchRegistry from_entries(const std::vector<std::pair<std::string, std::string>>& entries);
+
+  const std::vector<Architecture>& all() const { return archs_; }
+  const Architecture* find(std::string_view name) const;  // by registry name, HF class or model_type
+  // By config.json: architectures[0], then model_type. nullptr when unknown.
+  const Architecture* detect(const Json& config) const;
+
+ private:
+  std::vector<Architecture> archs_;
+};
+
+// Suffixes a quantized checkpoint adds beside a ".weight" (for template matching and
+// completeness checks): weight_scale_inv, weight_scale, weight_scale_2, input_scale, scale,
+// weight_packed, weight_zero_point, weight_global_scale, weight_shape, k_scale, v_scale, ...
+const std::vector<std::string>& quant_companion_suffixes();
+
+}  // namespace moeckpt

@@ -1,0 +1,118 @@
+#include "mapping/moe_layers.h"
+
+#include <algorithm>
+#include <set>
+
+#include "loader/error.h"
+
+namespace moeckpt {
+namespace {
+
+const char* kRules[] = {"all", "first_k_dense", "sparse_step", "period", "interleave", "pattern", "layer_types",
+                        "dense_prefix", "list"};
+
+std::string arg(const MoeLayerRule& r, const char* name, const char* fallback) {
+  if (auto it = r.args.find(name); it != r.args.end() && it->is_string()) return it->get<std::string>();
+  return fallback;
+}
+
+struct Reader {
+  const ConfigView& cfg;
+  const std::string& label;
+  std::string* explain;
+  int64_t integer(const std::string& key, int64_t dflt) const {
+    const Json* v = cfg.find(key);
+    if (!v) return dflt;
+    auto i = cfg.get_int(key);
+    if (!i) throw Error(Errc::kConfigInvalid, label, "'" + key + "' is " + v->type_name() + ", expected an integer");
+    *explain += (explain->empty() ? "" : ", ") + key + "=" + std::to_string(*i);
+    return *i;
+  }
+  std::set<int64_t> int_list(const std::string& key) const {
+    std::set<int64_t> out;
+    const Json* v = cfg.find(key);
+    if (!v) return out;
+    if (!v->is_array()) throw Error(Errc::kConfigInvalid, label, "'" + key + "' is " + v->type_name() + ", expected a list of layer indices");
+    for (const auto& e : *v) {
+      if (!e.is_number_integer()) throw Error(Errc::kConfigInvalid, label, "'" + key + "' holds a non-integer");
+      out.insert(e.get<int64_t>());
+    }
+    *explain += (explain->empty() ? "" : ", ") + key + "=" + v->dump();
+    return out;
+  }
+};
+
+}  // namespace
+
+bool moe_layer_rule_known(const std::string& rule) {
+  return std::find(std::begin(kRules), std::end(kRules), rule) != std::end(kRules);
+}
+
+MoeLayers resolve_moe_layers(const MoeLayerRule& r, const ConfigView& cfg, int64_t n, const std::string& label) {
+  MoeLayers out;
+  Reader rd{cfg, label, &out.explanation};
+  auto add_if = [&](auto pred) {
+    for (int64_t i = 0; i < n; ++i)
+      if (pred(i)) out.layers.push_back(i);
+  };
+  if (r.rule == "all") {
+    add_if([](int64_t) { return true; });
+  } else if (r.rule == "first_k_dense") {
+    int64_t k = rd.integer(arg(r, "first_k", "first_k_dense_replace"), 0);
+    int64_t freq = rd.integer(arg(r, "freq", "moe_layer_freq"), 1);
+    if (freq <= 0) throw Error(Errc::kConfigInvalid, label, arg(r, "freq", "moe_layer_freq") + " must be positive");
+    add_if([&](int64_t i) { return i >= k && i % freq == 0; });
+  } else if (r.rule == "sparse_step") {
+    int64_t step = rd.integer(arg(r, "step", "decoder_sparse_step"), 1);
+    auto dense = rd.int_list(arg(r, "mlp_only", "mlp_only_layers"));
+    if (step <= 0) throw Error(Errc::kConfigInvalid, label, arg(r, "step", "decoder_sparse_step") + " must be positive");
+    add_if([&](int64_t i) { return !dense.count(i) && (i + 1) % step == 0; });
+  } else if (r.rule == "period") {
+    int64_t period = rd.integer(arg(r, "period", "expert_layer_period"), 1);
+    int64_t offset = rd.integer(arg(r, "offset", "expert_layer_offset"), 0);
+    if (period <= 0) throw Error(Errc::kConfigInvalid, label, arg(r, "period", "expert_layer_period") + " must be positive");
+    add_if([&](int64_t i) { return i % period == offset; });
+  } else if (r.rule == "interleave") {
+    std::string list_key = arg(r, "list", "moe_layers");
+    if (cfg.find(list_key) && cfg.find(list_key)->is_array()) {
+      auto set = rd.int_list(list_key);
+      add_if([&](int64_t i) { return set.count(i) > 0; });
+    } else {
+      int64_t step = rd.integer(arg(r, "step", "interleave_moe_layer_step"), 1);
+      if (step <= 0) throw Error(Errc::kConfigInvalid, label, arg(r, "step", "interleave_moe_layer_step") + " must be positive");
+      add_if([&](int64_t i) { return (i + 1) % step == 0; });
+    }
+  } else if (r.rule == "pattern") {
+    std::string key = arg(r, "key", "hybrid_override_pattern");
+    std::string ch = arg(r, "char", "E");
+    const Json* v = cfg.find(key);
+    if (!v || !v->is_string()) throw Error(Errc::kConfigInvalid, label, "'" + key + "' must be a string of layer kinds");
+    std::string p = v->get<std::string>();
+    out.explanation = key + "=" + p;
+    add_if([&](int64_t i) { return static_cast<size_t>(i) < p.size() && ch.find(p[static_cast<size_t>(i)]) != std::string::npos; });
+  } else if (r.rule == "layer_types") {
+    std::string key = arg(r, "key", "layer_types");
+    const Json* v = cfg.find(key);
+    if (!v || !v->is_array()) throw Error(Errc::kConfigInvalid, label, "'" + key + "' must be a list of layer kinds");
+    std::set<std::string> values;
+    if (auto it = r.args.find("values"); it != r.args.end() && it->is_array())
+      for (const auto& s : *it) values.insert(s.get<std::string>());
+    out.explanation = key;
+    add_if([&](int64_t i) {
+      return static_cast<size_t>(i) < v->size() && (*v)[static_cast<size_t>(i)].is_string() &&
+             values.count((*v)[static_cast<size_t>(i)].get<std::string>()) > 0;
+    });
+  } else if (r.rule == "dense_prefix") {
+    int64_t k = rd.integer(arg(r, "count", "num_dense_layers"), 0);
+    add_if([&](int64_t i) { return i >= k; });
+  } else if (r.rule == "list") {
+    auto set = rd.int_list(arg(r, "key", "moe_layers"));
+    add_if([&](int64_t i) { return set.count(i) > 0; });
+  } else {
+    throw Error(Errc::kUnsupported, label, "unknown MoE layer rule '" + r.rule + "'");
+  }
+  if (out.explanation.empty()) out.explanation = r.rule == "all" ? "every layer" : "defaults";
+  return out;
+}
+
+}  // namespace moeckpt
