@@ -1,12 +1,24 @@
 #include "cli/arch_select.h"
 
+#include <cstdio>
+
 #include "loader/error.h"
 #include "mapping/moe_summary.h"
 
 namespace moeckpt::cli {
 
-ArchChoice choose_architecture(const std::string& flag, const Json* config, const std::string& config_label) {
+const ArchRegistry& registry() {
   const ArchRegistry& reg = ArchRegistry::get();
+  static bool reported = false;
+  if (!reported) {
+    reported = true;
+    for (const auto& e : reg.load_errors()) std::fprintf(stderr, "moeckpt: warning: MOECKPT_ARCHS_DIR: %s\n", e.c_str());
+  }
+  return reg;
+}
+
+ArchChoice choose_architecture(const std::string& flag, const Json* config, const std::string& config_label) {
+  const ArchRegistry& reg = registry();
   ArchChoice c;
   if (!flag.empty()) {
     c.arch = reg.find(flag);

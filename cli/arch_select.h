@@ -14,6 +14,9 @@ struct ArchChoice {
   std::string how;  // "--arch", "config.json architectures", "config.json model_type"
 };
 
+// The registry; the first call prints MOECKPT_ARCHS_DIR load errors as warnings.
+const ArchRegistry& registry();
+
 // Throws Error(kUsage) for an unknown --arch or when neither --arch nor a config is given,
 // Error(kUnsupported) when the config names an architecture the registry lacks.
 ArchChoice choose_architecture(const std::string& arch_flag, const Json* config, const std::string& config_label);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/arch_select.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "loader/error.h"
@@ -31,7 +32,7 @@ std::string layout_of(const Architecture& a) {
 }
 
 int run_archs(const std::string& name, const Context& ctx) {
-  const ArchRegistry& reg = ArchRegistry::get();
+  const ArchRegistry& reg = registry();
   std::vector<const Architecture*> shown;
   if (!name.empty()) {
     const Architecture* a = reg.find(name);

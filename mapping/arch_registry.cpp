@@ -4,6 +4,8 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <set>
 
 #include "loader/error.h"
@@ -212,17 +214,26 @@ std::optional<size_t> Architecture::match_tensor(std::string_view tensor) const 
   return static_cast<size_t>(*std::min_element(hits.begin(), hits.end()));
 }
 
-ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string, std::string>>& entries) {
+ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string, std::string>>& entries,
+                                        bool lenient) {
   ArchRegistry r;
   std::set<std::string> names, classes, types;
   for (const auto& [file, text] : entries) {
-    Architecture a = parse_entry(file, text);
-    if (!names.insert(a.name).second) bad(file, "duplicate name '" + a.name + "'");
-    for (const auto& c : a.hf_architectures)
-      if (!classes.insert(c).second) bad(file, "architecture class '" + c + "' is claimed by two entries");
-    for (const auto& t : a.model_types)
-      if (!types.insert(t).second) bad(file, "model_type '" + t + "' is claimed by two entries");
-    r.archs_.push_back(std::move(a));
+    try {
+      Architecture a = parse_entry(file, text);
+      if (names.count(a.name)) bad(file, "duplicate name '" + a.name + "'");
+      for (const auto& c : a.hf_architectures)
+        if (classes.count(c)) bad(file, "architecture class '" + c + "' is claimed by two entries");
+      for (const auto& t : a.model_types)
+        if (types.count(t)) bad(file, "model_type '" + t + "' is claimed by two entries");
+      names.insert(a.name);
+      classes.insert(a.hf_architectures.begin(), a.hf_architectures.end());
+      types.insert(a.model_types.begin(), a.model_types.end());
+      r.archs_.push_back(std::move(a));
+    } catch (const Error& e) {
+      if (!lenient) throw;
+      r.load_errors_.push_back(e.what());
+    }
   }
   std::sort(r.archs_.begin(), r.archs_.end(), [](const Architecture& x, const Architecture& y) { return x.name < y.name; });
   return r;
@@ -231,6 +242,15 @@ ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string,
 const ArchRegistry& ArchRegistry::get() {
   static const ArchRegistry r = [] {
     std::vector<std::pair<std::string, std::string>> entries;
+    if (const char* dir = std::getenv("MOECKPT_ARCHS_DIR"); dir != nullptr && *dir != '\0') {
+      std::vector<std::filesystem::path> files;
+      std::error_code ec;
+      for (const auto& f : std::filesystem::directory_iterator(dir, ec))
+        if (f.path().extension() == ".json") files.push_back(f.path());
+      std::sort(files.begin(), files.end());
+      for (const auto& f : files) entries.emplace_back(f.filename().string(), read_text_file(f));
+      return from_entries(entries, true);
+    }
     for (const auto& e : embedded_archs()) entries.emplace_back(e.file, e.json);
     return from_entries(entries);
   }();

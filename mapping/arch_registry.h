@@ -82,10 +82,14 @@ struct Architecture {
 class ArchRegistry {
  public:
   // The embedded registry. Throws Error(kUnsupported) naming the entry if one is malformed
-  // (a build defect the registry tests catch).
+  // (a build defect the registry tests catch). For contributors, MOECKPT_ARCHS_DIR=<dir> loads
+  // <dir>/*.json instead, so a new entry can be tried without rebuilding; there a malformed
+  // entry is skipped and reported in load_errors() rather than stopping everything.
   static const ArchRegistry& get();
+  const std::vector<std::string>& load_errors() const { return load_errors_; }
   // Parses entries; used by tests with hand-made entries. Each item: (file name, JSON text).
-  static ArchRegistry from_entries(const std::vector<std::pair<std::string, std::string>>& entries);
+  static ArchRegistry from_entries(const std::vector<std::pair<std::string, std::string>>& entries,
+                                   bool lenient = false);
 
   const std::vector<Architecture>& all() const { return archs_; }
   const Architecture* find(std::string_view name) const;  // by registry name, HF class or model_type
@@ -94,6 +98,7 @@ class ArchRegistry {
 
  private:
   std::vector<Architecture> archs_;
+  std::vector<std::string> load_errors_;
 };
 
 // Suffixes a quantized checkpoint adds beside a ".weight" (for template matching and
