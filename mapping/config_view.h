@@ -53,8 +53,10 @@ class ConfigView {
   // aliases[f] replaces default_aliases(f) where non-empty. section names the sub-config that
   // holds the text model in composite configs ("" to try the usual ones: text_config,
   // language_config, llm_config, thinker_config.text_config).
+  // The view keeps a pointer to config: it must outlive the view.
   ConfigView(const Json& config, std::span<const std::vector<std::string>> aliases = {},
              std::string section = {});
+  ConfigView(Json&&, std::span<const std::vector<std::string>> = {}, std::string = {}) = delete;
 
   const Json& root() const { return *root_; }
   const Json& text() const { return *text_; }  // the sub-config the values come from

@@ -69,7 +69,7 @@ void write_file(const std::filesystem::path& p, std::string_view bytes) {
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-RunResult run_moeckpt(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+RunResult run_moeckpt(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& cwd) {
   int out_pipe[2], err_pipe[2];
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t fa;
@@ -78,6 +78,7 @@ RunResult run_moeckpt(const std::vector<std::string>& args, const std::vector<st
   posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
   posix_spawn_file_actions_addclose(&fa, out_pipe[0]);
   posix_spawn_file_actions_addclose(&fa, err_pipe[0]);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   std::vector<std::string> argv_s = {moeckpt_binary()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -86,7 +87,7 @@ RunResult run_moeckpt(const std::vector<std::string>& args, const std::vector<st
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
-    if (kv.rfind("NO_COLOR=", 0) == 0) continue;
+    if (kv.rfind("NO_COLOR=", 0) == 0 || kv.rfind("MOECKPT_ARCHS_DIR=", 0) == 0) continue;
     env_s.emplace_back(kv);
   }
   for (const auto& e : env) env_s.push_back(e);

@@ -36,8 +36,11 @@ struct RunResult {
   std::string out;
   std::string err;
 };
-// Runs the moeckpt binary with args (no shell), capturing stdout and stderr.
-RunResult run_moeckpt(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+// Runs the moeckpt binary with args (no shell), capturing stdout and stderr. cwd defaults to
+// the source tree, so relative testdata/ paths work and golden output does not depend on
+// where the build directory is.
+RunResult run_moeckpt(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+                      const std::string& cwd = MOECKPT_SOURCE_DIR);
 
 // A safetensors file built in memory: header JSON text (raw, so tests can make it malformed)
 // followed by data bytes.

@@ -1,0 +1,55 @@
+#include "mapping/moe_layers.h"
+
+#include <gtest/gtest.h>
+
+#include "loader/error.h"
+
+namespace moeckpt {
+namespace {
+
+std::vector<int64_t> layers(const char* rule_json, const char* config, int64_t n) {
+  Json c = Json::parse(config);
+  ConfigView v(c);
+  MoeLayerRule r;
+  r.args = Json::parse(rule_json);
+  r.rule = r.args["rule"];
+  return resolve_moe_layers(r, v, n, "config.json").layers;
+}
+
+TEST(MoeLayers, EachRuleAsItsFamilyDefinesIt) {
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(layers(R"({"rule":"all"})", "{}", 3), (V{0, 1, 2}));
+  // DeepSeek V3: first 3 dense.
+  EXPECT_EQ(layers(R"({"rule":"first_k_dense"})", R"({"first_k_dense_replace": 3, "moe_layer_freq": 1})", 5), (V{3, 4}));
+  EXPECT_EQ(layers(R"({"rule":"first_k_dense"})", R"({"first_k_dense_replace": 1, "moe_layer_freq": 2})", 6), (V{2, 4}));
+  // Qwen2-MoE: mlp_only_layers and decoder_sparse_step.
+  EXPECT_EQ(layers(R"({"rule":"sparse_step"})", R"({"decoder_sparse_step": 2, "mlp_only_layers": [3]})", 6), (V{1, 5}));
+  // Jamba: experts every 2 layers from 1.
+  EXPECT_EQ(layers(R"({"rule":"period"})", R"({"expert_layer_period": 2, "expert_layer_offset": 1})", 6), (V{1, 3, 5}));
+  // Llama 4: interleave step, or an explicit list.
+  EXPECT_EQ(layers(R"({"rule":"interleave"})", R"({"interleave_moe_layer_step": 2})", 6), (V{1, 3, 5}));
+  EXPECT_EQ(layers(R"({"rule":"interleave"})", R"({"moe_layers": [0, 4]})", 6), (V{0, 4}));
+  // Nemotron-H pattern.
+  EXPECT_EQ(layers(R"({"rule":"pattern"})", R"({"hybrid_override_pattern": "M-E*E"})", 5), (V{2, 4}));
+  EXPECT_EQ(layers(R"({"rule":"layer_types","key":"mlp_layer_types","values":["sparse"]})",
+                   R"({"mlp_layer_types": ["dense", "sparse", "sparse"]})", 3), (V{1, 2}));
+  EXPECT_EQ(layers(R"({"rule":"dense_prefix"})", R"({"num_dense_layers": 2})", 4), (V{2, 3}));
+  EXPECT_EQ(layers(R"({"rule":"list","key":"moe_layer_ids"})", R"({"moe_layer_ids": [1]})", 4), (V{1}));
+  // Key overrides.
+  EXPECT_EQ(layers(R"({"rule":"first_k_dense","first_k":"num_dense"})", R"({"num_dense": 2})", 3), (V{2}));
+}
+
+TEST(MoeLayers, BadValuesAreConfigErrorsNamingTheKey) {
+  try {
+    layers(R"({"rule":"first_k_dense"})", R"({"first_k_dense_replace": "three"})", 4);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'first_k_dense_replace' is string"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(layers(R"({"rule":"sparse_step"})", R"({"decoder_sparse_step": 0})", 4), Error);
+  EXPECT_THROW(layers(R"({"rule":"pattern"})", R"({})", 4), Error);
+  EXPECT_THROW(layers(R"({"rule":"sparse_step"})", R"({"mlp_only_layers": 3})", 4), Error);
+}
+
+}  // namespace
+}  // namespace moeckpt

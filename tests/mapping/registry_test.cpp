@@ -1,0 +1,109 @@
+#include "mapping/arch_registry.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "loader/checkpoint.h"
+#include "loader/error.h"
+#include "mapping/planner.h"
+#include "test_util.h"
+
+namespace moeckpt {
+namespace {
+
+TEST(Registry, EveryEmbeddedEntryLoads) {
+  const ArchRegistry& reg = ArchRegistry::get();
+  EXPECT_GE(reg.all().size(), 2u);
+  for (const auto& a : reg.all()) {
+    EXPECT_FALSE(a.title.empty()) << a.name;
+    EXPECT_TRUE(a.source == "transformers" || a.source == "vllm") << a.name;
+    EXPECT_FALSE(a.tensors.empty()) << a.name << " lists no tensor families";
+  }
+}
+
+TEST(Registry, FindsByNameClassAndModelType) {
+  const ArchRegistry& reg = ArchRegistry::get();
+  ASSERT_NE(reg.find("mixtral"), nullptr);
+  EXPECT_EQ(reg.find("MixtralForCausalLM"), reg.find("mixtral"));
+  EXPECT_EQ(reg.detect(Json::parse(R"({"architectures": ["MixtralForCausalLM"]})")), reg.find("mixtral"));
+  EXPECT_EQ(reg.detect(Json::parse(R"({"model_type": "qwen3_moe"})")), reg.find("qwen3_moe"));
+  EXPECT_EQ(reg.detect(Json::parse(R"({"model_type": "no_such_thing"})")), nullptr);
+}
+
+// Every entry that names a fixture maps it completely: nothing unmapped, nothing unfilled,
+// experts mapped to the FusedMoE parameters.
+TEST(Registry, EveryFixtureMapsCompletely) {
+  int checked = 0;
+  for (const auto& a : ArchRegistry::get().all()) {
+    if (a.fixture.empty()) continue;
+    auto path = testing::source_dir(a.fixture);
+    ASSERT_TRUE(std::filesystem::exists(path)) << a.name << ": fixture " << a.fixture << " is missing";
+    Checkpoint ck = Checkpoint::open(path);
+    MapPlan plan = plan_mapping(a, ck.config() ? &*ck.config() : nullptr, ck.tensors());
+    EXPECT_TRUE(plan.unmapped.empty()) << a.name << ": first unmapped " << plan.unmapped.front();
+    EXPECT_TRUE(plan.unfilled.empty()) << a.name << ": first unfilled " << plan.unfilled.front().param << " <- "
+                                       << plan.unfilled.front().expected;
+    int experts = 0;
+    for (const auto& e : plan.entries) {
+      if (e.kind != "expert" && e.kind != "fused_expert") continue;
+      ++experts;
+      EXPECT_TRUE(e.param.find("w13_") != std::string::npos || e.param.find("w2_") != std::string::npos ||
+                  e.param.find("w1_") != std::string::npos || e.param.find("w3_") != std::string::npos)
+          << a.name << ": " << e.checkpoint << " -> " << e.param;
+    }
+    if (!a.experts.empty()) {
+      EXPECT_GT(experts, 0) << a.name << " mapped no expert tensor";
+    }
+    if (ck.config() && !a.experts.empty()) {
+      EXPECT_FALSE(plan.moe_layers.empty()) << a.name;
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 2);
+}
+
+TEST(Registry, EveryTransformersFixtureHasAnEntry) {
+  // A family transformers can save and moeckpt ships a fixture of, but no entry for, is a gap.
+  std::set<std::string> covered;
+  for (const auto& a : ArchRegistry::get().all())
+    for (const auto& t : a.model_types) covered.insert(t);
+  std::vector<std::string> missing;
+  for (const auto& d : std::filesystem::directory_iterator(testing::testdata("models"))) {
+    auto cfg = d.path() / "config.json";
+    if (!std::filesystem::exists(cfg)) continue;
+    auto j = Json::parse(testing::read_file(cfg));
+    std::string mt = j.value("model_type", "");
+    if (!ArchRegistry::get().detect(j)) missing.push_back(mt);
+  }
+  // Reported, not yet enforced while the registry is being filled (see the mapping issue).
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += m + " ";
+    std::cout << "[ note ] fixtures without a registry entry: " << list << "\n";
+  }
+  SUCCEED();
+}
+
+TEST(Registry, MalformedEntriesAreRefusedNamingTheFile) {
+  auto err = [](const std::string& text) {
+    try {
+      ArchRegistry::from_entries({{"x.json", text}});
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("<accepted>");
+  };
+  EXPECT_NE(err("{").find("mapping/archs/x.json"), std::string::npos);
+  EXPECT_NE(err(R"({"name":"y","title":"t","source":"vllm"})").find("does not match the file name"), std::string::npos);
+  EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","bogus":1})").find("unknown key 'bogus'"), std::string::npos);
+  EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","moe_layers":{"rule":"nope"}})").find("unknown moe_layers rule"), std::string::npos);
+  EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","tensors":["a.{L"]})").find("unbalanced"), std::string::npos);
+  auto lenient = ArchRegistry::from_entries({{"x.json", "{"}, {"y.json", R"({"name":"y","title":"t","source":"vllm"})"}}, true);
+  EXPECT_EQ(lenient.all().size(), 1u);
+  EXPECT_EQ(lenient.load_errors().size(), 1u);
+}
+
+}  // namespace
+}  // namespace moeckpt
