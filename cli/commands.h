@@ -12,5 +12,6 @@ void register_inspect(CLI::App& app, Context& ctx);
 void register_map(CLI::App& app, Context& ctx);
 void register_experts(CLI::App& app, Context& ctx);
 void register_archs(CLI::App& app, Context& ctx);
+void register_convert(CLI::App& app, Context& ctx);
 
 }  // namespace moeckpt::cli

@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -70,15 +73,15 @@ void write_file(const std::filesystem::path& p, std::string_view bytes) {
 }
 
 RunResult run_moeckpt(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& cwd) {
+  RunOptions o;
+  o.env = env;
+  o.cwd = cwd;
+  return run_moeckpt_with(args, o);
+}
+
+RunResult run_moeckpt_with(const std::vector<std::string>& args, const RunOptions& opt) {
   int out_pipe[2], err_pipe[2];
-  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) throw std::runtime_error("pipe failed");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-  posix_spawn_file_actions_addclose(&fa, out_pipe[0]);
-  posix_spawn_file_actions_addclose(&fa, err_pipe[0]);
-  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   std::vector<std::string> argv_s = {moeckpt_binary()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -90,27 +93,47 @@ RunResult run_moeckpt(const std::vector<std::string>& args, const std::vector<st
     if (kv.rfind("NO_COLOR=", 0) == 0 || kv.rfind("MOECKPT_ARCHS_DIR=", 0) == 0) continue;
     env_s.emplace_back(kv);
   }
-  for (const auto& e : env) env_s.push_back(e);
+  for (const auto& e : opt.env) env_s.push_back(e);
   std::vector<char*> envp;
   for (auto& s : env_s) envp.push_back(s.data());
   envp.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    if (!opt.cwd.empty() && chdir(opt.cwd.c_str()) != 0) _exit(127);
+    if (opt.fsize_limit >= 0) {
+      struct rlimit rl;
+      rl.rlim_cur = rl.rlim_max = static_cast<rlim_t>(opt.fsize_limit);
+      setrlimit(RLIMIT_FSIZE, &rl);
+    }
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
   close(out_pipe[1]);
   close(err_pipe[1]);
-  if (rc != 0) {
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    throw std::runtime_error("cannot start " + argv_s[0]);
-  }
   RunResult r;
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   std::string* sinks[2] = {&r.out, &r.err};
   int open_fds = 2;
   char buf[65536];
+  auto start = std::chrono::steady_clock::now();
+  bool killed = false;
   while (open_fds > 0) {
-    if (poll(fds, 2, -1) < 0) break;
+    int timeout = -1;
+    if (opt.kill_after_ms >= 0 && !killed) {
+      auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+      timeout = static_cast<int>(std::max<long long>(0, opt.kill_after_ms - elapsed));
+      if (timeout == 0) {
+        kill(pid, SIGKILL);
+        killed = true;
+        timeout = -1;
+      }
+    }
+    int pr = poll(fds, 2, timeout);
+    if (pr < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = read(fds[i].fd, buf, sizeof buf);

@@ -42,6 +42,15 @@ struct RunResult {
 RunResult run_moeckpt(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
                       const std::string& cwd = MOECKPT_SOURCE_DIR);
 
+struct RunOptions {
+  std::vector<std::string> env;       // extra NAME=value entries
+  std::string cwd = MOECKPT_SOURCE_DIR;
+  long long fsize_limit = -1;         // RLIMIT_FSIZE in bytes for the child, if >= 0
+  int kill_after_ms = -1;             // SIGKILL the child after this long, if >= 0
+};
+// As run_moeckpt, with resource limits or a deadline. exit_code is 128 + signal when killed.
+RunResult run_moeckpt_with(const std::vector<std::string>& args, const RunOptions& options);
+
 // A safetensors file built in memory: header JSON text (raw, so tests can make it malformed)
 // followed by data bytes.
 std::string safetensors_bytes(std::string_view header_json, std::string_view data);

@@ -1,0 +1,37 @@
+// A progress bar on stderr (bytes, rate, ETA), drawn only when stderr is a terminal and the
+// user did not ask for quiet. Thread-safe: workers add bytes, a ticker thread draws.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace moeckpt::cli {
+
+class Progress {
+ public:
+  Progress(std::string label, uint64_t total, bool enabled);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+  void add(uint64_t bytes) { done_.fetch_add(bytes, std::memory_order_relaxed); }
+  void finish();  // draws the last state and ends the line
+
+ private:
+  void draw(bool final);
+  std::string label_;
+  uint64_t total_;
+  bool enabled_;
+  std::atomic<uint64_t> done_{0};
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread ticker_;
+};
+
+}  // namespace moeckpt::cli
