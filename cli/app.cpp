@@ -75,6 +75,7 @@ int run(int argc, char** argv) {
   register_map(app, ctx);
   register_experts(app, ctx);
   register_archs(app, ctx);
+  register_validate(app, ctx);
   register_convert(app, ctx);
 
   // Parse first, then set up color and logging, so the callbacks run with them in place.

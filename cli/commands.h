@@ -13,5 +13,6 @@ void register_map(CLI::App& app, Context& ctx);
 void register_experts(CLI::App& app, Context& ctx);
 void register_archs(CLI::App& app, Context& ctx);
 void register_convert(CLI::App& app, Context& ctx);
+void register_validate(CLI::App& app, Context& ctx);
 
 }  // namespace moeckpt::cli

@@ -146,12 +146,23 @@ Checkpoint Checkpoint::open(const fs::path& path, const OpenOptions& options) {
   }
 
   if (!index_path.empty()) {
-    c.layout_ = Layout::kIndexed;
+    c.layout_ = Layout::kIndexed;  // even when the index is broken (collect mode lists the directory)
     c.index_file_ = index_path.filename().string();
     std::string label = join_label(dir_label, c.index_file_);
-    c.index_ = parse_index(read_text_file(index_path, label), label);
-    names = c.index_->shards;
-    if (names.empty()) throw Error(Errc::kIndexInvalid, label, "weight_map is empty");
+    try {
+      c.index_ = parse_index(read_text_file(index_path, label), label);
+      if (c.index_->shards.empty()) throw Error(Errc::kIndexInvalid, label, "weight_map is empty");
+      names = c.index_->shards;
+    } catch (const Error& e) {
+      if (!options.collect_problems) throw;
+      // validate goes on with the shards the directory holds, so they are checked too.
+      c.problems_.push_back(e);
+      c.index_.reset();
+      for (const auto& n : list_dir(c.dir_, c.input_))
+        if (n.ends_with(".safetensors") || (is_torch_name(n) && index_path.string().find(".bin.") != std::string::npos))
+          names.push_back(n);
+      if (names.empty()) throw;
+    }
     bool any_torch = false, any_st = false;
     for (const auto& n : names) (is_torch_name(n) ? any_torch : any_st) = true;
     if (any_torch && any_st) throw Error(Errc::kIndexInvalid, label, "index mixes safetensors and PyTorch shards");
@@ -164,7 +175,12 @@ Checkpoint Checkpoint::open(const fs::path& path, const OpenOptions& options) {
 
   if (fs::exists(c.dir_ / "config.json")) {
     c.config_file_ = join_label(dir_label, "config.json");
-    c.config_ = read_config(c.dir_ / "config.json", c.config_file_);
+    try {
+      c.config_ = read_config(c.dir_ / "config.json", c.config_file_);
+    } catch (const Error& e) {
+      if (!options.collect_problems) throw;
+      c.problems_.push_back(e);
+    }
   }
 
   // Map and parse every file in parallel.

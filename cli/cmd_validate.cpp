@@ -1,0 +1,201 @@
+// moeckpt validate PATH [--arch NAME] [--rules FILE] [--tp T] [--ep E] [--data] [--strict]
+//                       [--threads N] [--json]
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "cli/arch_select.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/validate_quant.h"
+#include "loader/checkpoint.h"
+#include "mapping/config_checks.h"
+#include "mapping/cross_checks.h"
+#include "mapping/moe_summary.h"
+#include "mapping/planner.h"
+
+namespace fs = std::filesystem;
+
+namespace moeckpt::cli {
+namespace {
+
+struct ValidateOptions {
+  std::string path, arch, rules;
+  int64_t tp = 0, ep = 0;
+  bool data = false, strict = false;
+  unsigned threads = 0;
+};
+
+// The loader's errors as findings: one code per kind of structural fault.
+std::string code_for(Errc c) {
+  switch (c) {
+    case Errc::kHeaderTooSmall:
+    case Errc::kHeaderTooLarge:
+    case Errc::kHeaderOverLimit:
+    case Errc::kHeaderNotUtf8:
+    case Errc::kHeaderNotJson:
+    case Errc::kHeaderNotObject: return "E-HEADER";
+    case Errc::kTensorEntryInvalid:
+    case Errc::kShapeInvalid:
+    case Errc::kOverflow: return "E-TENSOR-ENTRY";
+    case Errc::kUnknownDtype: return "E-DTYPE-UNKNOWN";
+    case Errc::kSizeMismatch: return "E-SIZE-MISMATCH";
+    case Errc::kOffsetsInvalid:
+    case Errc::kOffsetsOverlap:
+    case Errc::kOffsetsHole:
+    case Errc::kOffsetsOutOfBounds:
+    case Errc::kTrailingBytes: return "E-OFFSETS";
+    case Errc::kDuplicateName: return "E-DUPLICATE-NAME";
+    case Errc::kMetadataInvalid: return "E-METADATA";
+    case Errc::kIndexInvalid: return "E-INDEX-INVALID";
+    case Errc::kIndexMissingShard: return "E-INDEX-SHARD-MISSING";
+    case Errc::kIndexMissingTensor: return "E-INDEX-TENSOR-MISSING";
+    case Errc::kIndexPathEscapes: return "E-INDEX-PATH";
+    case Errc::kZipInvalid:
+    case Errc::kZipEntryOutOfRange:
+    case Errc::kZipUnsupported:
+    case Errc::kZipCrcMismatch:
+    case Errc::kZipInflate: return "E-ZIP";
+    case Errc::kPickleInvalid:
+    case Errc::kPickleOpcodeRefused:
+    case Errc::kPickleGlobalRefused:
+    case Errc::kPickleLimit: return "E-PICKLE";
+    case Errc::kTorchLegacyFormat:
+    case Errc::kTorchInvalid: return "E-TORCH";
+    case Errc::kConfigInvalid: return "E-CONFIG-JSON";
+    default: return "E-FILE-UNREADABLE";
+  }
+}
+
+void index_checks(const Checkpoint& ck, Findings& f) {
+  if (!ck.index()) return;
+  std::string label = (ck.directory() / ck.index_file()).string();
+  if (ck.index()->total_size && ck.problems().empty()) {
+    uint64_t sum = 0;
+    for (const auto& t : ck.tensors()) sum += t.nbytes;
+    if (*ck.index()->total_size != sum)
+      f.push_back(warning("W-INDEX-TOTAL-SIZE", fmt::format("metadata.total_size is {} but the tensors hold {} bytes", *ck.index()->total_size, sum), label));
+  }
+  std::set<std::string> named(ck.index()->shards.begin(), ck.index()->shards.end());
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(ck.directory(), ec)) {
+    std::string n = e.path().filename().string();
+    bool same_kind = ck.format() == FileFormat::kSafetensors ? n.ends_with(".safetensors") : n.ends_with(".bin");
+    if (same_kind && !named.count(n) && n[0] != '.')
+      f.push_back(warning("W-INDEX-ORPHAN-SHARD", "the index names no tensor in this file: engines that follow the index never read it", e.path().string()));
+  }
+  for (const auto& n : ck.unlisted())
+    f.push_back(warning("W-INDEX-UNLISTED", "a shard holds this tensor but the index does not name it", ck.file_label(ck.find(n)->file), n));
+}
+
+int run_validate(const ValidateOptions& opt, const Context& ctx) {
+  std::optional<RuleSet> rules;
+  if (!opt.rules.empty()) rules = RuleSet::load_file(opt.rules);
+  OpenOptions oo;
+  oo.collect_problems = true;
+  oo.threads = opt.threads;
+  Checkpoint ck = Checkpoint::open(opt.path, oo);  // throws only when nothing can be read at all
+
+  Findings f;
+  for (const auto& p : ck.problems()) f.push_back(error(code_for(p.code()), p.reason(), p.file(), p.tensor()));
+  index_checks(ck, f);
+  auto file_of = [&](const TensorInfo& t) { return ck.file_label(t.file); };
+
+  const Json* config = ck.config() ? &*ck.config() : nullptr;
+  const Architecture* arch = nullptr;
+  if (!opt.arch.empty()) arch = choose_architecture(opt.arch, config, ck.config_file()).arch;
+  else if (config) arch = registry().detect(*config);
+  bool has_expert_tensors = std::any_of(ck.tensors().begin(), ck.tensors().end(), [](const TensorInfo& t) {
+    auto r = classify_expert_tensor(t.name);
+    return r && !r->shared;
+  });
+  if (config) {
+    auto c = check_config(*config, ck.config_file(), arch, has_expert_tensors, ParallelOptions{opt.tp, opt.ep});
+    f.insert(f.end(), c.begin(), c.end());
+  } else if (std::none_of(ck.problems().begin(), ck.problems().end(), [](const Error& e) { return e.code() == Errc::kConfigInvalid; })) {
+    f.push_back(warning("W-CONFIG-MISSING", "no config.json beside the checkpoint: engines need one; config checks skipped", ck.directory().string()));
+  }
+  std::optional<MapPlan> plan;
+  if (arch) {
+    PlanOptions po;
+    po.user_rules = rules ? &*rules : nullptr;
+    po.config_label = ck.config_file();
+    try {
+      plan = plan_mapping(*arch, config, ck.tensors(), po);
+    } catch (const Error& e) {
+      // An invalid expert_dtype or MoE-layer key: already a config finding; say what it stops.
+      f.push_back(error("E-MAP-ABORTED", std::string("cannot map the checkpoint: ") + e.reason(), e.file()));
+    }
+    if (plan) {
+      auto x = cross_check(*arch, config, ck.config_file(), ck.tensors(), *plan, file_of);
+      f.insert(f.end(), x.begin(), x.end());
+    }
+  }
+  QuantCheckResult q = check_quantization(ck, config, arch, opt.data, opt.threads, ctx);
+  f.insert(f.end(), q.findings.begin(), q.findings.end());
+
+  // Deterministic order: errors first, then by code, file, tensor, message.
+  std::sort(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
+    return std::tie(a.severity, a.code, a.file, a.tensor, a.message) < std::tie(b.severity, b.code, b.file, b.tensor, b.message);
+  });
+  f.erase(std::unique(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
+            return a.severity == b.severity && a.code == b.code && a.file == b.file && a.tensor == b.tensor && a.message == b.message;
+          }), f.end());
+  size_t errors = 0, warnings = 0;
+  for (const auto& x : f) (x.severity == Severity::kError ? errors : warnings)++;
+  bool ok = errors == 0 && (!opt.strict || warnings == 0);
+
+  if (ctx.json) {
+    Json list = Json::array();
+    for (const auto& x : f)
+      list.push_back({{"severity", x.severity == Severity::kError ? "error" : "warning"}, {"code", x.code}, {"message", x.message},
+                      {"file", x.file.empty() ? Json(nullptr) : Json(x.file)}, {"tensor", x.tensor.empty() ? Json(nullptr) : Json(x.tensor)}});
+    Json summary = {{"errors", errors}, {"warnings", warnings}, {"files", ck.files().size()}, {"tensors", ck.tensors().size()},
+                    {"architecture", arch ? Json(arch->name) : Json(nullptr)}, {"data_checked", opt.data}};
+    if (opt.data) summary["values"] = q.values;
+    print_json(Json{{"ok", ok}, {"findings", std::move(list)}, {"summary", std::move(summary)}});
+  } else {
+    std::string out;
+    for (Severity sev : {Severity::kError, Severity::kWarning}) {
+      size_t n = sev == Severity::kError ? errors : warnings;
+      if (n == 0) continue;
+      out += styled(ctx, sev == Severity::kError ? fmt::format("errors ({})", n) : fmt::format("warnings ({})", n),
+                    sev == Severity::kError ? Style::kRed : Style::kYellow) + "\n";
+      for (const auto& x : f) {
+        if (x.severity != sev) continue;
+        std::string where = x.file;
+        if (!x.tensor.empty()) where += (where.empty() ? "" : ": ") + std::string("tensor '") + x.tensor + "'";
+        out += fmt::format("  {} {}{}\n", styled(ctx, x.code, Style::kBold), where.empty() ? "" : where + ": ", x.message);
+      }
+    }
+    std::string verdict = ok ? styled(ctx, "ok", Style::kGreen) : styled(ctx, "FAILED", Style::kRed);
+    out += fmt::format("{}: {} error(s), {} warning(s); {} tensors in {} file(s){}{}\n", verdict, errors, warnings,
+                       ck.tensors().size(), ck.files().size(), arch ? ", architecture " + arch->name : "",
+                       opt.data ? ", values scanned" : "");
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
+  return ok ? kExitOk : kExitFindings;
+}
+
+}  // namespace
+
+void register_validate(CLI::App& app, Context& ctx) {
+  auto opt = std::make_shared<ValidateOptions>();
+  auto* sub = app.add_subcommand("validate", "Check a checkpoint and its config.json before an engine loads it");
+  sub->add_option("PATH", opt->path, "Checkpoint directory, .safetensors/.bin file or *.index.json")->required();
+  sub->add_option("--arch", opt->arch, "Architecture (see `moeckpt archs`); default: from config.json");
+  sub->add_option("--rules", opt->rules, "Extra renaming rules applied before mapping (moeckpt-rules(5))");
+  sub->add_option("--tp", opt->tp, "Check divisibility for this many tensor-parallel ranks")->check(CLI::PositiveNumber);
+  sub->add_option("--ep", opt->ep, "Check divisibility for this many expert-parallel ranks")->check(CLI::PositiveNumber);
+  sub->add_flag("--data", opt->data, "Also scan every tensor's values (NaN/Inf, FP8 NaN codes, bad scales)");
+  sub->add_flag("--strict", opt->strict, "Treat warnings as errors");
+  sub->add_option("--threads", opt->threads, "Threads for reading and --data (default: all cores)");
+  sub->callback([opt, &ctx] { ctx.exit_code = run_validate(*opt, ctx); });
+}
+
+}  // namespace moeckpt::cli
