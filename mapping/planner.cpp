@@ -111,7 +111,6 @@ MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<con
   std::set<std::tuple<size_t, int64_t, int64_t, std::string>> expert_filled;  // spec, layer, expert, shard
   std::set<std::tuple<size_t, int64_t, std::string>> fused_present;           // spec, layer, fused name
   std::map<std::string, std::set<std::string>> stacked_present;               // param -> shard ids
-  std::map<std::string, std::string> stacked_example;                         // param -> a checkpoint name
   std::unordered_set<std::string> mapped_names;                               // post-mapper names seen
 
   for (const auto& t : tensors) {
@@ -142,6 +141,8 @@ MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<con
       continue;
     }
     PlanEntry e;
+    std::optional<std::tuple<size_t, int64_t, int64_t, std::string>> fill_expert;
+    std::optional<std::tuple<size_t, int64_t, std::string>> fill_fused;
     e.checkpoint = t.name;
     e.layer = layer;
     e.mtp = mtp;
@@ -161,7 +162,7 @@ MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<con
         e.kind = "expert";
         const std::string& rest = g["rest"];
         if (rest == "weight" || rest == "weight_packed" || rest == "qweight")
-          expert_filled.emplace(si, L, *e.expert_id, e.shard_id);
+          fill_expert = std::make_tuple(si, L, *e.expert_id, e.shard_id);
       } else {
         const std::string& fname = g["fused"];
         for (const auto& f : spec.fused) {
@@ -170,7 +171,7 @@ MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<con
           e.shard_id = f.shard;
         }
         e.kind = "fused_expert";
-        fused_present.emplace(si, L, fname);
+        fill_fused = std::make_tuple(si, L, fname);
       }
       known = true;
       done = true;
@@ -181,8 +182,6 @@ MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<con
         e.param = replace_all(n1, s.shard, s.param);
         e.packed = s.id;
         e.kind = "stacked";
-        stacked_present[e.param].insert(s.id);
-        stacked_example.emplace(e.param, n1);
         done = true;
         break;
       }
@@ -203,6 +202,10 @@ MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<con
       plan.unmapped.push_back(t.name);
       continue;
     }
+    // Only tensors the architecture knows count as filling a parameter.
+    if (fill_expert) expert_filled.insert(*fill_expert);
+    if (fill_fused) fused_present.insert(*fill_fused);
+    if (e.kind == "stacked") stacked_present[e.param].insert(e.packed);
     plan.entries.push_back(std::move(e));
   }
 
