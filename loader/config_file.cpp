@@ -18,8 +18,9 @@ Json parse_config(std::string_view text, std::string_view label) {
   Json j;
   try {
     j = Json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     // nlohmann's message begins "[json.exception.parse_error.101] parse error at line L, column C: ..."
+    // (or out_of_range.406 for a number too large for a double)
     std::string what = e.what();
     auto pos = what.find("] ");
     throw Error(Errc::kConfigInvalid, std::string(label),

@@ -249,7 +249,9 @@ MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<con
   // Unfilled: the other shards of stacked parameters.
   std::map<std::string, std::vector<const StackedParam*>> stacked_by_param;
   for (const auto& s : arch.stacked) stacked_by_param[s.param].push_back(&s);
-  for (const auto& [param, ids] : stacked_present) {
+  for (const auto& present : stacked_present) {
+    const std::string& param = present.first;
+    const std::set<std::string>& ids = present.second;  // (clang 14 cannot capture structured bindings)
     // Which stacked family produced it: the one whose param name occurs in it.
     for (const auto& [pname, members] : stacked_by_param) {
       if (param.find(pname) == std::string::npos) continue;

@@ -238,21 +238,23 @@ RuleSet RuleSet::from_json(const Json& doc, std::string_view label, std::string_
 }
 
 RuleSet RuleSet::parse(std::string_view text, std::string_view label) {
+  // Any nlohmann exception (syntax, or a number out of range) is the file's fault.
+  auto not_json = [&](const nlohmann::json::exception& e) -> Error {
+    std::string what = e.what();
+    // "... parse error at line 3, column 5: syntax error ..." -> "label:3: syntax error ..."
+    int line = 0;
+    if (auto p = what.find("at line "); p != std::string::npos) line = std::atoi(what.c_str() + p + 8);
+    auto colon = what.find(": ", what.find("] "));
+    return Error(Errc::kRulesInvalid, where(label, line),
+                 "not valid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
+  };
   DuplicateFinder dups;
-  bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &dups);
   Json doc;
-  if (!ok) {
-    try {
-      doc = Json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::parse_error& e) {
-      std::string what = e.what();
-      // "... parse error at line 3, column 5: syntax error ..." -> "label:3: syntax error ..."
-      int line = 0;
-      if (auto p = what.find("at line "); p != std::string::npos) line = std::atoi(what.c_str() + p + 8);
-      auto colon = what.find(": ", what.find("parse error"));
-      throw Error(Errc::kRulesInvalid, where(label, line),
-                  "not valid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
-    }
+  try {
+    bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &dups);
+    if (!ok) doc = Json::parse(text.begin(), text.end());  // throws the error with its position
+  } catch (const nlohmann::json::exception& e) {
+    throw not_json(e);
   }
   if (!dups.duplicate.empty()) {
     LineFinder lf(text);
@@ -261,7 +263,11 @@ RuleSet RuleSet::parse(std::string_view text, std::string_view label) {
     throw Error(Errc::kRulesInvalid, where(label, second),
                 "key '" + dups.duplicate + "' appears twice in one object (first at line " + std::to_string(first) + ")");
   }
-  doc = Json::parse(text.begin(), text.end());
+  try {
+    doc = Json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::exception& e) {
+    throw not_json(e);
+  }
   return from_json(doc, label, text);
 }
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for SECONDS seconds
+# (default 30) on seeds taken from testdata/. Crashing inputs land in fuzz/artifacts/<target>/;
+# copy them to tests/regress/<target>/ once fixed, so the regression test keeps them.
+#   fuzz/run.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-30}
+shift || true
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors_header index_file config rules torch_file)
+build=build-fuzz
+cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DMOECKPT_FUZZ=ON -DMOECKPT_TESTS=OFF >/dev/null
+cmake --build $build -j2 --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
+for t in "${targets[@]}"; do
+  corpus=fuzz/corpus-$t
+  mkdir -p "$corpus" "fuzz/artifacts/$t"
+  case $t in
+    safetensors_header) find testdata -name '*.safetensors' -size -64k -exec cp {} "$corpus/" \; ;;
+    index_file) find testdata -name '*.index.json' -exec cp {} "$corpus/" \; ;;
+    config) find testdata -name 'config.json' | head -80 | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done ;;
+    rules) cp tests/regress/rules/* "$corpus/" 2>/dev/null || true; find testdata -name '*rules*.json' -exec cp {} "$corpus/" \; ;;
+    torch_file) find testdata -name '*.bin' -o -name '*.pt' | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done ;;
+  esac
+  [[ -d tests/regress/$t ]] && cp tests/regress/$t/* "$corpus/" 2>/dev/null || true
+  echo "== $t: $secs s"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$build/fuzz/fuzz_$t" "$corpus" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=1048576 \
+    -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 2>&1 | grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|SUMMARY|Done' || true
+done
