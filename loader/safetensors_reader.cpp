@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
-#include <unordered_set>
 
 #include "loader/error.h"
 #include "loader/simdjson_util.h"
@@ -137,24 +136,20 @@ SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string
 
   simdjson::dom::object obj = json_util::take<simdjson::dom::object>(doc.get_object(), Errc::kHeaderNotJson, label);
   h.tensors.reserve(obj.size());
-  std::unordered_set<std::string_view> seen;
-  seen.reserve(obj.size() * 2);
   for (auto field : obj) {
     std::string_view key = field.key;
-    if (!seen.insert(key).second)
-      fail(Errc::kDuplicateName, label, "name appears twice in the header", std::string(key));
     if (key == "__metadata__") {
+      if (h.has_metadata) fail(Errc::kDuplicateName, label, "name appears twice in the header", std::string(key));
       h.has_metadata = true;
       if (field.value.type() != element_type::OBJECT)
         fail(Errc::kMetadataInvalid, label, "__metadata__ is " + type_name(field.value.type()) + ", expected an object of strings");
-      std::unordered_set<std::string_view> mkeys;
       simdjson::dom::object meta = json_util::take<simdjson::dom::object>(field.value.get_object(), Errc::kHeaderNotJson, label);
       for (auto m : meta) {
         if (m.value.type() != element_type::STRING)
           fail(Errc::kMetadataInvalid, label, "__metadata__ value for '" + std::string(m.key) + "' is " +
                type_name(m.value.type()) + ", expected a string");
-        if (!mkeys.insert(m.key).second)
-          fail(Errc::kMetadataInvalid, label, "__metadata__ key '" + std::string(m.key) + "' appears twice");
+        for (const auto& [k, v] : h.metadata)
+          if (k == m.key) fail(Errc::kMetadataInvalid, label, "__metadata__ key '" + std::string(m.key) + "' appears twice");
         std::string_view mv = json_util::take<std::string_view>(m.value.get_string(), Errc::kHeaderNotJson, label);
         h.metadata.emplace_back(std::string(m.key), std::string(mv));
       }
@@ -164,16 +159,30 @@ SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string
     h.tensors.back().file = file_index;
   }
 
+  // Names: sorted, so a duplicate sits next to its twin (no hashing: headers of big
+  // checkpoints hold ~100k names and this runs on every command).
+  const size_t count = h.tensors.size();
+  std::vector<uint32_t> order(count);
+  for (size_t i = 0; i < count; ++i) order[i] = static_cast<uint32_t>(i);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return h.tensors[a].name < h.tensors[b].name; });
+  for (size_t i = 1; i < count; ++i)
+    if (h.tensors[order[i]].name == h.tensors[order[i - 1]].name)
+      fail(Errc::kDuplicateName, label, "name appears twice in the header", h.tensors[order[i]].name);
+
   // The ranges must tile [0, buffer) exactly. Ties on begin sort the empty tensors first.
   const uint64_t buffer = file.size() - h.data_start;
-  std::sort(h.tensors.begin(), h.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+  std::vector<uint32_t> by_offset(order);
+  std::sort(by_offset.begin(), by_offset.end(), [&](uint32_t x, uint32_t y) {
+    const TensorInfo& a = h.tensors[x];
+    const TensorInfo& b = h.tensors[y];
     if (a.offset != b.offset) return a.offset < b.offset;
     if (a.nbytes != b.nbytes) return a.nbytes < b.nbytes;
     return a.name < b.name;
   });
   uint64_t cursor = 0;
   const TensorInfo* prev = nullptr;
-  for (auto& t : h.tensors) {
+  for (uint32_t i : by_offset) {
+    TensorInfo& t = h.tensors[i];
     uint64_t begin = t.offset, end = t.offset + t.nbytes;
     if (end > buffer)
       fail(Errc::kOffsetsOutOfBounds, label, "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
@@ -186,11 +195,17 @@ SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string
            std::to_string(begin - cursor) + " bytes after " + std::to_string(cursor), t.name);
     cursor = end;
     prev = &t;
-    t.offset = h.data_start + begin;
   }
   if (cursor != buffer)
     fail(Errc::kTrailingBytes, label, "data buffer is " + std::to_string(buffer) + " bytes but the tensors cover " +
          std::to_string(cursor) + " (" + std::to_string(buffer - cursor) + " bytes unaccounted for)");
+  std::vector<TensorInfo> sorted;
+  sorted.reserve(count);
+  for (uint32_t i : order) {
+    sorted.push_back(std::move(h.tensors[i]));
+    sorted.back().offset += h.data_start;
+  }
+  h.tensors = std::move(sorted);
   return h;
 }
 

@@ -28,7 +28,7 @@ inline constexpr uint64_t kMaxSafetensorsHeader = 100'000'000;
 struct SafetensorsHeader {
   uint64_t header_size = 0;  // N
   uint64_t data_start = 0;   // 8 + N
-  std::vector<TensorInfo> tensors;  // sorted by offset; offsets are absolute in the file
+  std::vector<TensorInfo> tensors;  // sorted by name; offsets are absolute in the file
   bool has_metadata = false;
   std::vector<std::pair<std::string, std::string>> metadata;  // __metadata__, in file order
 };

@@ -28,15 +28,16 @@ TEST(SafetensorsReader, ParsesAValidFile) {
       data);
   SafetensorsHeader h = parse_safetensors(as_bytes(f), "x.safetensors", 7);
   ASSERT_EQ(h.tensors.size(), 3u);
-  // Sorted by offset, empty tensors before the one starting at the same place.
+  // Sorted by name.
   EXPECT_EQ(h.tensors[0].name, "a");
-  EXPECT_EQ(h.tensors[1].name, "e");
-  EXPECT_EQ(h.tensors[2].name, "b");
-  EXPECT_EQ(h.tensors[2].dtype, DType::kBF16);
-  EXPECT_EQ(h.tensors[2].shape, (std::vector<uint64_t>{2, 2}));
-  EXPECT_EQ(h.tensors[2].nbytes, 8u);
-  EXPECT_EQ(h.tensors[2].offset, h.data_start + 16);
-  EXPECT_EQ(h.tensors[2].file, 7u);
+  EXPECT_EQ(h.tensors[1].name, "b");
+  EXPECT_EQ(h.tensors[2].name, "e");
+  EXPECT_EQ(h.tensors[1].dtype, DType::kBF16);
+  EXPECT_EQ(h.tensors[1].shape, (std::vector<uint64_t>{2, 2}));
+  EXPECT_EQ(h.tensors[1].nbytes, 8u);
+  EXPECT_EQ(h.tensors[1].offset, h.data_start + 16);
+  EXPECT_EQ(h.tensors[1].file, 7u);
+  EXPECT_EQ(h.tensors[2].offset, h.data_start + 16);  // the empty tensor between a and b
   EXPECT_EQ(h.data_start, 8 + h.header_size);
   ASSERT_TRUE(h.has_metadata);
   ASSERT_EQ(h.metadata.size(), 2u);
