@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "loader/error.h"
@@ -33,9 +34,10 @@ ShardIndex parse_index(std::string_view text, std::string_view label) {
     throw Error(c, std::string(label), std::move(why), std::move(tensor));
   };
   ShardIndex idx;
-  simdjson::dom::parser parser;
+  auto parser = std::make_shared<simdjson::dom::parser>();
+  idx.storage = parser;
   element doc;
-  if (auto err = parser.parse(text.data(), text.size(), true).get(doc); err)
+  if (auto err = parser->parse(text.data(), text.size(), true).get(doc); err)
     fail(Errc::kIndexInvalid, std::string("not JSON: ") + simdjson::error_message(err));
   if (doc.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "not a JSON object");
   bool has_map = false;
@@ -69,23 +71,37 @@ ShardIndex parse_index(std::string_view text, std::string_view label) {
       if (field.value.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "'weight_map' is not an object");
       simdjson::dom::object obj = json_util::take<simdjson::dom::object>(field.value.get_object(), Errc::kIndexInvalid, label);
       idx.weight_map.reserve(obj.size());
-      std::unordered_set<std::string_view> seen, shards;
+      std::unordered_set<std::string_view> seen;
+      std::unordered_map<std::string_view, uint32_t> shard_ids;
       seen.reserve(obj.size() * 2);
+      std::vector<std::string_view> shard_names;
       for (auto w : obj) {
         if (!seen.insert(w.key).second)
           fail(Errc::kDuplicateName, "weight_map names the tensor twice", std::string(w.key));
         if (w.value.type() != element_type::STRING)
           fail(Errc::kIndexInvalid, "weight_map value is not a file name", std::string(w.key));
         std::string_view shard = json_util::take<std::string_view>(w.value.get_string(), Errc::kIndexInvalid, label);
-        if (!shard_path_is_safe(shard))
-          fail(Errc::kIndexPathEscapes, "shard path '" + std::string(shard) + "' is not a plain relative path inside the checkpoint directory", std::string(w.key));
-        if (shards.insert(shard).second) idx.shards.emplace_back(shard);
-        idx.weight_map.emplace_back(std::string(w.key), std::string(shard));
+        auto [it, fresh] = shard_ids.emplace(shard, static_cast<uint32_t>(shard_names.size()));
+        if (fresh) {
+          if (!shard_path_is_safe(shard))
+            fail(Errc::kIndexPathEscapes, "shard path '" + std::string(shard) + "' is not a plain relative path inside the checkpoint directory", std::string(w.key));
+          shard_names.push_back(shard);
+        }
+        idx.weight_map.emplace_back(w.key, it->second);
       }
+      // Shards sorted by name; renumber the map accordingly.
+      std::vector<uint32_t> order(shard_names.size());
+      for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return shard_names[a] < shard_names[b]; });
+      std::vector<uint32_t> rank(order.size());
+      for (uint32_t r = 0; r < order.size(); ++r) {
+        rank[order[r]] = r;
+        idx.shards.emplace_back(shard_names[order[r]]);
+      }
+      for (auto& [name, id] : idx.weight_map) id = rank[id];
     }
   }
   if (!has_map) fail(Errc::kIndexInvalid, "no 'weight_map'");
-  std::sort(idx.shards.begin(), idx.shards.end());
   return idx;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,9 +13,12 @@
 namespace moeckpt {
 
 struct ShardIndex {
-  std::optional<uint64_t> total_size;                          // metadata.total_size, if given
-  std::vector<std::pair<std::string, std::string>> weight_map;  // in file order
-  std::vector<std::string> shards;                             // distinct shard names, sorted
+  std::optional<uint64_t> total_size;  // metadata.total_size, if given
+  std::vector<std::string> shards;     // distinct shard names, sorted
+  // tensor name -> index into shards, in file order. The names view strings owned by
+  // `storage` (the parsed document): an index of 100k tensors costs no allocation per name.
+  std::vector<std::pair<std::string_view, uint32_t>> weight_map;
+  std::shared_ptr<const void> storage;
 };
 
 // Parses and validates an index: a JSON object whose weight_map maps every tensor name once to

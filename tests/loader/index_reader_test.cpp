@@ -23,6 +23,7 @@ TEST(IndexReader, ParsesWeightMapAndTotalSize) {
   EXPECT_EQ(*idx.total_size, 123u);
   ASSERT_EQ(idx.weight_map.size(), 3u);
   EXPECT_EQ(idx.weight_map[0].first, "b");
+  EXPECT_EQ(idx.shards[idx.weight_map[0].second], "s2.safetensors");
   EXPECT_EQ(idx.shards, (std::vector<std::string>{"s1.safetensors", "s2.safetensors"}));
 }
 
