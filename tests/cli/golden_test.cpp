@@ -1,9 +1,11 @@
-// Golden files: tests/golden/cases.txt lists "name | exit code | arguments"; each case runs the
+// Golden files: tests/golden/cases*.txt (one manifest per area, read in name order) list "name | exit code | arguments"; each case runs the
 // real binary from the source directory and must print exactly tests/golden/<name>.json.
 // Regenerate with tests/golden/update.sh after a deliberate change, and review the diff against
 // an independent source (the fixtures' reference.json, vLLM's code) before committing it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -25,20 +27,32 @@ std::string trim(std::string s) {
   return s.substr(i);
 }
 
+std::vector<std::string> manifests() {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(testing::source_dir("tests/golden"))) {
+    std::string n = e.path().filename().string();
+    if (n.starts_with("cases") && n.ends_with(".txt")) files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 std::vector<GoldenCase> load_cases() {
   std::vector<GoldenCase> out;
-  std::ifstream f(testing::source_dir("tests/golden/cases.txt"));
-  std::string line;
-  while (std::getline(f, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
-    auto a = line.find('|'), b = line.find('|', a + 1);
-    GoldenCase c;
-    c.name = trim(line.substr(0, a));
-    c.exit_code = std::stoi(trim(line.substr(a + 1, b - a - 1)));
-    std::istringstream words(line.substr(b + 1));
-    for (std::string w; words >> w;) c.args.push_back(w);
-    out.push_back(c);
+  for (const auto& file : manifests()) {
+    std::ifstream f(file);
+    std::string line;
+    while (std::getline(f, line)) {
+      line = trim(line);
+      if (line.empty() || line[0] == '#') continue;
+      auto a = line.find('|'), b = line.find('|', a + 1);
+      GoldenCase c;
+      c.name = trim(line.substr(0, a));
+      c.exit_code = std::stoi(trim(line.substr(a + 1, b - a - 1)));
+      std::istringstream words(line.substr(b + 1));
+      for (std::string w; words >> w;) c.args.push_back(w);
+      out.push_back(c);
+    }
   }
   return out;
 }
@@ -63,6 +77,14 @@ std::string case_id(const ::testing::TestParamInfo<GoldenCase>& p) {
 INSTANTIATE_TEST_SUITE_P(Cases, Golden, ::testing::ValuesIn(load_cases()), case_id);
 
 TEST(GoldenManifest, IsNotEmpty) { EXPECT_GE(load_cases().size(), 10u); }
+
+TEST(GoldenManifest, NamesAreUnique) {
+  auto cases = load_cases();
+  std::vector<std::string> names;
+  for (const auto& c : cases) names.push_back(c.name);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end()) << "a golden name is listed twice";
+}
 
 }  // namespace
 }  // namespace moeckpt

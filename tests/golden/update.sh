@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Regenerates tests/golden/<name>.json from tests/golden/cases.txt with the built binary.
+# Regenerates tests/golden/<name>.json from tests/golden/cases*.txt (or only the manifests given
+# as arguments) with the built binary.
 # Review the diff (git diff tests/golden) against an independent source before committing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${MOECKPT:-build/cli/moeckpt}
-while IFS='|' read -r name rc args; do
+if [[ $# -gt 0 ]]; then manifests=("$@"); else manifests=(tests/golden/cases*.txt); fi
+cat "${manifests[@]}" | while IFS='|' read -r name rc args; do
   name=$(echo "$name" | xargs)
   [[ -z "$name" || "$name" == \#* ]] && continue
   rc=$(echo "$rc" | xargs)
@@ -15,5 +17,5 @@ while IFS='|' read -r name rc args; do
   got=$?
   set -e
   if [[ "$got" != "$rc" ]]; then echo "$name: exit $got, manifest says $rc" >&2; fi
-done < tests/golden/cases.txt
+done
 echo "updated; review with: git diff tests/golden"
