@@ -109,6 +109,8 @@ Architecture parse_entry(const std::string& file, const std::string& text) {
     a.moe_layers.rule = (*it)["rule"].get<std::string>();
     if (!moe_layer_rule_known(a.moe_layers.rule)) bad(file, "unknown moe_layers rule '" + a.moe_layers.rule + "'");
     a.moe_layers.args = *it;
+    for (auto fb = moe_layer_fallback(a.moe_layers); fb; fb = moe_layer_fallback(*fb))
+      if (!moe_layer_rule_known(fb->rule)) bad(file, "unknown moe_layers fallback rule '" + fb->rule + "'");
   }
   if (auto it = j.find("experts"); it != j.end()) {
     if (!it->is_array()) bad(file, "'experts' must be a list");

@@ -9,7 +9,7 @@ namespace moeckpt {
 namespace {
 
 const char* kRules[] = {"all", "first_k_dense", "sparse_step", "period", "interleave", "pattern", "layer_types",
-                        "dense_prefix", "list"};
+                        "dense_prefix", "list", "window"};
 
 std::string arg(const MoeLayerRule& r, const char* name, const char* fallback) {
   if (auto it = r.args.find(name); it != r.args.end() && it->is_string()) return it->get<std::string>();
@@ -42,13 +42,52 @@ struct Reader {
   }
 };
 
+// The config keys a rule reads (after overrides); none present means it would run on defaults only.
+std::vector<std::string> rule_keys(const MoeLayerRule& r) {
+  const std::string& n = r.rule;
+  if (n == "first_k_dense") return {arg(r, "first_k", "first_k_dense_replace"), arg(r, "freq", "moe_layer_freq")};
+  if (n == "sparse_step") return {arg(r, "step", "decoder_sparse_step"), arg(r, "mlp_only", "mlp_only_layers")};
+  if (n == "period") return {arg(r, "period", "expert_layer_period"), arg(r, "offset", "expert_layer_offset")};
+  if (n == "interleave") return {arg(r, "list", "moe_layers"), arg(r, "step", "interleave_moe_layer_step")};
+  if (n == "pattern") return {arg(r, "key", "hybrid_override_pattern")};
+  if (n == "layer_types") return {arg(r, "key", "layer_types")};
+  if (n == "dense_prefix") return {arg(r, "count", "num_dense_layers")};
+  if (n == "list") return {arg(r, "key", "moe_layers")};
+  if (n == "window")
+    return {arg(r, "start", "moe_layer_start_index"), arg(r, "end", "moe_layer_end_index"),
+            arg(r, "interval", "moe_layer_interval")};
+  return {};
+}
+
 }  // namespace
+
+std::optional<MoeLayerRule> moe_layer_fallback(const MoeLayerRule& r) {
+  auto it = r.args.find("fallback");
+  if (it == r.args.end() || !it->is_object()) return std::nullopt;
+  MoeLayerRule fb;
+  fb.args = *it;
+  if (auto rule = it->find("rule"); rule != it->end() && rule->is_string()) fb.rule = rule->get<std::string>();
+  else fb.rule.clear();
+  return fb;
+}
 
 bool moe_layer_rule_known(const std::string& rule) {
   return std::find(std::begin(kRules), std::end(kRules), rule) != std::end(kRules);
 }
 
 MoeLayers resolve_moe_layers(const MoeLayerRule& r, const ConfigView& cfg, int64_t n, const std::string& label) {
+  if (auto fb = moe_layer_fallback(r)) {
+    auto keys = rule_keys(r);
+    bool any = std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return !k.empty() && cfg.find(k); });
+    if (!any) {
+      MoeLayers out = resolve_moe_layers(*fb, cfg, n, label);
+      std::string absent;
+      for (const auto& k : keys)
+        if (!k.empty()) absent += (absent.empty() ? "" : "/") + k;
+      out.explanation = "no " + absent + ", so " + fb->rule + ": " + out.explanation;
+      return out;
+    }
+  }
   MoeLayers out;
   Reader rd{cfg, label, &out.explanation};
   auto add_if = [&](auto pred) {
@@ -108,6 +147,12 @@ MoeLayers resolve_moe_layers(const MoeLayerRule& r, const ConfigView& cfg, int64
   } else if (r.rule == "list") {
     auto set = rd.int_list(arg(r, "key", "moe_layers"));
     add_if([&](int64_t i) { return set.count(i) > 0; });
+  } else if (r.rule == "window") {
+    int64_t start = rd.integer(arg(r, "start", "moe_layer_start_index"), 0);
+    int64_t end = rd.integer(arg(r, "end", "moe_layer_end_index"), n - 1);
+    int64_t interval = rd.integer(arg(r, "interval", "moe_layer_interval"), 1);
+    if (interval <= 0) throw Error(Errc::kConfigInvalid, label, arg(r, "interval", "moe_layer_interval") + " must be positive");
+    add_if([&](int64_t i) { return i >= start && i <= end && (i + 1) % interval == 0; });
   } else {
     throw Error(Errc::kUnsupported, label, "unknown MoE layer rule '" + r.rule + "'");
   }

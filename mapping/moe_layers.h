@@ -9,10 +9,16 @@
 //   layer_types    a per-layer list (e.g. mlp_layer_types) whose entry is one of "values"
 //   dense_prefix   i >= num_dense_layers   (LFM2-MoE)
 //   list           i in an explicit list key
+//   window         start <= i <= end and (i + 1) % interval == 0   (ERNIE 4.5: moe_layer_start_index,
+//                  moe_layer_end_index, moe_layer_interval)
+// Any rule may carry "fallback": {another rule}: used when the config has none of the keys the
+// rule reads (transformers 5 configs that only save mlp_layer_types, hub configs that only have
+// first_k_dense_replace).
 // Keys missing from the config take the engine's defaults (documented per rule in the .cpp).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,5 +44,8 @@ MoeLayers resolve_moe_layers(const MoeLayerRule& rule, const ConfigView& config,
 
 // Whether the rule name is known (registry validation).
 bool moe_layer_rule_known(const std::string& rule);
+
+// The rule's "fallback" rule, when it names one (its "rule" may be empty or unknown: validate it).
+std::optional<MoeLayerRule> moe_layer_fallback(const MoeLayerRule& rule);
 
 }  // namespace moeckpt

@@ -35,8 +35,39 @@ TEST(MoeLayers, EachRuleAsItsFamilyDefinesIt) {
                    R"({"mlp_layer_types": ["dense", "sparse", "sparse"]})", 3), (V{1, 2}));
   EXPECT_EQ(layers(R"({"rule":"dense_prefix"})", R"({"num_dense_layers": 2})", 4), (V{2, 3}));
   EXPECT_EQ(layers(R"({"rule":"list","key":"moe_layer_ids"})", R"({"moe_layer_ids": [1]})", 4), (V{1}));
+  // ERNIE 4.5: a window of layers with an interval; the end defaults to the last layer.
+  EXPECT_EQ(layers(R"({"rule":"window"})",
+                   R"({"moe_layer_start_index": 1, "moe_layer_end_index": 4, "moe_layer_interval": 2})", 6), (V{1, 3}));
+  EXPECT_EQ(layers(R"({"rule":"window"})", R"({"moe_layer_start_index": 2})", 4), (V{2, 3}));
   // Key overrides.
   EXPECT_EQ(layers(R"({"rule":"first_k_dense","first_k":"num_dense"})", R"({"num_dense": 2})", 3), (V{2}));
+}
+
+// The fallback decides only when the config has none of the primary rule's keys.
+TEST(MoeLayers, FallbackAppliesWhenThePrimaryKeysAreAbsent) {
+  using V = std::vector<int64_t>;
+  const char* rule = R"({"rule":"first_k_dense",
+                         "fallback":{"rule":"layer_types","key":"mlp_layer_types","values":["sparse"]}})";
+  // transformers 5 config: only the per-layer list.
+  EXPECT_EQ(layers(rule, R"({"mlp_layer_types": ["dense", "sparse", "dense"]})", 3), (V{1}));
+  // Hub config: the engine's key wins even when a (contradicting) list is present.
+  EXPECT_EQ(layers(rule, R"({"first_k_dense_replace": 2, "mlp_layer_types": ["dense", "sparse", "dense"]})", 3), (V{2}));
+  EXPECT_EQ(layers(rule, R"({"moe_layer_freq": 1})", 2), (V{0, 1}));
+  // Neither: the fallback's own error names its key.
+  try {
+    layers(rule, "{}", 3);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mlp_layer_types"), std::string::npos) << e.what();
+  }
+  Json c = Json::parse(R"({"mlp_layer_types": ["sparse", "dense"]})");
+  ConfigView v(c);
+  MoeLayerRule r;
+  r.args = Json::parse(rule);
+  r.rule = "first_k_dense";
+  auto got = resolve_moe_layers(r, v, 2, "config.json");
+  EXPECT_NE(got.explanation.find("first_k_dense_replace"), std::string::npos) << got.explanation;
+  EXPECT_NE(got.explanation.find("layer_types"), std::string::npos) << got.explanation;
 }
 
 TEST(MoeLayers, BadValuesAreConfigErrorsNamingTheKey) {
@@ -49,6 +80,8 @@ TEST(MoeLayers, BadValuesAreConfigErrorsNamingTheKey) {
   EXPECT_THROW(layers(R"({"rule":"sparse_step"})", R"({"decoder_sparse_step": 0})", 4), Error);
   EXPECT_THROW(layers(R"({"rule":"pattern"})", R"({})", 4), Error);
   EXPECT_THROW(layers(R"({"rule":"sparse_step"})", R"({"mlp_only_layers": 3})", 4), Error);
+  EXPECT_THROW(layers(R"({"rule":"window"})", R"({"moe_layer_interval": 0})", 4), Error);
+  EXPECT_THROW(layers(R"({"rule":"window"})", R"({"moe_layer_start_index": [1, 2]})", 4), Error);
 }
 
 }  // namespace

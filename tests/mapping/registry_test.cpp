@@ -100,6 +100,12 @@ TEST(Registry, MalformedEntriesAreRefusedNamingTheFile) {
   EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","bogus":1})").find("unknown key 'bogus'"), std::string::npos);
   EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","moe_layers":{"rule":"nope"}})").find("unknown moe_layers rule"), std::string::npos);
   EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","tensors":["a.{L"]})").find("unbalanced"), std::string::npos);
+  EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","moe_layers":{"rule":"all","fallback":{"rule":"nope"}}})")
+                .find("unknown moe_layers fallback rule 'nope'"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","moe_layers":{"rule":"all","fallback":{}}})")
+                .find("unknown moe_layers fallback rule"),
+            std::string::npos);
   auto lenient = ArchRegistry::from_entries({{"x.json", "{"}, {"y.json", R"({"name":"y","title":"t","source":"vllm"})"}}, true);
   EXPECT_EQ(lenient.all().size(), 1u);
   EXPECT_EQ(lenient.load_errors().size(), 1u);
