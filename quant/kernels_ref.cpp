@@ -1,0 +1,30 @@
+// The scalar reference kernels: one element at a time through the codec. Slow and obviously
+// right; the SIMD kernels (kernels_hwy.cpp) are tested against these.
+#include <cmath>
+
+#include "quant/kernels.h"
+
+namespace moeckpt::quant::ref {
+
+void run_row(const RowJob& j) {
+  for (uint64_t i = 0; i < j.n; ++i) {
+    float x = decode_at(j.in, j.src, i);
+    if (j.op != ScaleOp::kNone) {
+      float s = j.scales[i / j.group];
+      x = j.op == ScaleOp::kMultiply ? x * s : x / s;
+    }
+    encode_at(j.out, x, j.dst, i, j.saturate);
+  }
+}
+
+float absmax(Fmt in, const void* src, uint64_t n) {
+  float m = 0.0f;
+  for (uint64_t i = 0; i < n; ++i) {
+    float a = std::fabs(decode_at(in, src, i));
+    if (a != a) return a;
+    if (a > m) m = a;
+  }
+  return m;
+}
+
+}  // namespace moeckpt::quant::ref
