@@ -1,0 +1,257 @@
+#include "quant/scheme.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace moeckpt::quant {
+namespace {
+
+bool ends_with(std::string_view s, std::string_view suffix) { return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix; }
+
+bool is_float_scale(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+std::vector<uint64_t> squeezed(const std::vector<uint64_t>& s) {
+  std::vector<uint64_t> r;
+  for (auto d : s)
+    if (d != 1) r.push_back(d);
+  return r;
+}
+
+QuantTensor make(Scheme scheme, std::string name, std::vector<uint64_t> shape, const TensorInfo* w, const TensorInfo* s) {
+  QuantTensor q;
+  q.scheme = scheme;
+  q.name = std::move(name);
+  q.shape = std::move(shape);
+  q.weight = w;
+  q.scale = s;
+  return q;
+}
+
+uint64_t product(const std::vector<uint64_t>& s) {
+  uint64_t p = 1;
+  for (auto d : s) p *= d;  // shapes were checked by the loader not to overflow
+  return p;
+}
+
+class Scanner {
+ public:
+  explicit Scanner(const Checkpoint& ck) : ck_(ck) {
+    auto [b0, b1] = block_size_from_config(ck.config() ? &*ck.config() : nullptr);
+    b0_ = b0;
+    b1_ = b1;
+  }
+
+  QuantScan run() {
+    for (const auto& t : ck_.tensors()) {
+      if (ends_with(t.name, "_blocks")) gpt_oss(t);
+      else if (ends_with(t.name, "weight")) weight(t);
+      else if (t.dtype == DType::kF4 || dtype_is_fp8(t.dtype)) unscaled(t);
+    }
+    orphans();
+    std::sort(out_.tensors.begin(), out_.tensors.end(), [](const QuantTensor& a, const QuantTensor& b) { return a.weight->name < b.weight->name; });
+    return std::move(out_);
+  }
+
+ private:
+  const TensorInfo* companion(const std::string& stem, const char* suffix) {
+    const TensorInfo* t = ck_.find(stem + suffix);
+    return t;
+  }
+  std::string file(const TensorInfo& t) const { return ck_.file_label(t.file); }
+  void err(std::string code, std::string msg, const TensorInfo& t) { out_.findings.push_back(error(std::move(code), std::move(msg), file(t), t.name)); }
+  void warn(std::string code, std::string msg, const TensorInfo& t) { out_.findings.push_back(warning(std::move(code), std::move(msg), file(t), t.name)); }
+
+  // Checks a scale's shape against the one expected; a squeezed or flattened scale with the
+  // right element count is accepted with a warning, anything else refused.
+  bool scale_fits(QuantTensor& q, const TensorInfo& scale, const std::vector<uint64_t>& want, const std::string& hint = {}) {
+    if (scale.shape == want) return true;
+    bool same_count = product(scale.shape) == product(want);
+    if (same_count && scale.shape.size() == 1) {
+      q.note = fmt::format("{} saved flattened as {}; read as {}", scale.name, shape_string(scale.shape), shape_string(want));
+      warn("W-SCALE-FLATTENED", q.note, scale);
+      return true;
+    }
+    if (same_count && squeezed(scale.shape) == squeezed(want)) {
+      q.note = fmt::format("{} saved as {} (squeezed); read as {}", scale.name, shape_string(scale.shape), shape_string(want));
+      warn("W-SCALE-SQUEEZED", q.note, scale);
+      return true;
+    }
+    std::string why = same_count ? "has the right element count but an ambiguous layout" : "does not cover the weight";
+    err("E-SCALE-SHAPE",
+        fmt::format("scale {} {} {} for weight {} {}: expected {}{}", scale.name, shape_string(scale.shape), why, q.weight->name,
+                    shape_string(q.weight->shape), shape_string(want), hint),
+        scale);
+    return false;
+  }
+
+  void take(QuantTensor q, std::initializer_list<const TensorInfo*> extra = {}) {
+    used_.insert(q.weight->name);
+    if (q.scale) used_.insert(q.scale->name);
+    if (q.scale2) used_.insert(q.scale2->name);
+    for (auto* d : q.dropped) used_.insert(d->name);
+    for (auto* e : extra)
+      if (e) used_.insert(e->name);
+    out_.tensors.push_back(std::move(q));
+  }
+
+  std::string block_hint(const TensorInfo& scale, uint64_t out, uint64_t in) const {
+    if (scale.shape.size() < 2) return {};
+    uint64_t so = scale.shape[scale.shape.size() - 2], si = scale.shape.back();
+    for (uint64_t a : {32, 64, 128, 256, 512})
+      for (uint64_t b : {32, 64, 128, 256, 512})
+        if (ceil_div(out, a) == so && ceil_div(in, b) == si && !(a == b0_ && b == b1_))
+          return fmt::format(" (it fits {}x{} blocks: is quantization_config.weight_block_size right?)", a, b);
+    return {};
+  }
+
+  void block_fp8(const TensorInfo& w, const TensorInfo& scale) {
+    QuantTensor q = make(Scheme::kBlockFp8, w.name, w.shape, &w, &scale);
+    q.block_rows = b0_;
+    q.block_cols = b1_;
+    if (!is_float_scale(scale.dtype)) return err("E-SCALE-DTYPE", fmt::format("block scale {} is {}, expected F32", scale.name, dtype_name(scale.dtype)), scale);
+    if (w.shape.size() < 2) return err("E-SCALE-SHAPE", fmt::format("block-scaled weight {} must have 2 or more dimensions", w.name), w);
+    auto want = w.shape;
+    uint64_t out = want[want.size() - 2], in = want.back();
+    want[want.size() - 2] = ceil_div(out, b0_);
+    want.back() = ceil_div(in, b1_);
+    if (scale_fits(q, scale, want, block_hint(scale, out, in))) take(std::move(q));
+  }
+
+  void per_tensor_fp8(const TensorInfo& w, const TensorInfo& scale, const std::string& stem) {
+    QuantTensor q = make(Scheme::kPerTensorFp8, w.name, w.shape, &w, &scale);
+    if (!is_float_scale(scale.dtype)) return err("E-SCALE-DTYPE", fmt::format("scale {} is {}, expected F32", scale.name, dtype_name(scale.dtype)), scale);
+    uint64_t in = w.shape.empty() ? 1 : w.shape.back();
+    uint64_t rows = w.shape.empty() ? 1 : product(w.shape) / std::max<uint64_t>(in, 1);
+    uint64_t out = w.shape.size() >= 2 ? w.shape[w.shape.size() - 2] : 1;
+    uint64_t n = product(scale.shape);
+    q.block_cols = in;
+    if (n == 1) {
+      q.block_rows = rows;
+    } else if (w.shape.size() >= 2 && n == rows / out) {
+      q.block_rows = out;  // one scale per leading index (per expert)
+    } else if (n == rows) {
+      q.scheme = Scheme::kPerChannelFp8;
+      q.block_rows = 1;
+    } else {
+      return err("E-SCALE-SHAPE",
+                 fmt::format("scale {} {} is neither per-tensor (1 element) nor per-channel ({} elements) for weight {} {}", scale.name,
+                             shape_string(scale.shape), rows, w.name, shape_string(w.shape)),
+                 scale);
+    }
+    if (auto* is = companion(stem, "input_scale")) q.dropped.push_back(is);
+    take(std::move(q));
+  }
+
+  void fp4(const TensorInfo& w, const TensorInfo& scale, const std::string& stem, bool nvfp4) {
+    QuantTensor q = make(nvfp4 ? Scheme::kNvfp4 : Scheme::kMxfp4Packed, w.name, w.shape, &w, &scale);
+    if (w.shape.empty()) return err("E-SCALE-SHAPE", fmt::format("packed weight {} has no dimensions", w.name), w);
+    uint64_t in = w.dtype == DType::kF4 ? w.shape.back() : w.shape.back() * 2;
+    q.shape.back() = in;
+    q.block_rows = 1;
+    q.block_cols = nvfp4 ? 16 : 32;
+    auto want = q.shape;
+    want.back() = ceil_div(in, q.block_cols);
+    if (nvfp4) {
+      const TensorInfo* s2 = companion(stem, "weight_scale_2");
+      if (!s2) return err("E-SCALE-MISSING", fmt::format("NVFP4 weight {} has no {}weight_scale_2", w.name, stem), w);
+      if (product(s2->shape) != 1 || !is_float_scale(s2->dtype))
+        return err("E-SCALE-SHAPE", fmt::format("{} must be one float32 value, is {} {}", s2->name, dtype_name(s2->dtype), shape_string(s2->shape)), *s2);
+      q.scale2 = s2;
+      if (auto* is = companion(stem, "input_scale")) q.dropped.push_back(is);
+    }
+    if (scale_fits(q, scale, want)) take(std::move(q));
+  }
+
+  void weight(const TensorInfo& w) {
+    const std::string stem = w.name.substr(0, w.name.size() - 6);  // up to and including the '.'
+    if (dtype_is_fp8(w.dtype) && w.dtype != DType::kF8_E8M0) {
+      if (auto* s = companion(stem, "weight_scale_inv")) return block_fp8(w, *s);
+      if (auto* s = companion(stem, "scale"); s && is_float_scale(s->dtype)) return block_fp8(w, *s);
+      if (auto* s = companion(stem, "weight_scale")) return per_tensor_fp8(w, *s, stem);
+      return err("E-SCALE-MISSING", fmt::format("{} weight {} has no scale ({}weight_scale_inv, {}weight_scale or {}scale)", dtype_name(w.dtype), w.name, stem, stem, stem), w);
+    }
+    if (w.dtype == DType::kU8 || w.dtype == DType::kI8 || w.dtype == DType::kF4) {
+      const TensorInfo* s = companion(stem, "scale");
+      if (!s) s = companion(stem, "weight_scale");
+      if (s && (s->dtype == DType::kF8_E8M0 || s->dtype == DType::kU8)) return fp4(w, *s, stem, false);
+      if (s && s->dtype == DType::kF8_E4M3 && w.dtype != DType::kI8) return fp4(w, *s, stem, true);
+      if (w.dtype == DType::kF4) return err("E-SCALE-MISSING", fmt::format("F4 weight {} has no e8m0 or e4m3 scale", w.name), w);
+    }
+  }
+
+  void gpt_oss(const TensorInfo& b) {
+    const std::string base = b.name.substr(0, b.name.size() - 7);
+    const TensorInfo* s = ck_.find(base + "_scales");
+    if (b.dtype != DType::kU8 || b.shape.size() != 4 || b.shape[3] != 16) {
+      if (s) err("E-SCALE-SHAPE", fmt::format("MXFP4 blocks {} must be U8 [E, out, in/32, 16], is {} {}", b.name, dtype_name(b.dtype), shape_string(b.shape)), b);
+      return;
+    }
+    if (!s) return err("E-SCALE-MISSING", fmt::format("MXFP4 blocks {} have no {}_scales", b.name, base), b);
+    QuantTensor q = make(Scheme::kMxfp4GptOss, base, {b.shape[0], b.shape[2] * 32, b.shape[1]}, &b, s);
+    q.block_cols = 32;
+    if (s->dtype != DType::kU8 && s->dtype != DType::kF8_E8M0)
+      return err("E-SCALE-DTYPE", fmt::format("MXFP4 scales {} are {}, expected U8 (e8m0)", s->name, dtype_name(s->dtype)), *s);
+    if (scale_fits(q, *s, {b.shape[0], b.shape[1], b.shape[2]})) take(std::move(q));
+  }
+
+  void unscaled(const TensorInfo& t) {
+    // FP8/F4 tensors that are not named *weight: quantized data outside the usual layout.
+    (void)t;
+  }
+
+  void orphans() {
+    for (const auto& t : ck_.tensors()) {
+      if (used_.count(t.name)) continue;
+      for (std::string_view suf : {"weight_scale_inv", "weight_scale_2", "weight_scale", "input_scale", "_scales"}) {
+        if (!ends_with(t.name, suf)) continue;
+        warn("W-SCALE-ORPHAN", fmt::format("scale {} belongs to no quantized weight (it would be copied unchanged)", t.name), t);
+        break;
+      }
+    }
+  }
+
+  const Checkpoint& ck_;
+  uint64_t b0_ = 128, b1_ = 128;
+  QuantScan out_;
+  std::set<std::string, std::less<>> used_;
+};
+
+}  // namespace
+
+std::string_view scheme_name(Scheme s) {
+  switch (s) {
+    case Scheme::kBlockFp8: return "fp8-block";
+    case Scheme::kPerTensorFp8: return "fp8-tensor";
+    case Scheme::kPerChannelFp8: return "fp8-channel";
+    case Scheme::kMxfp4Packed: return "mxfp4";
+    case Scheme::kMxfp4GptOss: return "mxfp4-gpt-oss";
+    case Scheme::kNvfp4: return "nvfp4";
+  }
+  return "?";
+}
+
+bool QuantScan::complete() const {
+  for (const auto& f : findings)
+    if (f.severity == Severity::kError) return false;
+  return true;
+}
+
+std::pair<uint64_t, uint64_t> block_size_from_config(const Json* config) {
+  if (!config || !config->is_object()) return {128, 128};
+  auto qc = config->find("quantization_config");
+  if (qc == config->end() || !qc->is_object()) return {128, 128};
+  auto bs = qc->find("weight_block_size");
+  if (bs == qc->end() || !bs->is_array() || bs->size() != 2) return {128, 128};
+  const auto& a = (*bs)[0];
+  const auto& b = (*bs)[1];
+  if (!a.is_number_unsigned() || !b.is_number_unsigned() || a.get<uint64_t>() == 0 || b.get<uint64_t>() == 0) return {128, 128};
+  return {a.get<uint64_t>(), b.get<uint64_t>()};
+}
+
+QuantScan scan_quantized(const Checkpoint& ck) { return Scanner(ck).run(); }
+
+}  // namespace moeckpt::quant

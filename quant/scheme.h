@@ -1,0 +1,55 @@
+// Finding the quantized tensors of a checkpoint: which weight goes with which scales, under
+// which scheme, and whether the scales fit. Reads names, dtypes and shapes only (no data).
+//
+// Schemes (SPEC section 4; ../shared/reference/formats.md):
+//   block FP8      W.weight F8 [.., out, in] + W.weight_scale_inv (or DeepSeek V4's float
+//                  W.scale) F32/BF16 [.., ceil(out/b0), ceil(in/b1)]; block from
+//                  quantization_config.weight_block_size, else 128x128
+//   per-tensor FP8 W.weight F8 + W.weight_scale with one element (per leading index)
+//   per-channel    W.weight F8 [.., out, in] + W.weight_scale [.., out] (or [.., out, 1])
+//   MXFP4 packed   W.weight I8/U8 [.., out, in/2] (or F4 [.., out, in]) + W.scale / W.weight_scale
+//                  F8_E8M0/U8 [.., out, in/32] (DeepSeek V4 experts)
+//   MXFP4 gpt-oss  X_blocks U8 [E, out, in/32, 16] + X_scales U8 [E, out, in/32] -> X [E, in, out]
+//   NVFP4          W.weight U8 [.., out, in/2] + W.weight_scale F8_E4M3 [.., out, in/16] +
+//                  W.weight_scale_2 F32 (one element) (+ W.input_scale, dropped)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "loader/checkpoint.h"
+#include "loader/finding.h"
+
+namespace moeckpt::quant {
+
+enum class Scheme : uint8_t { kBlockFp8, kPerTensorFp8, kPerChannelFp8, kMxfp4Packed, kMxfp4GptOss, kNvfp4 };
+
+std::string_view scheme_name(Scheme s);  // "fp8-block", "fp8-tensor", ...
+
+struct QuantTensor {
+  Scheme scheme = Scheme::kBlockFp8;
+  std::string name;                 // the dequantized tensor's name (W.weight, or X for gpt-oss)
+  std::vector<uint64_t> shape;      // its shape
+  const TensorInfo* weight = nullptr;
+  const TensorInfo* scale = nullptr;
+  const TensorInfo* scale2 = nullptr;       // NVFP4 weight_scale_2
+  std::vector<const TensorInfo*> dropped;   // input_scale and the like: meaningless once dequantized
+  uint64_t block_rows = 1, block_cols = 1;  // rows x columns one scale covers
+  std::string note;                         // how a non-canonical scale shape was read
+};
+
+struct QuantScan {
+  std::vector<QuantTensor> tensors;  // sorted by weight name
+  // E-SCALE-SHAPE, E-SCALE-MISSING, E-SCALE-DTYPE, W-SCALE-FLATTENED, W-SCALE-ORPHAN ...
+  Findings findings;
+  // Whether every tensor in a quantized dtype has a scheme (dequantization can be complete).
+  bool complete() const;
+};
+
+// Block size [rows, cols] from config.json's quantization_config.weight_block_size, else 128x128.
+std::pair<uint64_t, uint64_t> block_size_from_config(const Json* config);
+
+QuantScan scan_quantized(const Checkpoint& ck);
+
+}  // namespace moeckpt::quant
