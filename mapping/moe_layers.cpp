@@ -133,13 +133,14 @@ MoeLayers resolve_moe_layers(const MoeLayerRule& r, const ConfigView& cfg, int64
     std::string key = arg(r, "key", "layer_types");
     const Json* v = cfg.find(key);
     if (!v || !v->is_array()) throw Error(Errc::kConfigInvalid, label, "'" + key + "' must be a list of layer kinds");
-    std::set<std::string> values;
-    if (auto it = r.args.find("values"); it != r.args.end() && it->is_array())
-      for (const auto& s : *it) values.insert(s.get<std::string>());
+    // Entries compare as JSON values: strings ("sparse") or flags (MiMo's moe_layer_freq [0, 1, ...]).
+    std::vector<Json> values;
+    if (auto it = r.args.find("values"); it != r.args.end() && it->is_array()) values.assign(it->begin(), it->end());
     out.explanation = key;
     add_if([&](int64_t i) {
-      return static_cast<size_t>(i) < v->size() && (*v)[static_cast<size_t>(i)].is_string() &&
-             values.count((*v)[static_cast<size_t>(i)].get<std::string>()) > 0;
+      if (static_cast<size_t>(i) >= v->size()) return false;
+      const Json& e = (*v)[static_cast<size_t>(i)];
+      return std::any_of(values.begin(), values.end(), [&](const Json& x) { return x == e; });
     });
   } else if (r.rule == "dense_prefix") {
     int64_t k = rd.integer(arg(r, "count", "num_dense_layers"), 0);

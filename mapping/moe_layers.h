@@ -6,7 +6,8 @@
 //   period         i % expert_layer_period == expert_layer_offset   (Jamba)
 //   interleave     i in moe_layers if given, else (i + 1) % interleave_moe_layer_step == 0   (Llama 4)
 //   pattern        hybrid_override_pattern[i] == 'E'   (Nemotron-H)
-//   layer_types    a per-layer list (e.g. mlp_layer_types) whose entry is one of "values"
+//   layer_types    a per-layer list (e.g. mlp_layer_types) whose entry equals one of "values"
+//                  (strings or numbers/flags: MiMo-V2's moe_layer_freq [0, 1, 1, ...])
 //   dense_prefix   i >= num_dense_layers   (LFM2-MoE)
 //   list           i in an explicit list key
 //   window         start <= i <= end and (i + 1) % interval == 0   (ERNIE 4.5: moe_layer_start_index,

@@ -33,6 +33,9 @@ TEST(MoeLayers, EachRuleAsItsFamilyDefinesIt) {
   EXPECT_EQ(layers(R"({"rule":"pattern"})", R"({"hybrid_override_pattern": "M-E*E"})", 5), (V{2, 4}));
   EXPECT_EQ(layers(R"({"rule":"layer_types","key":"mlp_layer_types","values":["sparse"]})",
                    R"({"mlp_layer_types": ["dense", "sparse", "sparse"]})", 3), (V{1, 2}));
+  // MiMo-V2-Flash: a per-layer 0/1 list.
+  EXPECT_EQ(layers(R"({"rule":"layer_types","key":"moe_layer_freq","values":[1, true]})",
+                   R"({"moe_layer_freq": [0, 1, true, 0, 2]})", 5), (V{1, 2}));
   EXPECT_EQ(layers(R"({"rule":"dense_prefix"})", R"({"num_dense_layers": 2})", 4), (V{2, 3}));
   EXPECT_EQ(layers(R"({"rule":"list","key":"moe_layer_ids"})", R"({"moe_layer_ids": [1]})", 4), (V{1}));
   // ERNIE 4.5: a window of layers with an interval; the end defaults to the last layer.
