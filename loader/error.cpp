@@ -45,6 +45,7 @@ std::string_view errc_name(Errc code) {
     case Errc::kRulesInvalid: return "rules-invalid";
     case Errc::kTensorNotFound: return "tensor-not-found";
     case Errc::kUnsupported: return "unsupported";
+    case Errc::kQuantInvalid: return "quant-invalid";
     case Errc::kOverflow: return "overflow";
     case Errc::kTruncated: return "truncated";
     case Errc::kOutputExists: return "output-exists";

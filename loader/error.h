@@ -53,6 +53,7 @@ enum class Errc {
   kRulesInvalid,
   kTensorNotFound,
   kUnsupported,
+  kQuantInvalid,         // a quantized weight's scales are missing or do not fit it
   kOverflow,             // a size computation that does not fit in 64 bits
   kTruncated,            // input shrank while being read
   // Output could not be written (exit 4)
