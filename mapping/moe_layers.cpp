@@ -32,12 +32,31 @@ struct Reader {
     std::set<int64_t> out;
     const Json* v = cfg.find(key);
     if (!v) return out;
+    if (v->is_string()) return comma_list(key, v->get<std::string>());
     if (!v->is_array()) throw Error(Errc::kConfigInvalid, label, "'" + key + "' is " + v->type_name() + ", expected a list of layer indices");
     for (const auto& e : *v) {
       if (!e.is_number_integer()) throw Error(Errc::kConfigInvalid, label, "'" + key + "' holds a non-integer");
       out.insert(e.get<int64_t>());
     }
     *explain += (explain->empty() ? "" : ", ") + key + "=" + v->dump();
+    return out;
+  }
+  // Step3 writes its MoE layers as one string, "4,5,6,...".
+  std::set<int64_t> comma_list(const std::string& key, const std::string& text) const {
+    std::set<int64_t> out;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+      size_t end = text.find(',', pos);
+      if (end == std::string::npos) end = text.size();
+      std::string item = text.substr(pos, end - pos);
+      item.erase(0, item.find_first_not_of(" \t"));
+      item.erase(item.find_last_not_of(" \t") + 1);
+      if (item.empty() || item.size() > 9 || item.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(Errc::kConfigInvalid, label, "'" + key + "' holds '" + item + "', expected comma-separated layer indices");
+      out.insert(std::stoll(item));
+      pos = end + 1;
+    }
+    *explain += (explain->empty() ? "" : ", ") + key + "=\"" + text + "\"";
     return out;
   }
 };
@@ -51,7 +70,10 @@ std::vector<std::string> rule_keys(const MoeLayerRule& r) {
   if (n == "interleave") return {arg(r, "list", "moe_layers"), arg(r, "step", "interleave_moe_layer_step")};
   if (n == "pattern") return {arg(r, "key", "hybrid_override_pattern")};
   if (n == "layer_types") return {arg(r, "key", "layer_types")};
-  if (n == "dense_prefix") return {arg(r, "count", "num_dense_layers")};
+  if (n == "dense_prefix") {
+    if (auto c = r.args.find("count"); c != r.args.end() && c->is_number_integer()) return {};  // a fixed count
+    return {arg(r, "count", "num_dense_layers")};
+  }
   if (n == "list") return {arg(r, "key", "moe_layers")};
   if (n == "window")
     return {arg(r, "start", "moe_layer_start_index"), arg(r, "end", "moe_layer_end_index"),
@@ -143,7 +165,14 @@ MoeLayers resolve_moe_layers(const MoeLayerRule& r, const ConfigView& cfg, int64
       return std::any_of(values.begin(), values.end(), [&](const Json& x) { return x == e; });
     });
   } else if (r.rule == "dense_prefix") {
-    int64_t k = rd.integer(arg(r, "count", "num_dense_layers"), 0);
+    // "count" names a config key, or is a fixed number (Step3: one dense layer unless the config says otherwise).
+    int64_t k = 0;
+    if (auto c = r.args.find("count"); c != r.args.end() && c->is_number_integer()) {
+      k = c->get<int64_t>();
+      out.explanation = "first " + std::to_string(k) + " dense";
+    } else {
+      k = rd.integer(arg(r, "count", "num_dense_layers"), 0);
+    }
     add_if([&](int64_t i) { return i >= k; });
   } else if (r.rule == "list") {
     auto set = rd.int_list(arg(r, "key", "moe_layers"));

@@ -8,8 +8,8 @@
 //   pattern        hybrid_override_pattern[i] == 'E'   (Nemotron-H)
 //   layer_types    a per-layer list (e.g. mlp_layer_types) whose entry equals one of "values"
 //                  (strings or numbers/flags: MiMo-V2's moe_layer_freq [0, 1, 1, ...])
-//   dense_prefix   i >= num_dense_layers   (LFM2-MoE)
-//   list           i in an explicit list key
+//   dense_prefix   i >= num_dense_layers   (LFM2-MoE); "count" may also be a fixed number
+//   list           i in an explicit list key (a JSON list, or a string "4,5,6" as Step3 writes it)
 //   window         start <= i <= end and (i + 1) % interval == 0   (ERNIE 4.5: moe_layer_start_index,
 //                  moe_layer_end_index, moe_layer_interval)
 // Any rule may carry "fallback": {another rule}: used when the config has none of the keys the

@@ -42,6 +42,11 @@ TEST(MoeLayers, EachRuleAsItsFamilyDefinesIt) {
   EXPECT_EQ(layers(R"({"rule":"window"})",
                    R"({"moe_layer_start_index": 1, "moe_layer_end_index": 4, "moe_layer_interval": 2})", 6), (V{1, 3}));
   EXPECT_EQ(layers(R"({"rule":"window"})", R"({"moe_layer_start_index": 2})", 4), (V{2, 3}));
+  // Step3: the MoE layers as one comma-separated string; without it one dense layer (a fixed count).
+  EXPECT_EQ(layers(R"({"rule":"list","key":"moe_layers_enum"})", R"({"moe_layers_enum": "1, 3,4"})", 5), (V{1, 3, 4}));
+  EXPECT_EQ(layers(R"({"rule":"list","key":"moe_layers_enum","fallback":{"rule":"dense_prefix","count":1}})", "{}", 3),
+            (V{1, 2}));
+  EXPECT_EQ(layers(R"({"rule":"dense_prefix","count":2})", R"({"num_dense_layers": 0})", 3), (V{2}));
   // Key overrides.
   EXPECT_EQ(layers(R"({"rule":"first_k_dense","first_k":"num_dense"})", R"({"num_dense": 2})", 3), (V{2}));
 }
@@ -84,6 +89,10 @@ TEST(MoeLayers, BadValuesAreConfigErrorsNamingTheKey) {
   EXPECT_THROW(layers(R"({"rule":"pattern"})", R"({})", 4), Error);
   EXPECT_THROW(layers(R"({"rule":"sparse_step"})", R"({"mlp_only_layers": 3})", 4), Error);
   EXPECT_THROW(layers(R"({"rule":"window"})", R"({"moe_layer_interval": 0})", 4), Error);
+  EXPECT_THROW(layers(R"({"rule":"list","key":"moe_layers_enum"})", R"({"moe_layers_enum": "1,,2"})", 4), Error);
+  EXPECT_THROW(layers(R"({"rule":"list","key":"moe_layers_enum"})", R"({"moe_layers_enum": "1,-2"})", 4), Error);
+  EXPECT_THROW(layers(R"({"rule":"list","key":"moe_layers_enum"})", R"({"moe_layers_enum": "1,x"})", 4), Error);
+  EXPECT_THROW(layers(R"({"rule":"list","key":"moe_layers_enum"})", R"({"moe_layers_enum": "99999999999999999999"})", 4), Error);
   EXPECT_THROW(layers(R"({"rule":"window"})", R"({"moe_layer_start_index": [1, 2]})", 4), Error);
 }
 
