@@ -102,10 +102,16 @@ MoeLayers resolve_moe_layers(const MoeLayerRule& r, const ConfigView& cfg, int64
     auto keys = rule_keys(r);
     bool any = std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return !k.empty() && cfg.find(k); });
     if (!any) {
-      MoeLayers out = resolve_moe_layers(*fb, cfg, n, label);
       std::string absent;
       for (const auto& k : keys)
         if (!k.empty()) absent += (absent.empty() ? "" : "/") + k;
+      MoeLayers out;
+      try {
+        out = resolve_moe_layers(*fb, cfg, n, label);
+      } catch (const Error& e) {
+        // Say why the fallback ran: the primary keys are absent too.
+        throw Error(e.code(), e.file(), "no " + absent + ", and " + e.reason(), e.tensor());
+      }
       out.explanation = "no " + absent + ", so " + fb->rule + ": " + out.explanation;
       return out;
     }

@@ -67,6 +67,7 @@ TEST(MoeLayers, FallbackAppliesWhenThePrimaryKeysAreAbsent) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("mlp_layer_types"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no first_k_dense_replace/moe_layer_freq"), std::string::npos) << e.what();
   }
   Json c = Json::parse(R"({"mlp_layer_types": ["sparse", "dense"]})");
   ConfigView v(c);
