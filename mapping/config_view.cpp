@@ -107,6 +107,11 @@ ConfigView::ConfigView(const Json& config, std::span<const std::vector<std::stri
                  std::floor(v.get<double>()) == v.get<double>() && v.get<double>() >= 0 &&
                  v.get<double>() < 9.2e18) {
         values_[static_cast<size_t>(i)] = ResolvedInt{static_cast<int64_t>(v.get<double>()), label};
+      } else if (f == ConfigField::kNumLayers && !v.empty() && (v.is_string() || (v.is_array() && v[0].is_string()))) {
+        // A per-layer kind list or pattern (Nemotron-H: layers_block_type, hybrid_override_pattern)
+        // is the only layer count some configs carry (transformers 5 derives num_hidden_layers from it).
+        int64_t n = v.is_string() ? static_cast<int64_t>(v.get_ref<const std::string&>().size()) : static_cast<int64_t>(v.size());
+        values_[static_cast<size_t>(i)] = ResolvedInt{n, "len(" + label + ")"};
       } else if (v.is_array() && !v.empty() && (v[0].is_number_integer() || v[0].is_number_unsigned())) {
         // Some families give a per-modality list (ERNIE-VL: [text, vision]); the text value comes first.
         int64_t x = v[0].get<int64_t>();

@@ -90,5 +90,28 @@ TEST(ConfigView, PerModalityListsTakeTheTextValue) {
   EXPECT_EQ(v.get(ConfigField::kMoeIntermediateSize)->key, "moe_intermediate_size[0]");
 }
 
+TEST(ConfigView, LayerCountFromAPerLayerListOrPattern) {
+  std::vector<std::vector<std::string>> aliases(kNumConfigFields);
+  aliases[static_cast<size_t>(ConfigField::kNumLayers)] = {"num_hidden_layers", "layers_block_type", "hybrid_override_pattern"};
+  Json list_json = cfg(R"({"layers_block_type": ["linear_attention", "moe", "full_attention", "mlp"]})");
+  ConfigView list(list_json, aliases);
+  ASSERT_TRUE(list.get(ConfigField::kNumLayers));
+  EXPECT_EQ(list.get(ConfigField::kNumLayers)->value, 4);
+  EXPECT_EQ(list.get(ConfigField::kNumLayers)->key, "len(layers_block_type)");
+  Json pattern_json = cfg(R"({"hybrid_override_pattern": "M-M*E"})");
+  ConfigView pattern(pattern_json, aliases);
+  EXPECT_EQ(pattern.get(ConfigField::kNumLayers)->value, 5);
+  // An explicit count still wins, and only the layer count reads lists of names this way.
+  Json both_json = cfg(R"({"num_hidden_layers": 52, "layers_block_type": ["moe"], "num_experts": ["a", "b"]})");
+  ConfigView both(both_json, aliases);
+  EXPECT_EQ(both.get(ConfigField::kNumLayers)->value, 52);
+  EXPECT_FALSE(both.get(ConfigField::kNumExperts));
+  // Empty lists and strings count nothing: a problem, not zero layers.
+  Json empty_json = cfg(R"({"layers_block_type": []})");
+  ConfigView empty(empty_json, aliases);
+  EXPECT_FALSE(empty.get(ConfigField::kNumLayers));
+  EXPECT_EQ(empty.problems().size(), 1u);
+}
+
 }  // namespace
 }  // namespace moeckpt
