@@ -77,6 +77,8 @@ int run(int argc, char** argv) {
   register_archs(app, ctx);
   register_validate(app, ctx);
   register_convert(app, ctx);
+  register_tensor(app, ctx);
+  register_diff(app, ctx);
 
   // Parse first, then set up color and logging, so the callbacks run with them in place.
   for (auto* sub : app.get_subcommands({})) sub->immediate_callback(false);

@@ -14,5 +14,7 @@ void register_experts(CLI::App& app, Context& ctx);
 void register_archs(CLI::App& app, Context& ctx);
 void register_convert(CLI::App& app, Context& ctx);
 void register_validate(CLI::App& app, Context& ctx);
+void register_tensor(CLI::App& app, Context& ctx);
+void register_diff(CLI::App& app, Context& ctx);
 
 }  // namespace moeckpt::cli

@@ -80,9 +80,9 @@ class Scanner {
       warn("W-SCALE-SQUEEZED", q.note, scale);
       return true;
     }
-    std::string why = same_count ? "has the right element count but an ambiguous layout" : "does not cover the weight";
+    std::string why = same_count ? "has the right element count but an ambiguous layout" : "does not fit";
     err("E-SCALE-SHAPE",
-        fmt::format("scale {} {} {} for weight {} {}: expected {}{}", scale.name, shape_string(scale.shape), why, q.weight->name,
+        fmt::format("scale {} {} {} weight {} {}: expected {}{}", scale.name, shape_string(scale.shape), why, q.weight->name,
                     shape_string(q.weight->shape), shape_string(want), hint),
         scale);
     return false;

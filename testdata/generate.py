@@ -287,7 +287,8 @@ def part_torchbin(out):
     for fn, kw in variants.items():
         p = os.path.join(root, fn)
         torch.save(sd, p, **kw)
-        back = torch.load(p, weights_only=True)
+        # weights_only=False: torch's safe unpickler refuses protocol 4's FRAME opcode; our own file.
+        back = torch.load(p, weights_only=False)
         views[fn] = {"tensors": torch_view(back), "zip": dis(p)}
     # A legacy (pre-1.6, non-zip) file: moeckpt must refuse it with a clear message.
     torch.save({"x": torch.ones(2)}, os.path.join(root, "legacy.bin"), _use_new_zipfile_serialization=False)
@@ -564,35 +565,69 @@ def part_schemes(out):
 # ----------------------------------------------------------------------------------------------
 # Part: a transformers FineGrainedFP8 checkpoint and its BF16 original.
 
-def part_fp8model(out):
+def fp8_block_dequant_torch(w, s, block=128):
+    """Block FP8 dequant written directly in torch: each 128x128 block times its scale."""
+    out_f, in_f = w.shape[-2], w.shape[-1]
+    sf = s.float().repeat_interleave(block, dim=-2)[..., :out_f, :].repeat_interleave(block, dim=-1)[..., :in_f]
+    return (w.float() * sf).to(torch.bfloat16)
+
+
+def build_fp8model(root, name, moe_intermediate_size, intermediate_size, seed):
     from transformers import AutoModelForCausalLM, Qwen3MoeConfig, FineGrainedFP8Config
-    root = os.path.join(out, "fp8model")
-    os.makedirs(root, exist_ok=True)
-    cfg = Qwen3MoeConfig(vocab_size=256, hidden_size=256, intermediate_size=384, moe_intermediate_size=192,
+    from safetensors.torch import load_file, save_file
+    cfg = Qwen3MoeConfig(vocab_size=256, hidden_size=256, intermediate_size=intermediate_size,
+                         moe_intermediate_size=moe_intermediate_size,
                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=64,
                          num_experts=4, num_experts_per_tok=2, max_position_embeddings=256,
                          tie_word_embeddings=False, mlp_only_layers=[0], decoder_sparse_step=1)
-    torch.manual_seed(4)
+    torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
-    src = os.path.join(root, "qwen3_moe_bf16")
+    src = os.path.join(root, name + "_bf16")
     model.save_pretrained(src)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     qm = AutoModelForCausalLM.from_pretrained(src, quantization_config=FineGrainedFP8Config(), device_map=dev,
                                               dtype=torch.bfloat16)
-    dst = os.path.join(root, "qwen3_moe_fp8")
+    dst = os.path.join(root, name + "_fp8")
     qm.save_pretrained(dst)
-    # Reference dequant: transformers loading the FP8 checkpoint with dequantize=True, where supported.
     info = {"src": safetensors_view(src), "fp8": safetensors_view(dst)}
+    # Reference dequant computed here with plain torch from the saved FP8 tensors.
+    sd = {}
+    for fn in sorted(os.listdir(dst)):
+        if fn.endswith(".safetensors"):
+            sd.update(load_file(os.path.join(dst, fn)))
+    ref = {}
+    for k, v in sd.items():
+        if k.endswith("_scale_inv"):
+            continue
+        sk = k[: -len("weight")] + "weight_scale_inv" if k.endswith(".weight") else None
+        if v.dtype == torch.float8_e4m3fn and sk in sd and sd[sk].dim() == v.dim():
+            ref[k] = fp8_block_dequant_torch(v, sd[sk])
+        else:
+            ref[k] = v
+    save_file({k: v.contiguous() for k, v in ref.items()}, os.path.join(root, name + "_fp8.dequant_torch.safetensors"))
     try:
         dq = AutoModelForCausalLM.from_pretrained(dst, quantization_config=FineGrainedFP8Config(dequantize=True),
                                                   device_map="cpu", dtype=torch.bfloat16)
-        from safetensors.torch import save_file
         save_file({k: v.detach().contiguous().cpu() for k, v in dq.state_dict().items()},
-                  os.path.join(root, "qwen3_moe_fp8.dequant_transformers.safetensors"))
+                  os.path.join(root, name + "_fp8.dequant_transformers.safetensors"))
         info["dequant_transformers"] = "ok"
     except Exception as e:  # noqa: BLE001
-        note_error("fp8model", "dequantize", e)
-    REPORT["parts"]["fp8model"] = {"files": sorted(os.listdir(dst))}
+        note_error("fp8model", name + "_dequantize", e)
+    return info, sorted(os.listdir(dst))
+
+
+def part_fp8model(out):
+    root = os.path.join(out, "fp8model")
+    os.makedirs(root, exist_ok=True)
+    info, files = {}, {}
+    # qwen3_moe: moe_intermediate_size 192 puts a fused gate_up split inside a 128-row block
+    # (transformers writes scales moeckpt must reject); qwen3_moe_aligned: every dim a multiple of 128.
+    for name, moe_i, inter, seed in (("qwen3_moe", 192, 384, 4), ("qwen3_moe_aligned", 256, 512, 5)):
+        try:
+            info[name], files[name] = build_fp8model(root, name, moe_i, inter, seed)
+        except Exception as e:  # noqa: BLE001
+            note_error("fp8model", name, e)
+    REPORT["parts"]["fp8model"] = {"files": files}
     with open(os.path.join(root, "reference.json"), "w") as f:
         json.dump(info, f, indent=1, sort_keys=True)
 
