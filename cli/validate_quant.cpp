@@ -1,10 +1,161 @@
 #include "cli/validate_quant.h"
 
-namespace moeckpt::cli {
+#include <fmt/format.h>
 
-QuantCheckResult check_quantization(const Checkpoint&, const Json*, const Architecture*, bool, unsigned, const Context&) {
-  // Wired to quant/ once its scheme grouping lands (issue 4).
-  return {};
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "loader/error.h"
+#include "loader/parallel.h"
+#include "quant/codec.h"
+#include "quant/scheme.h"
+#include "quant/values.h"
+
+namespace moeckpt::cli {
+namespace {
+
+bool quantized_dtype(DType d) {
+  return d == DType::kF8_E4M3 || d == DType::kF8_E5M2 || d == DType::kF4;
+}
+
+// Schemes each quant_method of config.json can describe; a method not listed is not checked.
+const std::map<std::string, std::set<quant::Scheme>>& method_schemes() {
+  using quant::Scheme;
+  static const std::map<std::string, std::set<Scheme>> m = {
+      {"fp8", {Scheme::kBlockFp8, Scheme::kPerTensorFp8, Scheme::kPerChannelFp8}},
+      {"mxfp4", {Scheme::kMxfp4Packed, Scheme::kMxfp4GptOss}},
+  };
+  return m;
+}
+
+void config_checks(const Checkpoint& ck, const Json* config, const quant::QuantScan& scan, Findings& f) {
+  if (!config || !config->is_object()) return;
+  const bool has_quant_tensors =
+      !scan.tensors.empty() || std::any_of(ck.tensors().begin(), ck.tensors().end(), [](const TensorInfo& t) { return quantized_dtype(t.dtype); });
+  const Json* qc = nullptr;
+  for (const char* key : {"quantization_config", "compression_config"})
+    if (auto it = config->find(key); it != config->end() && it->is_object()) qc = &*it;
+  if (has_quant_tensors && !qc) {
+    // Without it an engine builds unquantized layers and fails on the FP8/FP4 bytes or scale names.
+    std::string first;
+    for (const auto& t : ck.tensors())
+      if (quantized_dtype(t.dtype)) {
+        first = t.name;
+        break;
+      }
+    f.push_back(error("E-QUANT-CONFIG-MISSING",
+                      "the checkpoint holds quantized weights (" + (first.empty() ? std::string("scaled tensors") : first) +
+                          ") but config.json has no quantization_config",
+                      ck.config_file()));
+    return;
+  }
+  if (!qc) return;
+  if (!has_quant_tensors) {
+    f.push_back(warning("W-QUANT-CONFIG-UNUSED", "config.json has a quantization_config but no tensor is quantized", ck.config_file()));
+    return;
+  }
+  auto m = qc->find("quant_method");
+  if (m == qc->end() || !m->is_string()) return;
+  auto known = method_schemes().find(m->get<std::string>());
+  if (known == method_schemes().end()) return;
+  for (const auto& q : scan.tensors)
+    if (!known->second.count(q.scheme)) {
+      f.push_back(error("E-QUANT-METHOD-MISMATCH",
+                        fmt::format("quantization_config.quant_method is '{}' but {} is stored as {}", known->first, q.weight->name,
+                                    quant::scheme_name(q.scheme)),
+                        ck.config_file(), q.weight->name));
+      return;  // one is enough: the rest follow from the same cause
+    }
+}
+
+struct ScanRow {
+  const TensorInfo* t = nullptr;
+  bool is_scale = false;
+  quant::Stats st;
+  bool negative_or_zero = false;  // scales only
+  uint64_t zeros = 0;
+  std::string unreadable;         // reason, when the bytes could not be read
+};
+
+void scan_values(const Checkpoint& ck, const quant::QuantScan& scan, ScanRow& row) {
+  try {
+    quant::TensorValues tv(ck, scan, row.t->name, false);
+    std::vector<float> buf;
+    const uint64_t per = std::max<uint64_t>(1, (uint64_t{4} << 20) / std::max<uint64_t>(1, tv.row_elems()));
+    for (uint64_t r = 0; r < tv.rows(); r += per) {
+      tv.read(r, std::min(tv.rows(), r + per), buf);
+      row.st.add(buf.data(), buf.size());
+      if (row.is_scale)
+        for (float v : buf)
+          if (v <= 0) row.negative_or_zero = true;
+    }
+  } catch (const Error& e) {
+    row.unreadable = e.reason();
+  }
+}
+
+Json number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return std::strtod(fmt::format("{}", static_cast<float>(v)).c_str(), nullptr);
+}
+
+}  // namespace
+
+QuantCheckResult check_quantization(const Checkpoint& ck, const Json* config, const Architecture*, bool data, unsigned threads,
+                                    const Context&) {
+  QuantCheckResult r;
+  quant::QuantScan scan = quant::scan_quantized(ck);
+  r.findings = scan.findings;
+  config_checks(ck, config, scan, r.findings);
+  if (!data) return r;
+
+  std::set<const TensorInfo*> scales;
+  for (const auto& q : scan.tensors) {
+    scales.insert(q.scale);
+    if (q.scale2) scales.insert(q.scale2);
+  }
+  std::vector<ScanRow> rows;
+  for (const auto& t : ck.tensors()) {
+    // Integer and bool tensors hold no NaN or Inf (scales stored as U8 E8M0 bytes are not decoded here).
+    if (!quant::fmt_of(t.dtype)) continue;
+    ScanRow row;
+    row.t = &t;
+    row.is_scale = scales.count(&t) > 0;
+    rows.push_back(std::move(row));
+  }
+  // One tensor per job: tensors are independent and reading dominates.
+  parallel_for(rows.size(), threads, [&](size_t i) { scan_values(ck, scan, rows[i]); });
+
+  r.values = Json::object();
+  for (const auto& row : rows) {
+    const std::string file = ck.file_label(row.t->file);
+    const std::string& name = row.t->name;
+    if (!row.unreadable.empty()) {
+      r.findings.push_back(error("E-DATA-UNREADABLE", row.unreadable, file, name));
+      continue;
+    }
+    r.values[name] = Json{{"amax", number(row.st.amax)}, {"nan", row.st.nan}, {"inf", row.st.inf}};
+    if (row.is_scale) {
+      if (row.st.nan || row.st.inf)
+        r.findings.push_back(error("E-SCALE-VALUE", fmt::format("scale holds {} NaN and {} Inf value(s): its block dequantizes to garbage",
+                                                                row.st.nan, row.st.inf),
+                                   file, name));
+      else if (row.st.count && row.st.min < 0)
+        r.findings.push_back(error("E-SCALE-VALUE", fmt::format("scale holds negative values (min {})", row.st.min), file, name));
+      else if (row.negative_or_zero)
+        r.findings.push_back(warning("W-SCALE-ZERO", "scale holds zeros: those blocks dequantize to 0", file, name));
+      continue;
+    }
+    if (row.st.nan)
+      r.findings.push_back(error("E-VALUES-NAN", fmt::format("{} NaN value(s) of {}", row.st.nan, row.st.count), file, name));
+    if (row.st.inf)
+      r.findings.push_back(error("E-VALUES-INF", fmt::format("{} infinite value(s) of {}", row.st.inf, row.st.count), file, name));
+  }
+  return r;
 }
 
 }  // namespace moeckpt::cli
