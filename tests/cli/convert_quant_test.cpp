@@ -106,6 +106,10 @@ TEST(ConvertQuant, QuantizeFp8BlockRoundTripsWithinFp8Error) {
   ASSERT_TRUE(w && s);
   EXPECT_EQ(dtype_name(w->dtype), std::string("F8_E4M3"));
   EXPECT_EQ(s->shape, (std::vector<uint64_t>{2, 2}));  // [256, 256] in 128x128 blocks
+  // The config now says how the weights are stored, as engines read it.
+  auto cfg = nlohmann::json::parse(testing::read_file(tmp / "fp8" / "config.json"));
+  EXPECT_EQ(cfg["quantization_config"]["quant_method"], "fp8");
+  EXPECT_EQ(cfg["quantization_config"]["weight_block_size"], nlohmann::json::array({128, 128}));
   // Norms and the router stay as they were.
   Checkpoint src = Checkpoint::open(testing::testdata("fp8model/qwen3_moe_aligned_bf16"));
   EXPECT_EQ(bytes_of(out, "model.norm.weight"), bytes_of(src, "model.norm.weight"));
