@@ -204,8 +204,13 @@ class Scanner {
   }
 
   void orphans() {
+    // A scale already refused (wrong shape or dtype) has its error; calling it an orphan too
+    // would say it is copied unchanged, which a refusing command never does.
+    std::set<std::string, std::less<>> refused;
+    for (const auto& f : out_.findings)
+      if (f.severity == Severity::kError && !f.tensor.empty()) refused.insert(f.tensor);
     for (const auto& t : ck_.tensors()) {
-      if (used_.count(t.name)) continue;
+      if (used_.count(t.name) || refused.count(t.name)) continue;
       for (std::string_view suf : {"weight_scale_inv", "weight_scale_2", "weight_scale", "input_scale", "_scales"}) {
         if (!ends_with(t.name, suf)) continue;
         warn("W-SCALE-ORPHAN", fmt::format("scale {} belongs to no quantized weight (it would be copied unchanged)", t.name), t);

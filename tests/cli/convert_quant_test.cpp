@@ -78,6 +78,18 @@ TEST(ConvertQuant, DequantOfARealFp8ModelEqualsTorch) {
   auto j = nlohmann::json::parse(d.out);
   EXPECT_TRUE(j["equal_within_tolerance"].get<bool>());
   EXPECT_EQ(j["compared"].get<int>(), 35);
+  // Against the BF16 model transformers quantized: the same tensor names, no scale left over, and
+  // every value within E4M3's error: half a step is 1/16 relative; transformers also clamps each
+  // block's extremes (its amax is rounded to E4M3 first, 0.0664 -> 0.0625), and the output is
+  // rounded to BF16, hence 7% (plus a floor near zero).
+  auto o = run_moeckpt({"diff", (tmp / "bf16").string(), "testdata/fp8model/qwen3_moe_aligned_bf16", "--atol", "1e-3", "--rtol", "0.07",
+                        "--json"});
+  ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
+  auto oj = nlohmann::json::parse(o.out);
+  EXPECT_TRUE(oj["only_in_a"].empty()) << o.out;
+  EXPECT_TRUE(oj["only_in_b"].empty()) << o.out;
+  EXPECT_TRUE(oj["dtype_differences"].empty()) << o.out;
+  EXPECT_EQ(oj["compared"].get<int>(), 35);
   // Config travels with it; the quantization_config does not (the output is no longer quantized).
   auto cfg = nlohmann::json::parse(testing::read_file(tmp / "bf16" / "config.json"));
   EXPECT_FALSE(cfg.contains("quantization_config"));
