@@ -3,7 +3,8 @@
 // Compares two checkpoints tensor by tensor on their values as the model sees them: quantized
 // weights are dequantized (their scales are not tensors of their own here), so an FP8
 // checkpoint can be compared with its BF16 original. A value pair differs when
-// |a - b| > atol + rtol * |b| (numpy's allclose rule); NaN equals NaN.
+// |a - b| > atol + rtol * |b| (numpy's allclose rule); NaN equals NaN, an infinity only the
+// same infinity.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -97,7 +98,12 @@ Compared compare(const Checkpoint& ca, const quant::QuantScan& sa, const Logical
       if (std::isnan(x) && std::isnan(y)) continue;
       if (x == y) continue;  // equal infinities too
       double d = std::fabs(x - y);
-      if (std::isnan(d)) d = INFINITY;
+      // An infinity matches only the same infinity; rtol x |inf| would otherwise accept anything.
+      if (std::isnan(d) || std::isinf(x) || std::isinf(y)) {
+        c.max_abs = c.max_rel = INFINITY;
+        ++c.over;
+        continue;
+      }
       double rel = y != 0 ? d / std::fabs(y) : (d == 0 ? 0 : INFINITY);
       if (d > c.max_abs) c.max_abs = d;
       if (rel > c.max_rel) c.max_rel = rel;
@@ -119,6 +125,7 @@ int run_diff(const DiffOptions& o, const Context& ctx) {
   std::vector<std::string> only_a, only_b;
   std::vector<std::pair<const Logical*, const Logical*>> both;
   Json dtype_diffs = Json::array(), shape_diffs = Json::array();
+  std::vector<std::string> incomparable;
   for (const auto& [n, l] : la) {
     auto it = lb.find(n);
     if (it == lb.end()) {
@@ -130,8 +137,9 @@ int run_diff(const DiffOptions& o, const Context& ctx) {
       shape_diffs.push_back(Json{{"tensor", n}, {"a", l.shape}, {"b", it->second.shape}});
       continue;
     }
-    if (l.numeric != it->second.numeric && !(l.numeric && it->second.numeric)) {
-      if (l.dtype != it->second.dtype) continue;  // already reported; values not comparable
+    if (l.numeric != it->second.numeric) {
+      incomparable.push_back(n);  // a float against an integer/bool tensor: no values to compare
+      continue;
     }
     both.push_back({&l, &it->second});
   }
@@ -143,7 +151,7 @@ int run_diff(const DiffOptions& o, const Context& ctx) {
 
   uint64_t over_tensors = 0;
   for (const auto& r : results) over_tensors += r.over > 0;
-  const bool differ = !only_a.empty() || !only_b.empty() || !shape_diffs.empty() || over_tensors > 0;
+  const bool differ = !only_a.empty() || !only_b.empty() || !shape_diffs.empty() || !incomparable.empty() || over_tensors > 0;
   if (ctx.json) {
     Json vals = Json::array();
     for (const auto& r : results) {
@@ -159,6 +167,7 @@ int run_diff(const DiffOptions& o, const Context& ctx) {
                     {"only_in_b", only_b},
                     {"dtype_differences", dtype_diffs},
                     {"shape_differences", shape_diffs},
+                    {"not_comparable", incomparable},
                     {"value_differences", vals},
                     {"tensors_over_tolerance", over_tensors},
                     {"equal_within_tolerance", !differ}});
@@ -170,6 +179,7 @@ int run_diff(const DiffOptions& o, const Context& ctx) {
   for (const auto& d : shape_diffs) out += fmt::format("shape      {}  {} vs {}\n", d["tensor"].get<std::string>(), d["a"].dump(), d["b"].dump());
   for (const auto& d : dtype_diffs)
     out += fmt::format("dtype      {}  {} vs {}\n", d["tensor"].get<std::string>(), d["a"].get<std::string>(), d["b"].get<std::string>());
+  for (const auto& n : incomparable) out += fmt::format("values     {}  not comparable (a float tensor against an integer or bool one)\n", n);
   double worst_abs = 0, worst_rel = 0;
   for (const auto& r : results) {
     worst_abs = std::max(worst_abs, r.max_abs);

@@ -51,8 +51,13 @@ int run_tensor(const TensorOptions& o, const Context& ctx) {
   const TensorInfo* raw = ck.find(o.name);
   if (o.dequant && !tv.quantized()) {
     // A weight whose scales are wrong is refused rather than shown raw.
+    // Findings name the weight (missing scale) or its scale (W.weight_scale_inv, W.scale, ...).
+    const std::string stem = o.name.ends_with("weight") ? o.name.substr(0, o.name.size() - 6) : o.name;
+    auto concerns = [&](const std::string& t) {
+      return t == o.name || (t.size() > stem.size() && t.starts_with(stem) && t.find("scale", stem.size()) != std::string::npos);
+    };
     for (const auto& f : scan.findings)
-      if (f.severity == Severity::kError && f.message.find(o.name) != std::string::npos) throw Error(Errc::kQuantInvalid, f.file, f.message, f.tensor);
+      if (f.severity == Severity::kError && concerns(f.tensor)) throw Error(Errc::kQuantInvalid, f.file, f.message, f.tensor);
   }
 
   // The first `count` values, then (with --stats) every value in slices of about 4M.
@@ -105,7 +110,7 @@ void register_tensor(CLI::App& app, Context& ctx) {
   auto* sub = app.add_subcommand("tensor", "Print one tensor's values (dequantized on request) and statistics");
   sub->add_option("PATH", o->path, "Checkpoint: file, directory or index")->required();
   sub->add_option("NAME", o->name, "Tensor name (a quantized weight's name with --dequant)")->required();
-  sub->add_option("--count,-n", o->count, "How many values to print (default 8)");
+  sub->add_option("--count,-n", o->count, "How many values to print (default 8)")->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40));
   sub->add_flag("--dequant", o->dequant, "Dequantize a quantized weight through its scales (float32 values)");
   sub->add_flag("--stats", o->stats, "Scan every value: min, max, mean, std, amax, zeros, NaN and Inf counts");
   sub->callback([o, &ctx] { ctx.exit_code = run_tensor(*o, ctx); });

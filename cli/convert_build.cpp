@@ -65,9 +65,11 @@ Json rewrite_config(const Json& config, const ConvertOptions& opt, const Convert
     }
   };
   if (opt.dequant) {
-    c.erase("quantization_config");
-    if (auto* tc = c.contains("text_config") && c["text_config"].is_object() ? &c["text_config"] : nullptr)
-      tc->erase("quantization_config");
+    // compressed-tensors checkpoints name it compression_config; engines read either.
+    for (const char* key : {"quantization_config", "compression_config"}) {
+      c.erase(key);
+      if (auto* tc = c.contains("text_config") && c["text_config"].is_object() ? &c["text_config"] : nullptr) tc->erase(key);
+    }
     // Dequantized experts are neither fp4 nor fp8: the key would make an engine expect scales.
     c.erase("expert_dtype");
   }

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <string>
 
 #include "loader/checkpoint.h"
@@ -207,6 +208,35 @@ TEST(Tensor, PrintsDequantizedValuesAndStats) {
   auto missing = run_moeckpt({"tensor", "testdata/schemes/block_fp8.safetensors", "nope.weight"});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("nope.weight"), std::string::npos);
+}
+
+std::string one_tensor(const std::string& dtype, const std::string& bytes, uint64_t n) {
+  nlohmann::json h = {{"x", {{"dtype", dtype}, {"shape", {n}}, {"data_offsets", {0, bytes.size()}}}}};
+  return testing::safetensors_bytes(h.dump(), bytes);
+}
+
+std::string floats(std::initializer_list<float> v) {
+  std::string s(v.size() * 4, '\0');
+  size_t i = 0;
+  for (float x : v) std::memcpy(s.data() + 4 * i++, &x, 4);
+  return s;
+}
+
+TEST(Diff, InfinitiesMatchOnlyThemselvesAndFloatsDoNotMatchIntegers) {
+  TempDir tmp;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  testing::write_file(tmp / "a.safetensors", one_tensor("F32", floats({1.0f, inf, nan}), 3));
+  testing::write_file(tmp / "b.safetensors", one_tensor("F32", floats({1.0f, inf, nan}), 3));
+  testing::write_file(tmp / "c.safetensors", one_tensor("F32", floats({1.0f, 5.0f, nan}), 3));
+  testing::write_file(tmp / "d.safetensors", one_tensor("I32", std::string(12, '\0'), 3));
+  auto same = run_moeckpt({"diff", (tmp / "a.safetensors").string(), (tmp / "b.safetensors").string()});
+  EXPECT_EQ(same.exit_code, 0) << same.out;  // equal infinities, NaN against NaN
+  // A finite value against an infinity is a difference whatever --rtol says (rtol x inf = inf).
+  auto inf_vs_finite = run_moeckpt({"diff", (tmp / "c.safetensors").string(), (tmp / "a.safetensors").string(), "--rtol", "0.5"});
+  EXPECT_EQ(inf_vs_finite.exit_code, 1) << inf_vs_finite.out;
+  auto kinds = run_moeckpt({"diff", (tmp / "a.safetensors").string(), (tmp / "d.safetensors").string(), "--json"});
+  EXPECT_EQ(kinds.exit_code, 1) << kinds.out;
+  EXPECT_EQ(nlohmann::json::parse(kinds.out)["not_comparable"], nlohmann::json::array({"x"}));
 }
 
 }  // namespace
