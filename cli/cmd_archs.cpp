@@ -62,7 +62,9 @@ int run_archs(const std::string& name, const Context& ctx) {
   } else {
     const Architecture& a = *shown.front();
     auto row = [&](const char* k, const std::string& v) {
-      if (!v.empty()) out += fmt::format("  {}{}{}\n", styled(ctx, k, Style::kBold), std::string(16 - std::string(k).size(), ' '), v);
+      // Config field names can be longer than the column: keep one space then.
+      const size_t pad = std::string(k).size() < 16 ? 16 - std::string(k).size() : 1;
+      if (!v.empty()) out += fmt::format("  {}{}{}\n", styled(ctx, k, Style::kBold), std::string(pad, ' '), v);
     };
     out += styled(ctx, a.name, Style::kBold) + "  " + a.title + "\n";
     row("HF classes", join(a.hf_architectures));

@@ -75,15 +75,12 @@ TEST(Registry, EveryTransformersFixtureHasAnEntry) {
     if (!std::filesystem::exists(cfg)) continue;
     auto j = Json::parse(testing::read_file(cfg));
     std::string mt = j.value("model_type", "");
+    // Doge: no engine implements it (vLLM has no Doge model) and its MoE variant keeps experts
+    // as rows of embedding tables picked by a product-key router, which no engine layout has.
+    if (mt == "doge") continue;
     if (!ArchRegistry::get().detect(j)) missing.push_back(mt);
   }
-  // Reported, not yet enforced while the registry is being filled (see the mapping issue).
-  if (!missing.empty()) {
-    std::string list;
-    for (const auto& m : missing) list += m + " ";
-    std::cout << "[ note ] fixtures without a registry entry: " << list << "\n";
-  }
-  SUCCEED();
+  EXPECT_TRUE(missing.empty()) << "fixtures without a registry entry: " << ::testing::PrintToString(missing);
 }
 
 TEST(Registry, MalformedEntriesAreRefusedNamingTheFile) {
