@@ -251,6 +251,13 @@ RunReport run_convert(const Checkpoint& in, const ConvertPlan& plan, const Conve
           buf.resize(bytes);
           t.producer->produce(jb.r0, jb.r1, buf);
           files[jb.shard]->pwrite_all(buf, jb.dst);
+          // The matching share of each input is done with: drop it from the resident set, so
+          // memory stays at about a slice per thread whatever the checkpoint's size.
+          const uint64_t rows = t.producer->rows();
+          for (const TensorInfo* input : t.producer->inputs()) {
+            const uint64_t per_row = input->nbytes / rows;  // exact for row slices; else approximate, which is harmless
+            in.release_pages(*input, per_row * jb.r0, jb.r1 == rows ? input->nbytes : per_row * jb.r1);
+          }
         }
         progress.add(bytes);
         commit_if_done(jb.shard);

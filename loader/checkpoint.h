@@ -100,6 +100,11 @@ class Checkpoint {
   // cannot be inflated.
   TensorBytes bytes(const TensorInfo& t) const;
   std::span<const std::byte> file_bytes(uint32_t file) const;
+  // Tells the kernel that bytes [begin, end) of the tensor's data will not be read again, so
+  // their pages leave this process's resident set (they stay in the page cache; reading them
+  // again is a cheap fault). Keeps memory bounded while a large checkpoint streams through.
+  // A no-op for PyTorch files, whose storages may be shared or inflated.
+  void release_pages(const TensorInfo& t, uint64_t begin, uint64_t end) const;
   // Label of file i in messages ("dir/model-00001-of-00002.safetensors").
   std::string file_label(uint32_t file) const;
 

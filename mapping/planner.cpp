@@ -106,6 +106,7 @@ MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<con
   // Checkpoint name -> tensor, for companions and completeness.
   std::unordered_map<std::string_view, const TensorInfo*> by_name;
   by_name.reserve(tensors.size() * 2);
+  plan.entries.reserve(tensors.size());
   for (const auto& t : tensors) by_name.emplace(t.name, &t);
 
   std::set<std::tuple<size_t, int64_t, int64_t, std::string>> expert_filled;  // spec, layer, expert, shard
