@@ -1,0 +1,160 @@
+// Kernel throughput, single thread, against memcpy of the same traffic in the same run.
+//
+// Every benchmark reports bytes_per_second as (bytes read + bytes written) per second, so a
+// kernel's figure divided by BM_Memcpy's is the "fraction of memcpy bandwidth" the performance
+// target speaks of. Buffers (a 7168 x 2048 weight: 14 MiB of FP8 in, 28 MiB of BF16 out) are
+// far larger than the caches, as a real checkpoint's tensors are.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "quant/codec.h"
+#include "quant/kernels.h"
+
+namespace {
+
+using moeckpt::quant::Fmt;
+using moeckpt::quant::RowJob;
+using moeckpt::quant::ScaleOp;
+
+constexpr uint64_t kRows = 7168, kCols = 2048, kElems = kRows * kCols;
+
+std::vector<uint8_t> random_bytes(uint64_t n, uint8_t mask = 0xFF, uint32_t seed = 1) {
+  std::vector<uint8_t> v(n);
+  std::mt19937 rng(seed);
+  for (auto& b : v) b = static_cast<uint8_t>(rng() & mask);
+  return v;
+}
+
+// n values of format f as a trained weight holds them: normal(0, 0.02) in float formats, and
+// for FP8 the codes of such values quantized with a 448/amax scale (so subnormal codes are as
+// rare as in real checkpoints). E2M1 codes are uniform: FP4 weights use all sixteen.
+std::vector<uint8_t> weights(Fmt f, uint64_t n, uint64_t bits) {
+  std::vector<uint8_t> v(n * bits / 8);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> d(0.0f, 0.02f);
+  if (f == Fmt::kE2M1) return random_bytes(v.size());
+  const float mul = f == Fmt::kE4M3FN ? 448.0f / 0.1f : 1.0f;  // amax about 5 sigma
+  for (uint64_t i = 0; i < n; ++i) moeckpt::quant::encode_at(f, d(rng) * mul, v.data(), i, true);
+  return v;
+}
+
+std::vector<float> scales(uint64_t n) {
+  std::vector<float> s(n);
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> d(1e-4f, 1e-2f);
+  for (auto& x : s) x = d(rng);
+  return s;
+}
+
+// memcpy moving the same total traffic as a kernel with in_bytes + out_bytes.
+void BM_Memcpy(benchmark::State& st) {
+  const uint64_t n = static_cast<uint64_t>(st.range(0));
+  std::vector<uint8_t> a = random_bytes(n), b(n);
+  for (auto _ : st) {
+    std::memcpy(b.data(), a.data(), n);
+    benchmark::DoNotOptimize(b.data());
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(2 * n));
+}
+// Half the traffic of FP8->BF16 (14 + 28 MiB) / 2 and of F32->BF16 (56 + 28) / 2.
+BENCHMARK(BM_Memcpy)->Arg(static_cast<int64_t>(kElems * 3 / 2))->Arg(static_cast<int64_t>(kElems * 3))->Unit(benchmark::kMillisecond);
+
+// Runs `job` row by row over the whole matrix (the convert pipeline's unit of work is a row range).
+void run_matrix(RowJob job, const uint8_t* src, uint64_t in_row_bytes, uint8_t* dst, uint64_t out_row_bytes, const float* sc,
+                uint64_t scales_per_row) {
+  for (uint64_t r = 0; r < kRows; ++r) {
+    job.src = src + r * in_row_bytes;
+    job.dst = dst + r * out_row_bytes;
+    if (sc) job.scales = sc + r * scales_per_row;
+    moeckpt::quant::run_row(job);
+  }
+}
+
+void kernel(benchmark::State& st, Fmt in, uint64_t in_bits, Fmt out, uint64_t out_bits, ScaleOp op, uint64_t group, bool block_rows) {
+  const uint64_t in_row = kCols * in_bits / 8, out_row = kCols * out_bits / 8;
+  std::vector<uint8_t> src = weights(in, kElems, in_bits);
+  std::vector<uint8_t> dst(kRows * out_row);
+  // Block FP8 shares one scale row per 128 rows; the others have their own scales per row.
+  const uint64_t per_row = group ? kCols / group : 0;
+  std::vector<float> sc = group ? scales(kRows * per_row) : std::vector<float>{};
+  RowJob job;
+  job.in = in;
+  job.out = out;
+  job.n = kCols;
+  job.op = op;
+  job.group = group;
+  for (auto _ : st) {
+    if (block_rows) {
+      for (uint64_t r = 0; r < kRows; ++r) {
+        job.src = src.data() + r * in_row;
+        job.dst = dst.data() + r * out_row;
+        job.scales = sc.data() + (r / 128) * per_row;
+        moeckpt::quant::run_row(job);
+      }
+    } else {
+      run_matrix(job, src.data(), in_row, dst.data(), out_row, group ? sc.data() : nullptr, per_row);
+    }
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(kRows * (in_row + out_row)));
+  st.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * static_cast<double>(kElems), benchmark::Counter::kIsRate,
+                                              benchmark::Counter::kIs1000);
+  st.SetLabel(moeckpt::quant::simd_target());
+}
+
+void BM_BlockFp8ToBf16(benchmark::State& st) { kernel(st, Fmt::kE4M3FN, 8, Fmt::kBF16, 16, ScaleOp::kMultiply, 128, true); }
+void BM_Mxfp4ToBf16(benchmark::State& st) { kernel(st, Fmt::kE2M1, 4, Fmt::kBF16, 16, ScaleOp::kMultiply, 32, false); }
+void BM_Nvfp4ToBf16(benchmark::State& st) { kernel(st, Fmt::kE2M1, 4, Fmt::kBF16, 16, ScaleOp::kMultiply, 16, false); }
+void BM_F32ToBf16(benchmark::State& st) { kernel(st, Fmt::kF32, 32, Fmt::kBF16, 16, ScaleOp::kNone, 0, false); }
+// BF16 -> block FP8: the block amax pass, then the divide-and-round pass, as convert does them.
+void BM_Bf16ToBlockFp8(benchmark::State& st) {
+  const uint64_t in_row = kCols * 2, out_row = kCols;
+  std::vector<uint8_t> src = weights(Fmt::kBF16, kElems, 16);
+  std::vector<uint8_t> dst(kRows * out_row);
+  const uint64_t per_row = kCols / 128;
+  std::vector<float> sc(kRows / 128 * per_row);
+  for (auto _ : st) {
+    for (uint64_t br = 0; br < kRows / 128; ++br)
+      for (uint64_t bc = 0; bc < per_row; ++bc) {
+        float amax = 0;
+        for (uint64_t r = br * 128; r < br * 128 + 128; ++r)
+          amax = std::max(amax, moeckpt::quant::absmax(Fmt::kBF16, src.data() + r * in_row + bc * 256, 128));
+        sc[br * per_row + bc] = amax > 0 ? amax / 448.0f : 1.0f;
+      }
+    RowJob job;
+    job.in = Fmt::kBF16;
+    job.out = Fmt::kE4M3FN;
+    job.n = kCols;
+    job.op = ScaleOp::kDivide;
+    job.group = 128;
+    job.saturate = true;
+    for (uint64_t r = 0; r < kRows; ++r) {
+      job.src = src.data() + r * in_row;
+      job.dst = dst.data() + r * out_row;
+      job.scales = sc.data() + (r / 128) * per_row;
+      moeckpt::quant::run_row(job);
+    }
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(kRows * (in_row + out_row)));
+  st.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * static_cast<double>(kElems), benchmark::Counter::kIsRate,
+                                              benchmark::Counter::kIs1000);
+  st.SetLabel(moeckpt::quant::simd_target());
+}
+
+BENCHMARK(BM_BlockFp8ToBf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Mxfp4ToBf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Nvfp4ToBf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_F32ToBf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Bf16ToBlockFp8)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
