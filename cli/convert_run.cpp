@@ -136,7 +136,9 @@ RunReport run_convert(const Checkpoint& in, const ConvertPlan& plan, const Conve
     if (!temp && !ours.count(n)) foreign.push_back(n);
     if (!temp && ours.count(n) && !opt.resume && !opt.overwrite && !multi) foreign.push_back(n);
   }
-  if (!foreign.empty() && !opt.overwrite) {
+  // With --worker, --overwrite replaces only this worker's shards (the others' finished work
+  // stays), so files no worker writes are refused as without it.
+  if (!foreign.empty() && (!opt.overwrite || multi)) {
     if (opt.resume || multi)
       throw Error(Errc::kOutputExists, opt.output,
                   "holds files this conversion would not write (" + std::to_string(foreign.size()) + ", e.g. '" +
@@ -145,7 +147,12 @@ RunReport run_convert(const Checkpoint& in, const ConvertPlan& plan, const Conve
                 "is not empty (" + std::to_string(foreign.size()) + " entries, e.g. '" + foreign.front() +
                     "'); use --resume to continue an interrupted conversion or --overwrite to replace it");
   }
-  if (opt.overwrite) {
+  if (opt.overwrite && multi) {
+    for (size_t k : mine) {
+      fs::remove(out / plan.shards[k].name, ec);
+      fs::remove(out / (std::string(kTempPrefix) + plan.shards[k].name), ec);
+    }
+  } else if (opt.overwrite) {
     // Remove what an earlier conversion into OUT could have left; keep anything else.
     for (const auto& e : fs::directory_iterator(out, ec)) {
       std::string n = e.path().filename().string();

@@ -113,6 +113,33 @@ TEST_F(Convert, WorkersPlusFinalizeEqualOneRun) {
   EXPECT_EQ(snapshot(tmp_ / "one"), snapshot(out));
 }
 
+// A worker rerun with --overwrite rewrites its own shards and must not touch the others'.
+TEST_F(Convert, WorkerOverwriteKeepsTheOtherWorkersShards) {
+  ASSERT_EQ(run_moeckpt({"convert", in().string(), (tmp_ / "one").string(), "--max-shard-size", "5MB", "-q"}).exit_code, 0);
+  fs::path out = tmp_ / "split";
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_EQ(run_moeckpt({"convert", in().string(), out.string(), "--max-shard-size", "5MB", "--worker", std::to_string(i) + "/3", "-q"}).exit_code, 0);
+  const auto before = snapshot(out);
+  // Damage a shard of worker 2 (learnt from a run of worker 2 alone); its --overwrite rerun
+  // must rewrite it and leave the rest.
+  ASSERT_EQ(run_moeckpt({"convert", in().string(), (tmp_ / "w2").string(), "--max-shard-size", "5MB", "--worker", "2/3", "-q"}).exit_code, 0);
+  std::string victim;
+  for (const auto& [name, bytes] : snapshot(tmp_ / "w2"))
+    if (name.ends_with(".safetensors")) victim = name;
+  ASSERT_FALSE(victim.empty());
+  testing::write_file(out / victim, "junk");
+  auto r = run_moeckpt({"convert", in().string(), out.string(), "--max-shard-size", "5MB", "--worker", "2/3", "--overwrite", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(snapshot(out), before);
+  // A file no worker writes is still refused.
+  testing::write_file(out / "stray.txt", "x");
+  EXPECT_EQ(run_moeckpt({"convert", in().string(), out.string(), "--max-shard-size", "5MB", "--worker", "1/3", "--overwrite", "-q"}).exit_code, 4);
+  EXPECT_TRUE(fs::exists(out / "model-00001-of-00006.safetensors"));
+  fs::remove(out / "stray.txt");
+  ASSERT_EQ(run_moeckpt({"convert", "--finalize", out.string()}).exit_code, 0);
+  EXPECT_EQ(snapshot(tmp_ / "one"), snapshot(out));
+}
+
 TEST_F(Convert, KilledAtAnyPointLeavesNothingFinishedLookingAndResumes) {
   ASSERT_EQ(run_moeckpt({"convert", in().string(), (tmp_ / "ref").string(), "--max-shard-size", "3MB", "-q"}).exit_code, 0);
   const auto ref = snapshot(tmp_ / "ref");
