@@ -2,6 +2,13 @@
 // and chosen at run time, so one static binary is fast on any x86-64 CPU. The fast paths: FP8
 // and E2M1 (unpacked in registers) and F32/BF16/F16 in; F32/BF16/F16 out (F16 through a small
 // scalar step), and E4M3FN out for quantization. Anything else goes to the reference.
+//
+// The hot conversions have tighter loops on top (all bit-exact, tested against the reference
+// on every target): bfloat16 output two vectors at a time; on AVX-512, E4M3FN decode by integer
+// ops with a per-32-codes check for the rare subnormal/zero/NaN codes, E2M1 decode by one
+// permute from a 16-float register, rounding to bfloat16 on the packed 16-bit halves, and
+// bfloat16 -> E4M3FN quantization by a multiply with 1/s that falls back to the division only
+// where the two could round differently. No float32 subnormal is an operand for weight-like data.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/kernels_hwy.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -12,6 +19,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "quant/fp4.h"
 #include "quant/half.h"
 #include "quant/kernels.h"
 
@@ -19,6 +27,14 @@ HWY_BEFORE_NAMESPACE();
 namespace moeckpt::quant {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+
+// AVX-512 (and better): permutes from a register serve as 16-entry tables.
+#undef MOECKPT_AVX512
+#if HWY_TARGET <= HWY_AVX3 && HWY_ARCH_X86
+#define MOECKPT_AVX512 1
+#else
+#define MOECKPT_AVX512 0
+#endif
 
 #if HWY_TARGET != HWY_SCALAR
 using DF = hn::ScalableTag<float>;
@@ -168,18 +184,373 @@ HWY_INLINE void Tail(const RowJob& j, uint64_t i, uint64_t end, float s) {
   }
 }
 
+// ---- bfloat16 output, two vectors at a time ------------------------------------------------
+// u + 0x7FFF + lsb: float32 bits rounded to bfloat16 (nearest, ties to even) in the upper 16
+// bits. Exact for finite values and Inf (no carry reaches the sign); NaN needs its own fix.
+HWY_INLINE VU RoundBf16Hi(VU u) {
+  const DU du;
+  return hn::Add(hn::Add(u, hn::Set(du, 0x7FFFu)), hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u)));
+}
+
+// NaN lanes of v: the canonical bfloat16 NaN with v's sign (in the upper half).
+HWY_INLINE VU FixNaNHi(VF v, VU r) {
+  const DU du;
+  const VU u = hn::BitCast(du, v);
+  const VU nan = hn::Or(hn::And(u, hn::Set(du, 0x80000000u)), hn::Set(du, 0x7FC00000u));
+  return hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), nan, r);
+}
+
+// Saturation: a rounded Inf becomes the largest finite bfloat16 of its sign (NaN untouched).
+HWY_INLINE VU SaturateHi(VU r) {
+  const DU du;
+  const auto inf = hn::Eq(hn::And(r, hn::Set(du, 0x7FFF0000u)), hn::Set(du, 0x7F800000u));
+  return hn::IfThenElse(inf, hn::Or(hn::And(r, hn::Set(du, 0x80000000u)), hn::Set(du, 0x7F7F0000u)), r);
+}
+
+// The upper halves of r0's then r1's lanes: 2N bfloat16 in element order.
+HWY_INLINE void StoreHi2(VU r0, VU r1, uint16_t* dst) {
+  const hn::Repartition<uint16_t, DF> d16;
+  hn::StoreU(hn::ConcatOdd(d16, hn::BitCast(d16, r1), hn::BitCast(d16, r0)), d16, dst);
+}
+
+#if MOECKPT_AVX512
+// Two vectors of float32 (32 results) rounded to bfloat16 (nearest, ties to even) and packed,
+// in 16-bit lanes: hi/lo = the upper/lower halves of the 32 results, picked by idx_hi/idx_lo
+// (element order); hi + 1 where lo > 0x8000, or lo == 0x8000 and hi is odd: (lo | (hi & 1)) > 0x8000.
+// Exact for finite values and Inf; a NaN must be 0x7FC00000-like (lower half zero) to stay one.
+alignas(64) static constexpr uint16_t kOddIdx[32] = {1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
+                                                     33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63};
+alignas(64) static constexpr uint16_t kEvenIdx[32] = {0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30,
+                                                      32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
+// Interleaved: result 2k from the first vector's lane k, 2k+1 from the second's.
+alignas(64) static constexpr uint16_t kZipHiIdx[32] = {1,  33, 3,  35, 5,  37, 7,  39, 9,  41, 11, 43, 13, 45, 15, 47,
+                                                       17, 49, 19, 51, 21, 53, 23, 55, 25, 57, 27, 59, 29, 61, 31, 63};
+alignas(64) static constexpr uint16_t kZipLoIdx[32] = {0,  32, 2,  34, 4,  36, 6,  38, 8,  40, 10, 42, 12, 44, 14, 46,
+                                                       16, 48, 18, 50, 20, 52, 22, 54, 24, 56, 26, 58, 28, 60, 30, 62};
+
+template <bool kSat>
+HWY_INLINE __m512i RoundPackBf16(__m512i a, __m512i b, __m512i idx_hi, __m512i idx_lo) {
+  const __m512i one = _mm512_set1_epi16(1);
+  __m512i hi = _mm512_permutex2var_epi16(a, idx_hi, b);
+  const __m512i lo = _mm512_permutex2var_epi16(a, idx_lo, b);
+  const __m512i t = _mm512_ternarylogic_epi32(lo, hi, one, 0xF8);  // lo | (hi & 1)
+  hi = _mm512_mask_add_epi16(hi, _mm512_cmpgt_epu16_mask(t, _mm512_set1_epi16(static_cast<short>(0x8000))), hi, one);
+  if constexpr (kSat) {  // a rounded Inf becomes the largest finite bfloat16 of its sign
+    const __m512i mag = _mm512_and_si512(hi, _mm512_set1_epi16(0x7FFF));
+    const __mmask32 inf = _mm512_cmpeq_epi16_mask(mag, _mm512_set1_epi16(0x7F80));
+    hi = _mm512_mask_blend_epi16(inf, hi, _mm512_or_si512(_mm512_xor_si512(hi, mag), _mm512_set1_epi16(0x7F7F)));
+  }
+  return hi;
+}
+
+// Sign-extended codes (no subnormal, zero or NaN code among them) to float32: exponent and
+// mantissa shifted into place, sign kept by the shift, rebias by one add.
+HWY_INLINE __m512i DecodeE4M3Normal(__m512i cs) {
+  return _mm512_add_epi32(_mm512_and_si512(_mm512_slli_epi32(cs, 20), _mm512_set1_epi32(static_cast<int>(0x87F00000u))),
+                          _mm512_set1_epi32(120 << 23));
+}
+#endif
+
+// v0, v1 (2N consecutive results, NaN possible anywhere) rounded to bfloat16 and stored.
+template <bool kSat>
+HWY_INLINE void StoreBf16x2(DF df, VF v0, VF v1, uint16_t* dst) {
+  const DU du;
+#if MOECKPT_AVX512
+  if (HWY_LIKELY(hn::AllFalse(df, hn::Or(hn::IsNaN(v0), hn::IsNaN(v1))))) {
+    _mm512_storeu_si512(dst, RoundPackBf16<kSat>(_mm512_castps_si512(v0.raw), _mm512_castps_si512(v1.raw), _mm512_load_si512(kOddIdx),
+                                                 _mm512_load_si512(kEvenIdx)));
+    return;
+  }
+#endif
+  VU r0 = RoundBf16Hi(hn::BitCast(du, v0));
+  VU r1 = RoundBf16Hi(hn::BitCast(du, v1));
+  if (HWY_UNLIKELY(!hn::AllFalse(df, hn::Or(hn::IsNaN(v0), hn::IsNaN(v1))))) {
+    r0 = FixNaNHi(v0, r0);
+    r1 = FixNaNHi(v1, r1);
+  }
+  if constexpr (kSat) {
+    r0 = SaturateHi(r0);
+    r1 = SaturateHi(r1);
+  }
+  StoreHi2(r0, r1, dst);
+}
+
+// ---- E4M3FN in -----------------------------------------------------------------------------
+// Codes (sign-extended to 32 bits) to float32. Normal codes by moving exponent and mantissa into
+// place and rebiasing with one integer add; the eight subnormal codes and NaN (0x7F) by a table
+// (AVX-512: one permute from a register; no float operation, so no subnormal operand). NaN
+// codes give 0x7FC00000 with the code's sign, so x * s (s finite) is that NaN again and
+// RoundBf16Hi turns it into the canonical bfloat16 NaN: no NaN fix-up is needed downstream.
+HWY_INLINE VF DecodeE4M3Signed(DF df, VU c) {
+  const DU du;
+  const VU mag = hn::And(c, hn::Set(du, 0x7Fu));
+  VU x = hn::Add(hn::ShiftLeft<20>(mag), hn::Set(du, 120u << 23));
+  const auto special = hn::Or(hn::Lt(mag, hn::Set(du, 8u)), hn::Eq(mag, hn::Set(du, 0x7Fu)));
+#if MOECKPT_AVX512
+  // Index = low 4 bits of the code: 0..7 for the subnormal codes, 15 for NaN (0x7F).
+  alignas(64) static constexpr uint32_t kSpecial[16] = {0x00000000u, 0x3B000000u, 0x3B800000u, 0x3BC00000u, 0x3C000000u, 0x3C200000u,
+                                                        0x3C400000u, 0x3C600000u, 0,           0,           0,
+                                                        0,           0,           0,           0,           0x7FC00000u};
+  const VU table = hn::Load(du, kSpecial);
+  x = hn::IfThenElse(special, VU{_mm512_permutexvar_epi32(mag.raw, table.raw)}, x);
+#else
+  const hn::RebindToSigned<DU> di;
+  const VU sub = hn::BitCast(du, hn::Mul(hn::ConvertTo(df, hn::BitCast(di, hn::And(mag, hn::Set(du, 7u)))), hn::Set(df, 1.0f / 512.0f)));
+  x = hn::IfThenElse(special, hn::IfThenElse(hn::Eq(mag, hn::Set(du, 0x7Fu)), hn::Set(du, 0x7FC00000u), sub), x);
+#endif
+  return hn::BitCast(df, hn::Or(x, hn::And(c, hn::Set(du, 0x80000000u))));
+}
+
+HWY_INLINE VU LoadI8AsU32(const uint8_t* p) {
+  const DU du;
+  const hn::RebindToSigned<DU> di;
+  const hn::Rebind<int8_t, DF> d8;
+  return hn::BitCast(du, hn::PromoteTo(di, hn::LoadU(d8, reinterpret_cast<const int8_t*>(p))));
+}
+
+// E4M3FN -> bfloat16, x (* s), for one group [i, end) whose scale s is finite.
+template <int kOp, bool kSat>
+HWY_INLINE uint64_t E4M3ToBf16Group(DF df, const uint8_t* src, uint16_t* dst, uint64_t i, uint64_t end, float s) {
+  const DU du;
+  const uint64_t N = hn::Lanes(df);
+  const VF vs = hn::Set(df, s);
+#if MOECKPT_AVX512
+  const __m512i idx_hi = _mm512_load_si512(kOddIdx), idx_lo = _mm512_load_si512(kEvenIdx);
+  for (; i + 32 <= end; i += 32) {
+    // Subnormal/zero codes ((c & 0x78) == 0) and NaN ((c | 0x80) == 0xFF) are rare in weights:
+    // 32 codes checked at once, and only then the table decode.
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+    const __mmask32 special = _mm256_testn_epi8_mask(b, _mm256_set1_epi8(0x78)) |
+                              _mm256_cmpeq_epi8_mask(_mm256_or_si256(b, _mm256_set1_epi8(static_cast<char>(0x80))), _mm256_set1_epi8(-1));
+    VF v0, v1;
+    if (HWY_LIKELY(special == 0)) {
+      v0 = VF{_mm512_castsi512_ps(DecodeE4M3Normal(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)))))};
+      v1 = VF{_mm512_castsi512_ps(DecodeE4M3Normal(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 16)))))};
+    } else {
+      v0 = DecodeE4M3Signed(df, LoadI8AsU32(src + i));
+      v1 = DecodeE4M3Signed(df, LoadI8AsU32(src + i + 16));
+    }
+    if constexpr (kOp == 1) {
+      v0 = hn::Mul(v0, vs);
+      v1 = hn::Mul(v1, vs);
+    }
+    _mm512_storeu_si512(dst + i, RoundPackBf16<kSat>(_mm512_castps_si512(v0.raw), _mm512_castps_si512(v1.raw), idx_hi, idx_lo));
+  }
+  (void)du;
+  (void)N;
+#else
+  for (; i + 2 * N <= end; i += 2 * N) {
+    VF v0 = DecodeE4M3Signed(df, LoadI8AsU32(src + i));
+    VF v1 = DecodeE4M3Signed(df, LoadI8AsU32(src + i + N));
+    if constexpr (kOp == 1) {
+      v0 = hn::Mul(v0, vs);
+      v1 = hn::Mul(v1, vs);
+    }
+    VU r0 = RoundBf16Hi(hn::BitCast(du, v0));
+    VU r1 = RoundBf16Hi(hn::BitCast(du, v1));
+    if constexpr (kSat) {
+      r0 = SaturateHi(r0);
+      r1 = SaturateHi(r1);
+    }
+    StoreHi2(r0, r1, dst + i);
+  }
+#endif
+  return i;
+}
+
+// ---- E2M1 in (AVX-512: decode = one permute from a 16-float register) ----------------------
+#if MOECKPT_AVX512
+// Bytes b (one per u32 lane: elements 2k, 2k+1 in its low and high nibble) scaled by sv and
+// rounded to 32 bfloat16 in element order.
+template <bool kSat>
+HWY_INLINE void E2M1x32ToBf16(VF table, VU b, VF sv, uint16_t* dst) {
+  const VF xe{_mm512_permutexvar_ps(b.raw, table.raw)};  // permute reads index bits 0..3 only
+  const VF xo{_mm512_permutexvar_ps(hn::ShiftRight<4>(b).raw, table.raw)};
+  const __m512i pe = _mm512_castps_si512(hn::Mul(xe, sv).raw), po = _mm512_castps_si512(hn::Mul(xo, sv).raw);
+  _mm512_storeu_si512(dst, RoundPackBf16<kSat>(pe, po, _mm512_load_si512(kZipHiIdx), _mm512_load_si512(kZipLoIdx)));
+}
+
+// Elements [i, end) with their own scales, the reference way (groups whose scale is not finite).
+HWY_NOINLINE void SlowSpan(const RowJob& j, uint64_t i, uint64_t end) {
+  for (; i < end; ++i) Tail(j, i, i + 1, j.scales[i / j.group]);
+}
+
+// E2M1 -> bfloat16 with a multiply; groups of 16, 32 or a multiple of 64; n a multiple of 32.
+// 64 elements (32 bytes, one to four groups) a step: their scales in one masked load, checked
+// for NaN/Inf at once and spread over the lanes by permutes.
+template <bool kSat>
+bool E2M1ToBf16Row(const RowJob& j) {
+  const DF df;
+  const uint64_t n = j.n, group = j.group;
+  if (j.op != ScaleOp::kMultiply || (group != 16 && group != 32 && group % 64 != 0) || n % 32 != 0) return false;
+  const auto* src = static_cast<const uint8_t*>(j.src);
+  auto* dst = static_cast<uint16_t*>(j.dst);
+  const float* scales = j.scales;
+  const VF table = hn::LoadU(df, kE2M1Values);
+  // Scale lanes for bytes 0..15 (A) and 16..31 (B) of a step, by group size.
+  const __m512i idx_a = group == 16 ? _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0) : _mm512_setzero_si512();
+  const __m512i idx_b = group == 16 ? _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2)
+                        : group == 32 ? _mm512_set1_epi32(1)
+                                      : _mm512_setzero_si512();
+  const __mmask8 mask64 = group == 16 ? 0xF : group == 32 ? 0x3 : 0x1;
+  const __mmask8 mask32 = group == 16 ? 0x3 : 0x1;
+  const __m128i exp_ones = _mm_set1_epi32(0x7F800000);
+  uint64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m128i sc = _mm_castps_si128(_mm_maskz_loadu_ps(mask64, scales + i / group));
+    if (HWY_UNLIKELY(_mm_mask_cmpeq_epi32_mask(mask64, _mm_and_si128(sc, exp_ones), exp_ones) != 0)) {  // NaN/Inf scale
+      SlowSpan(j, i, i + 64);
+      continue;
+    }
+    const __m512 sc512 = _mm512_castps128_ps512(_mm_castsi128_ps(sc));
+    const VU b0{_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i / 2)))};
+    const VU b1{_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i / 2 + 16)))};
+    E2M1x32ToBf16<kSat>(table, b0, VF{_mm512_permutexvar_ps(idx_a, sc512)}, dst + i);
+    E2M1x32ToBf16<kSat>(table, b1, VF{_mm512_permutexvar_ps(idx_b, sc512)}, dst + i + 32);
+  }
+  if (i < n) {  // 32 left
+    const __m128i sc = _mm_castps_si128(_mm_maskz_loadu_ps(mask32, scales + i / group));
+    if (_mm_mask_cmpeq_epi32_mask(mask32, _mm_and_si128(sc, exp_ones), exp_ones) != 0) {
+      SlowSpan(j, i, n);
+    } else {
+      const VU b0{_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i / 2)))};
+      E2M1x32ToBf16<kSat>(table, b0, VF{_mm512_permutexvar_ps(idx_a, _mm512_castps128_ps512(_mm_castsi128_ps(sc)))}, dst + i);
+    }
+  }
+  return true;
+}
+#endif
+
+// E4M3FN -> bfloat16 (x or x * s): runs of whole groups (a multiple of 2N elements) with finite
+// scales in one tight loop (no calls, so the constants stay in registers); the rest the
+// general way. Returns the first element not done.
+template <int kOp, bool kSat>
+uint64_t E4M3ToBf16Run(const RowJob& j) {
+  const DF df;
+  const uint64_t N = hn::Lanes(df);
+  const uint64_t n = j.n;
+  if (kOp == 0 || j.group % (2 * N) != 0) return 0;
+  const uint64_t group = j.group;
+  const auto* src = static_cast<const uint8_t*>(j.src);
+  auto* dst = static_cast<uint16_t*>(j.dst);
+  const float* scales = j.scales;
+  uint64_t i = 0;
+  for (const float* sp = scales; i + group <= n; i += group) {
+    const float s = *sp++;
+    if (!std::isfinite(s)) break;
+    E4M3ToBf16Group<kOp, kSat>(df, src, dst, i, i + group, s);
+  }
+  return i;
+}
+
+#if MOECKPT_AVX512
+// bfloat16 -> E4M3FN, x / s, for runs of whole groups (multiples of 16) whose scale is a normal
+// float with a normal reciprocal. The quotient q = x / s (float32) is what gets encoded; the
+// division is slow, so y = x * (1 / s) is computed instead. y and q differ by at most ~3 float32
+// ulps (two roundings of 2^-24 each against q's own), and E4M3 rounding only jumps at midpoints
+// between codes, whose float32 bits end in 0x80000 (20 low bits), or in the subnormal range. So
+// where no lane of y lies within 8 ulps of a midpoint or in (0, 2^-6), y encodes like q; the
+// other vectors (rare for weights: a few in a thousand) divide and take the general encoder.
+template <bool kSat>
+uint64_t Bf16ToE4M3Run(const RowJob& j) {
+  const DF df;
+  const uint64_t n = j.n, group = j.group;
+  if (group % 16 != 0) return 0;
+  const auto* src = static_cast<const uint16_t*>(j.src);
+  auto* dst = static_cast<uint8_t*>(j.dst);
+  const float* scales = j.scales;
+  // Constants made opaque so that the compiler keeps them in registers instead of rebuilding
+  // them in the loop.
+  const auto opaque = [](__m512i v) {
+    asm("" : "+v"(v));
+    return v;
+  };
+  const __m512i abs_mask = opaque(_mm512_set1_epi32(0x7FFFFFFF)), one = opaque(_mm512_set1_epi32(1));
+  const __m512i small_lim = opaque(_mm512_set1_epi32(0x3C800000 - 1)), near_off = opaque(_mm512_set1_epi32(8 - 0x80000));
+  const __m512i low20 = opaque(_mm512_set1_epi32(0xFFFFF)), near_lim = opaque(_mm512_set1_epi32(17));
+  const __m512i inf_bits = opaque(_mm512_set1_epi32(0x7F800000)), max448 = opaque(_mm512_set1_epi32(0x43E00000));
+  const __m512i half_m1 = opaque(_mm512_set1_epi32(0x7FFFF)), lsb_bit = opaque(_mm512_set1_epi32(1 << 20));
+  const __m512i rebias = opaque(_mm512_set1_epi32(960)), nan_code = opaque(_mm512_set1_epi32(0x7F));
+  const __m512i sign_bit = opaque(_mm512_set1_epi32(0x80)), zero = opaque(_mm512_setzero_si512());
+  uint64_t i = 0;
+  for (const float* sp = scales; i + group <= n; i += group) {
+    const float s = *sp++;
+    const uint32_t se = (std::bit_cast<uint32_t>(s) >> 23) & 0xFF;
+    if (se < 1 || se > 252) break;
+    const __m512 vr = _mm512_set1_ps(1.0f / s);
+    const VF vs = hn::Set(df, s);
+    for (uint64_t k = i; k < i + group; k += 16) {
+      const __m512 x = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + k))), 16));
+      const __m512 y = _mm512_mul_ps(x, vr);
+      __m512i a = _mm512_and_si512(_mm512_castps_si512(y), abs_mask);
+      const __mmask16 small = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, one), small_lim);
+      const __mmask16 near = _mm512_cmplt_epu32_mask(_mm512_and_si512(_mm512_add_epi32(a, near_off), low20), near_lim);
+      if (HWY_UNLIKELY(!_kortestz_mask16_u8(small, near))) {
+        Store<kE4M3>(df, hn::Div(VF{x}, vs), dst, k, kSat);
+        continue;
+      }
+      __mmask16 nan = 0;
+      if constexpr (kSat) {
+        nan = _mm512_cmpgt_epu32_mask(a, inf_bits);
+        a = _mm512_min_epu32(a, max448);
+      }
+      // Round the mantissa to 3 bits (ties to even) and rebias 127 -> 7; zero stays zero.
+      __m512i t = _mm512_add_epi32(a, half_m1);
+      t = _mm512_mask_add_epi32(t, _mm512_test_epi32_mask(a, lsb_bit), t, one);
+      __m512i code = _mm512_max_epi32(_mm512_sub_epi32(_mm512_srli_epi32(t, 20), rebias), zero);
+      if constexpr (kSat) {
+        code = _mm512_mask_mov_epi32(code, nan, nan_code);
+      } else {
+        code = _mm512_min_epi32(code, nan_code);  // overflow, Inf and NaN: 0x7F
+      }
+      code = _mm512_ternarylogic_epi32(code, _mm512_srli_epi32(_mm512_castps_si512(y), 24), sign_bit, 0xF8);  // | sign
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + k), _mm512_cvtepi32_epi8(code));
+    }
+  }
+  return i;
+}
+#endif
+
 template <int kIn, int kOut, int kOp>
 void RowT(const RowJob& j) {
   const DF df;
   const uint64_t N = hn::Lanes(df);
   const uint64_t group = kOp == 0 ? std::max<uint64_t>(j.n, 1) : j.group;
   uint64_t i = 0;
+  if constexpr (kOut == kBF16 && kIn == kE4M3 && kOp == 1) i = j.saturate ? E4M3ToBf16Run<kOp, true>(j) : E4M3ToBf16Run<kOp, false>(j);
+#if MOECKPT_AVX512
+  if constexpr (kOut == kE4M3 && kIn == kBF16 && kOp == 2) i = j.saturate ? Bf16ToE4M3Run<true>(j) : Bf16ToE4M3Run<false>(j);
+#endif
   while (i < j.n) {
     const uint64_t end = std::min(j.n, (i / group + 1) * group);
     const float s = kOp == 0 ? 1.0f : j.scales[i / group];
     const VF vs = hn::Set(df, s);
     // E2M1 reads whole bytes: a group starting on an odd element goes to the tail.
     if (kIn != 7 || (i & 1) == 0) {
+      if constexpr (kOut == kBF16 && kIn == kE4M3 && kOp != 2) {
+        if (std::isfinite(s)) {
+          i = j.saturate ? E4M3ToBf16Group<kOp, true>(df, static_cast<const uint8_t*>(j.src), static_cast<uint16_t*>(j.dst), i, end, s)
+                         : E4M3ToBf16Group<kOp, false>(df, static_cast<const uint8_t*>(j.src), static_cast<uint16_t*>(j.dst), i, end, s);
+        }
+      } else if constexpr (kOut == kBF16 && kIn != 7) {
+        for (; i + 2 * N <= end; i += 2 * N) {
+          VF v0 = Load<kIn>(df, j.src, i);
+          VF v1 = Load<kIn>(df, j.src, i + N);
+          if constexpr (kOp == 1) {
+            v0 = hn::Mul(v0, vs);
+            v1 = hn::Mul(v1, vs);
+          }
+          if constexpr (kOp == 2) {
+            v0 = hn::Div(v0, vs);
+            v1 = hn::Div(v1, vs);
+          }
+          if (j.saturate) {
+            StoreBf16x2<true>(df, v0, v1, static_cast<uint16_t*>(j.dst) + i);
+          } else {
+            StoreBf16x2<false>(df, v0, v1, static_cast<uint16_t*>(j.dst) + i);
+          }
+        }
+      }
       for (; i + N <= end; i += N) {
         VF v;
         if constexpr (kIn == 7) {
@@ -199,6 +570,11 @@ void RowT(const RowJob& j) {
 
 template <int kIn, int kOut>
 bool DispatchOp(const RowJob& j) {
+#if MOECKPT_AVX512
+  if constexpr (kIn == 7 && kOut == kBF16) {
+    if (j.saturate ? E2M1ToBf16Row<true>(j) : E2M1ToBf16Row<false>(j)) return true;
+  }
+#endif
   switch (j.op) {
     case ScaleOp::kNone: RowT<kIn, kOut, 0>(j); return true;
     case ScaleOp::kMultiply: RowT<kIn, kOut, 1>(j); return true;
@@ -249,11 +625,31 @@ float AbsMaxT(const void* src, uint64_t n) {
   return std::bit_cast<float>(best);
 }
 
+// bfloat16 needs no widening: its magnitude bits order like float32's (NaN above Inf too).
+float AbsMaxBf16(const uint16_t* src, uint64_t n) {
+  const hn::ScalableTag<uint16_t> d16;
+  const uint64_t N = hn::Lanes(d16);
+  const auto mag = hn::Set(d16, 0x7FFF);
+  auto m0 = hn::Zero(d16), m1 = hn::Zero(d16);
+  uint64_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    m0 = hn::Max(m0, hn::And(hn::LoadU(d16, src + i), mag));
+    m1 = hn::Max(m1, hn::And(hn::LoadU(d16, src + i + N), mag));
+  }
+  if (i + N <= n) {
+    m0 = hn::Max(m0, hn::And(hn::LoadU(d16, src + i), mag));
+    i += N;
+  }
+  uint32_t best = hn::GetLane(hn::MaxOfLanes(d16, hn::Max(m0, m1)));
+  for (; i < n; ++i) best = std::max<uint32_t>(best, src[i] & 0x7FFFu);
+  return std::bit_cast<float>(best << 16);
+}
+
 bool AbsMax(Fmt in, const void* src, uint64_t n, float* out) {
   switch (in) {
     case Fmt::kF32: *out = AbsMaxT<kF32>(src, n); return true;
     case Fmt::kF16: *out = AbsMaxT<kF16>(src, n); return true;
-    case Fmt::kBF16: *out = AbsMaxT<kBF16>(src, n); return true;
+    case Fmt::kBF16: *out = AbsMaxBf16(static_cast<const uint16_t*>(src), n); return true;
     default: return false;
   }
 }

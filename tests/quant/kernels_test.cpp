@@ -7,7 +7,9 @@
 #include <hwy/targets.h>
 
 #include <bit>
+#include <cmath>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <vector>
 
@@ -92,6 +94,65 @@ TEST_F(EveryTarget, DequantFastPathsEqualTheReference) {
   });
 }
 
+TEST_F(EveryTarget, DequantWithExtremeScalesEqualsTheReference) {
+  // Scales that are Inf, zero, negative, huge (products overflow; saturate clamps them) or
+  // float32 subnormal, mixed with ordinary ones, on every fast path into bfloat16 and float32.
+  // (Not NaN: NaN input times NaN scale gives either NaN, as x86 multiplies pick the first
+  // operand's and a vectorized product may have its operands in either order.)
+  const float specials[] = {INFINITY, -INFINITY, 0.0f, -0.0f, -1.5f, 3.0e38f, -2.5e37f, 1.0e-40f, 1.0f};
+  std::mt19937 rng(11);
+  for_each_target([&](const char* target) {
+    for (Fmt in : {Fmt::kE4M3FN, Fmt::kE5M2, Fmt::kE2M1, Fmt::kF32, Fmt::kBF16})
+      for (Fmt out : {Fmt::kBF16, Fmt::kF32})
+        for (uint64_t group : {uint64_t{128}, uint64_t{32}, uint64_t{16}})
+          for (bool saturate : {false, true}) {
+            const uint64_t n = 1024;
+            std::vector<uint8_t> src(n * 4);
+            for (auto& b : src) b = static_cast<uint8_t>(rng());
+            std::vector<float> scales(n / group);
+            for (size_t k = 0; k < scales.size(); ++k) scales[k] = k % 2 ? specials[(k / 2) % std::size(specials)] : 0.01f * static_cast<float>(k + 1);
+            std::vector<uint8_t> want(n * 4 + 8, 0xAB), got(n * 4 + 8, 0xAB);
+            RowJob j{in, src.data(), n, ScaleOp::kMultiply, scales.data(), group, out, want.data(), saturate};
+            ref::run_row(j);
+            j.dst = got.data();
+            run_row(j);
+            size_t k = 0;
+            while (k < got.size() && got[k] == want[k]) ++k;
+            const uint64_t e = k * 8 / static_cast<uint64_t>(fmt_bits(out));
+            EXPECT_EQ(k, got.size()) << target << ": " << fmt_name(in) << " -> " << fmt_name(out) << " group " << group << " saturate "
+                                     << saturate << ": first differing output byte " << k << " (got " << int(got[k]) << ", want "
+                                     << int(want[k]) << "), element " << e << " input " << decode_at(in, src.data(), e) << " scale "
+                                     << scales[e / group];
+          }
+  });
+}
+
+TEST_F(EveryTarget, Fp8WeightLikeCodesEqualTheReference) {
+  // Weight-like E4M3 rows: long runs of normal codes only (the kernels' fast branch), with a
+  // subnormal, zero or NaN code now and then; scales ordinary, and large enough to overflow.
+  std::mt19937 rng(12);
+  for_each_target([&](const char* target) {
+    for (uint64_t group : {uint64_t{128}, uint64_t{64}, uint64_t{32}})
+      for (bool saturate : {false, true})
+        for (int rep = 0; rep < 4; ++rep) {
+          const uint64_t n = 2048;
+          std::vector<uint8_t> src(n);
+          for (auto& c : src) c = static_cast<uint8_t>((rng() % 0x77 + 8) | (rng() & 0x80));  // magnitudes 0x08..0x7E
+          for (int k = 0; k < rep * 3; ++k) src[rng() % n] = static_cast<uint8_t>(rng() % 2 ? rng() % 8 : 0x7F) | static_cast<uint8_t>(rng() & 0x80);
+          std::vector<float> scales(n / group);
+          for (auto& x : scales) x = rng() % 4 ? std::ldexp(1.0f + static_cast<float>(rng() % 1000) / 1000.0f, -static_cast<int>(rng() % 20)) : 1.0e38f;
+          for (Fmt out : {Fmt::kBF16, Fmt::kF32}) {
+            std::vector<uint8_t> want(n * 4, 0xAB), got(n * 4, 0xAB);
+            RowJob j{Fmt::kE4M3FN, src.data(), n, ScaleOp::kMultiply, scales.data(), group, out, want.data(), saturate};
+            ref::run_row(j);
+            j.dst = got.data();
+            run_row(j);
+            EXPECT_EQ(want, got) << target << ": e4m3fn -> " << fmt_name(out) << " group " << group << " saturate " << saturate << " rep " << rep;
+          }
+        }
+  });
+}
+
 TEST_F(EveryTarget, QuantizeFastPathsEqualTheReference) {
   std::mt19937 rng(8);
   for_each_target([&](const char* target) {
@@ -99,6 +160,44 @@ TEST_F(EveryTarget, QuantizeFastPathsEqualTheReference) {
       for (ScaleOp op : {ScaleOp::kNone, ScaleOp::kDivide})
         for (uint64_t group : {uint64_t{128}, uint64_t{5}})
           for (uint64_t n : {uint64_t{7}, uint64_t{640}, uint64_t{4096}}) check_path({in, Fmt::kE4M3FN, op}, n, group, rng, target);
+  });
+}
+
+TEST_F(EveryTarget, QuantizeQuotientsNearRoundingPointsEqualTheReference) {
+  // x / s landing on, or a few float32 ulps either side of, the points where E4M3 rounding
+  // jumps (midpoints between codes, subnormal ones and 464 included): the quotient must be the
+  // float32 division's, rounded once more to E4M3 exactly as the reference does.
+  std::vector<float> points;
+  for (uint8_t c = 0; c < 0x7E; ++c) {
+    const uint8_t pair[2] = {c, static_cast<uint8_t>(c + 1)};
+    points.push_back((decode_at(Fmt::kE4M3FN, pair, 0) + decode_at(Fmt::kE4M3FN, pair, 1)) / 2);
+  }
+  points.push_back(464.0f);
+  std::mt19937 rng(13);
+  for_each_target([&](const char* target) {
+    for (Fmt in : {Fmt::kBF16, Fmt::kF32})
+      for (bool saturate : {false, true}) {
+        const uint64_t group = 16, groups = 2048;
+        std::vector<uint8_t> src(groups * group * 4);
+        std::vector<float> scales(groups);
+        for (uint64_t g = 0; g < groups; ++g) {
+          const float x = std::bit_cast<float>((0x3000u + static_cast<uint32_t>(rng() % 0x1F00)) << 16);  // bfloat16, 2^-31 .. 2^31
+          float sc = x / points[rng() % points.size()];
+          for (int k = static_cast<int>(rng() % 7) - 3; k != 0; k += k > 0 ? -1 : 1) sc = std::nextafter(sc, k > 0 ? INFINITY : 0.0f);
+          scales[g] = sc;
+          for (uint64_t e = 0; e < group; ++e) encode_at(in, rng() % 2 ? x : -x, src.data(), g * group + e);
+        }
+        const uint64_t n = groups * group;
+        std::vector<uint8_t> want(n, 0xAB), got(n, 0xAB);
+        RowJob j{in, src.data(), n, ScaleOp::kDivide, scales.data(), group, Fmt::kE4M3FN, want.data(), saturate};
+        ref::run_row(j);
+        j.dst = got.data();
+        run_row(j);
+        size_t k = 0;
+        while (k < n && got[k] == want[k]) ++k;
+        EXPECT_EQ(k, n) << target << ": " << fmt_name(in) << " saturate " << saturate << ": element " << k << " got " << int(got[k])
+                        << " want " << int(want[k]);
+      }
   });
 }
 
