@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "loader/mapped_file.h"
+#include "loader/name_index.h"
 #include "loader/parallel.h"
 #include "loader/safetensors_reader.h"
 #include "loader/torch_reader.h"
@@ -32,7 +33,7 @@ struct Checkpoint::Impl {
   std::vector<MappedFile> maps;
   std::vector<std::vector<TorchStorage>> storages;  // per file (empty for safetensors)
   mutable std::once_flag by_name_once;
-  mutable std::unordered_map<std::string_view, size_t> by_name;  // built on first find()
+  mutable TensorNameIndex by_name;  // built on first find()
   mutable std::mutex mu;
   mutable std::map<std::pair<uint32_t, int32_t>, std::shared_ptr<const std::vector<std::byte>>> inflated;
 };
@@ -313,12 +314,8 @@ Checkpoint Checkpoint::open(const fs::path& path, const OpenOptions& options) {
 }
 
 const TensorInfo* Checkpoint::find(std::string_view name) const {
-  std::call_once(impl_->by_name_once, [this] {
-    impl_->by_name.reserve(tensors_.size() * 2);
-    for (size_t i = 0; i < tensors_.size(); ++i) impl_->by_name.emplace(tensors_[i].name, i);
-  });
-  auto it = impl_->by_name.find(name);
-  return it == impl_->by_name.end() ? nullptr : &tensors_[it->second];
+  std::call_once(impl_->by_name_once, [this] { impl_->by_name = TensorNameIndex(tensors_); });
+  return impl_->by_name.find(name);
 }
 
 std::span<const std::byte> Checkpoint::file_bytes(uint32_t file) const { return impl_->maps.at(file).bytes(); }

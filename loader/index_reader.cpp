@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
-#include <unordered_set>
+#include <functional>
+#include <vector>
 
 #include "loader/error.h"
 #include "loader/simdjson_util.h"
@@ -14,6 +15,61 @@ namespace moeckpt {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
+
+namespace {
+
+// A set of names viewing strings owned elsewhere: open addressing, no allocation per name
+// (an index names ~100k tensors).
+class NameSet {
+ public:
+  explicit NameSet(size_t expected) {
+    size_t cap = 16;
+    while (cap < expected * 2) cap *= 2;
+    slots_.resize(cap);
+    mask_ = cap - 1;
+  }
+  // False when the name is already there.
+  bool insert(std::string_view name) {
+    const size_t h = std::hash<std::string_view>{}(name);
+    for (size_t s = h & mask_;; s = (s + 1) & mask_) {
+      if (!slots_[s].used) {
+        if (++count_ * 2 > slots_.size()) {
+          grow();
+          return insert_fresh(name, h);
+        }
+        slots_[s] = {name, h, true};
+        return true;
+      }
+      if (slots_[s].hash == h && slots_[s].name == name) return false;
+    }
+  }
+
+ private:
+  struct Slot {
+    std::string_view name;
+    size_t hash = 0;
+    bool used = false;
+  };
+  bool insert_fresh(std::string_view name, size_t h) {
+    for (size_t s = h & mask_;; s = (s + 1) & mask_)
+      if (!slots_[s].used) {
+        slots_[s] = {name, h, true};
+        return true;
+      }
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.size() * 2, Slot{});
+    mask_ = slots_.size() - 1;
+    for (const Slot& o : old)
+      if (o.used) insert_fresh(o.name, o.hash);
+  }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t count_ = 0;
+};
+
+}  // namespace
 
 bool shard_path_is_safe(std::string_view path) {
   if (path.empty() || path.front() == '/' || path.find('\\') != std::string_view::npos) return false;
@@ -71,23 +127,31 @@ ShardIndex parse_index(std::string_view text, std::string_view label) {
       if (field.value.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "'weight_map' is not an object");
       simdjson::dom::object obj = json_util::take<simdjson::dom::object>(field.value.get_object(), Errc::kIndexInvalid, label);
       idx.weight_map.reserve(obj.size());
-      std::unordered_set<std::string_view> seen;
+      NameSet seen(obj.size());
       std::unordered_map<std::string_view, uint32_t> shard_ids;
-      seen.reserve(obj.size() * 2);
       std::vector<std::string_view> shard_names;
+      // Consecutive entries mostly name the same shard: remember the last one.
+      std::string_view last_shard;
+      uint32_t last_id = 0;
+      bool have_last = false;
       for (auto w : obj) {
-        if (!seen.insert(w.key).second)
+        if (!seen.insert(w.key))
           fail(Errc::kDuplicateName, "weight_map names the tensor twice", std::string(w.key));
         if (w.value.type() != element_type::STRING)
           fail(Errc::kIndexInvalid, "weight_map value is not a file name", std::string(w.key));
         std::string_view shard = json_util::take<std::string_view>(w.value.get_string(), Errc::kIndexInvalid, label);
-        auto [it, fresh] = shard_ids.emplace(shard, static_cast<uint32_t>(shard_names.size()));
-        if (fresh) {
-          if (!shard_path_is_safe(shard))
-            fail(Errc::kIndexPathEscapes, "shard path '" + std::string(shard) + "' is not a plain relative path inside the checkpoint directory", std::string(w.key));
-          shard_names.push_back(shard);
+        if (!have_last || shard != last_shard) {
+          auto [it, fresh] = shard_ids.emplace(shard, static_cast<uint32_t>(shard_names.size()));
+          if (fresh) {
+            if (!shard_path_is_safe(shard))
+              fail(Errc::kIndexPathEscapes, "shard path '" + std::string(shard) + "' is not a plain relative path inside the checkpoint directory", std::string(w.key));
+            shard_names.push_back(shard);
+          }
+          last_shard = shard;
+          last_id = it->second;
+          have_last = true;
         }
-        idx.weight_map.emplace_back(w.key, it->second);
+        idx.weight_map.emplace_back(w.key, last_id);
       }
       // Shards sorted by name; renumber the map accordingly.
       std::vector<uint32_t> order(shard_names.size());

@@ -78,6 +78,7 @@ TensorInfo parse_entry(std::string_view label, std::string name, element value) 
   if (shape_e.type() != element_type::ARRAY)
     fail(Errc::kShapeInvalid, label, "'shape' is " + type_name(shape_e.type()) + ", expected an array", t.name);
   simdjson::dom::array shape_a = json_util::take<simdjson::dom::array>(shape_e.get_array(), Errc::kHeaderNotJson, label);
+  t.shape.reserve(shape_a.size());  // one allocation, not one per doubling
   for (element d : shape_a) {
     uint64_t v;
     if (!as_u64(d, &v)) fail(Errc::kShapeInvalid, label, "'shape' holds " + type_name(d.type()) + " that is not a non-negative integer", t.name);

@@ -216,6 +216,10 @@ std::optional<size_t> Architecture::match_tensor(std::string_view tensor) const 
   return static_cast<size_t>(*std::min_element(hits.begin(), hits.end()));
 }
 
+bool Architecture::matches_tensor(std::string_view tensor) const {
+  return tensor_set && tensor_set->Match(re2::StringPiece(tensor.data(), tensor.size()), nullptr);
+}
+
 ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string, std::string>>& entries,
                                         bool lenient) {
   ArchRegistry r;

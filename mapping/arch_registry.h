@@ -77,6 +77,8 @@ struct Architecture {
   // Index of the template that matches a checkpoint name, if any (quant companions included:
   // a template ending ".weight" also matches ".weight_scale_inv", ".scale", ...).
   std::optional<size_t> match_tensor(std::string_view tensor) const;
+  // Whether any template matches (match_tensor(tensor).has_value(), without finding which).
+  bool matches_tensor(std::string_view tensor) const;
 };
 
 class ArchRegistry {

@@ -3,7 +3,9 @@
 #include <functional>
 #include <map>
 #include <set>
-#include <unordered_map>
+#include <stdexcept>
+
+#include "loader/name_index.h"
 
 #include "mapping/config_view.h"
 #include "mapping/moe_summary.h"
@@ -21,8 +23,12 @@ Findings cross_check(const Architecture& arch, const Json* config, const std::st
                      std::span<const TensorInfo> tensors, const MapPlan& plan,
                      const std::function<std::string(const TensorInfo&)>& file_of) {
   Findings f;
-  std::unordered_map<std::string_view, const TensorInfo*> by_name;
-  for (const auto& t : tensors) by_name.emplace(t.name, &t);
+  const TensorNameIndex index(tensors);
+  auto by_name = [&](std::string_view name) {
+    const TensorInfo* t = index.find(name);
+    if (!t) throw std::out_of_range("cross_check: the plan names a tensor the checkpoint lacks");
+    return t;
+  };
 
   std::optional<ConfigView> view;
   if (config) {
@@ -46,7 +52,7 @@ Findings cross_check(const Architecture& arch, const Json* config, const std::st
   const TensorInfo* dsv4_example = nullptr;
   for (const auto& e : plan.entries) {
     if (e.mtp || (e.kind != "expert" && e.kind != "fused_expert")) continue;
-    const TensorInfo* t = by_name.at(e.checkpoint);
+    const TensorInfo* t = by_name(e.checkpoint);
     if (e.layer >= 0) expert_layers.insert(e.layer);
     if (e.kind == "fused_expert") {
       if (t->shape.size() == 3 && (e.param.ends_with("_weight") || e.param.ends_with("w13_weight") || e.param.ends_with("w2_weight")))
@@ -136,7 +142,7 @@ Findings cross_check(const Architecture& arch, const Json* config, const std::st
   }
 
   for (const auto& n : plan.unmapped) {
-    const TensorInfo* t = by_name.at(n);
+    const TensorInfo* t = by_name(n);
     f.push_back(error("E-MAP-UNMAPPED", "matches no tensor family of " + arch.name + ": an engine would not know where to load it",
                       file_of(*t), n));
   }

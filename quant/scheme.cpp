@@ -39,27 +39,35 @@ uint64_t product(const std::vector<uint64_t>& s) {
 
 class Scanner {
  public:
-  explicit Scanner(const Checkpoint& ck) : ck_(ck) {
+  explicit Scanner(const Checkpoint& ck) : ck_(ck), used_(ck.tensors().size(), 0) {
     auto [b0, b1] = block_size_from_config(ck.config() ? &*ck.config() : nullptr);
     b0_ = b0;
     b1_ = b1;
   }
 
   QuantScan run() {
+    // At most one per tensor; pages of the unused tail are never touched.
+    out_.tensors.reserve(ck_.tensors().size());
     for (const auto& t : ck_.tensors()) {
       if (ends_with(t.name, "_blocks")) gpt_oss(t);
       else if (ends_with(t.name, "weight")) weight(t);
       else if (t.dtype == DType::kF4 || dtype_is_fp8(t.dtype)) unscaled(t);
     }
     orphans();
-    std::sort(out_.tensors.begin(), out_.tensors.end(), [](const QuantTensor& a, const QuantTensor& b) { return a.weight->name < b.weight->name; });
+    // The loop above visits weights in name order, so this is usually sorted already; a
+    // strictly increasing list is what sorting it would give.
+    auto by_weight = [](const QuantTensor& a, const QuantTensor& b) { return a.weight->name < b.weight->name; };
+    if (std::adjacent_find(out_.tensors.begin(), out_.tensors.end(), [&](const QuantTensor& a, const QuantTensor& b) {
+          return !by_weight(a, b);
+        }) != out_.tensors.end())
+      std::sort(out_.tensors.begin(), out_.tensors.end(), by_weight);
     return std::move(out_);
   }
 
  private:
-  const TensorInfo* companion(const std::string& stem, const char* suffix) {
-    const TensorInfo* t = ck_.find(stem + suffix);
-    return t;
+  const TensorInfo* companion(std::string_view stem, const char* suffix) {
+    probe_.assign(stem).append(suffix);
+    return ck_.find(probe_);
   }
   std::string file(const TensorInfo& t) const { return ck_.file_label(t.file); }
   void err(std::string code, std::string msg, const TensorInfo& t) { out_.findings.push_back(error(std::move(code), std::move(msg), file(t), t.name)); }
@@ -88,13 +96,26 @@ class Scanner {
     return false;
   }
 
+  void use(const TensorInfo* t) { used_[static_cast<size_t>(t - ck_.tensors().data())] = 1; }
+  // Whether a tensor of this one's name was used: the tensors are sorted by name, so tensors
+  // sharing a name sit next to each other.
+  bool name_used(size_t i) const {
+    const auto& ts = ck_.tensors();
+    if (used_[i]) return true;
+    for (size_t j = i; j > 0 && ts[j - 1].name == ts[i].name; --j)
+      if (used_[j - 1]) return true;
+    for (size_t j = i + 1; j < ts.size() && ts[j].name == ts[i].name; ++j)
+      if (used_[j]) return true;
+    return false;
+  }
+
   void take(QuantTensor q, std::initializer_list<const TensorInfo*> extra = {}) {
-    used_.insert(q.weight->name);
-    if (q.scale) used_.insert(q.scale->name);
-    if (q.scale2) used_.insert(q.scale2->name);
-    for (auto* d : q.dropped) used_.insert(d->name);
+    use(q.weight);
+    if (q.scale) use(q.scale);
+    if (q.scale2) use(q.scale2);
+    for (auto* d : q.dropped) use(d);
     for (auto* e : extra)
-      if (e) used_.insert(e->name);
+      if (e) use(e);
     out_.tensors.push_back(std::move(q));
   }
 
@@ -121,7 +142,7 @@ class Scanner {
     if (scale_fits(q, scale, want, block_hint(scale, out, in))) take(std::move(q));
   }
 
-  void per_tensor_fp8(const TensorInfo& w, const TensorInfo& scale, const std::string& stem) {
+  void per_tensor_fp8(const TensorInfo& w, const TensorInfo& scale, std::string_view stem) {
     QuantTensor q = make(Scheme::kPerTensorFp8, w.name, w.shape, &w, &scale);
     if (!is_float_scale(scale.dtype)) return err("E-SCALE-DTYPE", fmt::format("scale {} is {}, expected F32", scale.name, dtype_name(scale.dtype)), scale);
     uint64_t in = w.shape.empty() ? 1 : w.shape.back();
@@ -146,7 +167,7 @@ class Scanner {
     take(std::move(q));
   }
 
-  void fp4(const TensorInfo& w, const TensorInfo& scale, const std::string& stem, bool nvfp4) {
+  void fp4(const TensorInfo& w, const TensorInfo& scale, std::string_view stem, bool nvfp4) {
     QuantTensor q = make(nvfp4 ? Scheme::kNvfp4 : Scheme::kMxfp4Packed, w.name, w.shape, &w, &scale);
     if (w.shape.empty()) return err("E-SCALE-SHAPE", fmt::format("packed weight {} has no dimensions", w.name), w);
     uint64_t in = w.dtype == DType::kF4 ? w.shape.back() : w.shape.back() * 2;
@@ -167,7 +188,7 @@ class Scanner {
   }
 
   void weight(const TensorInfo& w) {
-    const std::string stem = w.name.substr(0, w.name.size() - 6);  // up to and including the '.'
+    const std::string_view stem = std::string_view(w.name).substr(0, w.name.size() - 6);  // up to and including the '.'
     if (dtype_is_fp8(w.dtype) && w.dtype != DType::kF8_E8M0) {
       if (auto* s = companion(stem, "weight_scale_inv")) return block_fp8(w, *s);
       if (auto* s = companion(stem, "scale"); s && is_float_scale(s->dtype)) return block_fp8(w, *s);
@@ -209,11 +230,13 @@ class Scanner {
     std::set<std::string, std::less<>> refused;
     for (const auto& f : out_.findings)
       if (f.severity == Severity::kError && !f.tensor.empty()) refused.insert(f.tensor);
-    for (const auto& t : ck_.tensors()) {
-      if (used_.count(t.name) || refused.count(t.name)) continue;
+    const auto& ts = ck_.tensors();
+    for (size_t i = 0; i < ts.size(); ++i) {
+      const TensorInfo& t = ts[i];
       for (std::string_view suf : {"weight_scale_inv", "weight_scale_2", "weight_scale", "input_scale", "_scales"}) {
         if (!ends_with(t.name, suf)) continue;
-        warn("W-SCALE-ORPHAN", fmt::format("scale {} belongs to no quantized weight (it would be copied unchanged)", t.name), t);
+        if (!name_used(i) && !refused.count(t.name))
+          warn("W-SCALE-ORPHAN", fmt::format("scale {} belongs to no quantized weight (it would be copied unchanged)", t.name), t);
         break;
       }
     }
@@ -222,7 +245,8 @@ class Scanner {
   const Checkpoint& ck_;
   uint64_t b0_ = 128, b1_ = 128;
   QuantScan out_;
-  std::set<std::string, std::less<>> used_;
+  std::vector<char> used_;  // per tensor of ck_
+  std::string probe_;       // companion(): stem + suffix
 };
 
 }  // namespace

@@ -32,6 +32,17 @@ TEST(Registry, FindsByNameClassAndModelType) {
   EXPECT_EQ(reg.detect(Json::parse(R"({"model_type": "no_such_thing"})")), nullptr);
 }
 
+TEST(Registry, MatchesTensorAgreesWithMatchTensor) {
+  const Architecture* a = ArchRegistry::get().find("deepseek_v3");
+  ASSERT_NE(a, nullptr);
+  for (const char* n : {"model.norm.weight", "model.layers.3.self_attn.kv_a_proj_with_mqa.weight",
+                        "model.layers.3.self_attn.kv_a_proj_with_mqa.weight_scale_inv", "model.layers.3.mlp.gate.weight",
+                        "model.norm.weightx", "xmodel.norm.weight", "model.layers.x.input_layernorm.weight", "", "lm_head.bias"})
+    EXPECT_EQ(a->matches_tensor(n), a->match_tensor(n).has_value()) << n;
+  EXPECT_TRUE(a->matches_tensor("model.norm.weight"));
+  EXPECT_FALSE(a->matches_tensor("model.norm.weightx"));
+}
+
 // Every entry that names a fixture maps it completely: nothing unmapped, nothing unfilled,
 // experts mapped to the FusedMoE parameters.
 TEST(Registry, EveryFixtureMapsCompletely) {
