@@ -13,6 +13,7 @@
 
 #include "loader/zip_builder.h"
 #include "malformed_cases.h"
+#include "st_file.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -24,32 +25,8 @@ using nlohmann::json;
 using testing::run_moeckpt;
 using testing::TempDir;
 
-struct T {
-  std::string name;
-  std::string dtype = "BF16";
-  std::vector<uint64_t> shape;
-};
-
-size_t dtype_bits(const std::string& d) {
-  if (d == "F32" || d == "I32") return 32;
-  if (d == "BF16" || d == "F16") return 16;
-  if (d == "I64") return 64;
-  if (d == "F4") return 4;
-  return 8;
-}
-
-std::string st_file(const std::vector<T>& ts) {
-  json h = json::object();
-  size_t off = 0;
-  for (const auto& t : ts) {
-    size_t n = dtype_bits(t.dtype);
-    for (auto d : t.shape) n *= d;
-    n /= 8;
-    h[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {off, off + n}}};
-    off += n;
-  }
-  return testing::safetensors_bytes(h.dump(), std::string(off, '\0'));
-}
+using T = testing::StTensor;
+using testing::st_file;
 
 // ---- PyTorch zip archives (pickle opcodes as in tests/loader/torch_reader_test.cpp) ----------
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "malformed_cases.h"
+#include "st_file.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -18,30 +19,8 @@ using nlohmann::json;
 using testing::run_moeckpt;
 using testing::TempDir;
 
-struct T {
-  std::string name;
-  std::string dtype = "BF16";
-  std::vector<uint64_t> shape;
-};
-
-size_t dtype_bytes(const std::string& d) {
-  if (d == "F32" || d == "I32") return 4;
-  if (d == "BF16" || d == "F16") return 2;
-  if (d == "I64") return 8;
-  return 1;
-}
-
-std::string st_file(const std::vector<T>& ts) {
-  json h = json::object();
-  size_t off = 0;
-  for (const auto& t : ts) {
-    size_t n = dtype_bytes(t.dtype);
-    for (auto d : t.shape) n *= d;
-    h[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {off, off + n}}};
-    off += n;
-  }
-  return testing::safetensors_bytes(h.dump(), std::string(off, '\0'));
-}
+using T = testing::StTensor;
+using testing::st_file;
 
 // A Mixtral-style checkpoint: H=8, I=4, `layers` layers, `experts` experts.
 std::vector<T> mixtral(int layers, int experts, uint64_t inter = 4) {
