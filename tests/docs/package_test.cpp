@@ -56,6 +56,10 @@ TEST(PackageTest, DebInstallsProgramManPagesAndCompletions) {
   std::string pkg;
   int n = 0;
   while (std::getline(pkgs, pkg)) {
+    // A sanitizer build (CI's second pass) also links the sanitizer runtimes; a release
+    // package never does, so Depends rightly leaves them out.
+    if (pkg.starts_with("libasan") || pkg.starts_with("libubsan") || pkg.starts_with("liblsan") || pkg.starts_with("libtsan"))
+      continue;
     ++n;
     bool named = depends.find(" " + pkg + " ") != std::string::npos || depends.find(" " + pkg + ",") != std::string::npos;
     EXPECT_TRUE(named) << pkg << " missing from Depends:" << depends;
