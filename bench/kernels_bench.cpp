@@ -65,6 +65,14 @@ void BM_Memcpy(benchmark::State& st) {
 BENCHMARK(BM_Memcpy)->Arg(static_cast<int64_t>(kElems * 3 / 2))->Arg(static_cast<int64_t>(kElems * 3))->Unit(benchmark::kMillisecond);
 
 // Runs `job` row by row over the whole matrix (the convert pipeline's unit of work is a row range).
+// Bytes moved (in + out) per iteration, elements per second, and the SIMD target used.
+void report(benchmark::State& st, uint64_t bytes_per_iteration) {
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(bytes_per_iteration));
+  st.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * static_cast<double>(kElems), benchmark::Counter::kIsRate,
+                                              benchmark::Counter::kIs1000);
+  st.SetLabel(moeckpt::quant::simd_target());
+}
+
 void run_matrix(RowJob job, const uint8_t* src, uint64_t in_row_bytes, uint8_t* dst, uint64_t out_row_bytes, const float* sc,
                 uint64_t scales_per_row) {
   for (uint64_t r = 0; r < kRows; ++r) {
@@ -102,10 +110,7 @@ void kernel(benchmark::State& st, Fmt in, uint64_t in_bits, Fmt out, uint64_t ou
     benchmark::DoNotOptimize(dst.data());
     benchmark::ClobberMemory();
   }
-  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(kRows * (in_row + out_row)));
-  st.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * static_cast<double>(kElems), benchmark::Counter::kIsRate,
-                                              benchmark::Counter::kIs1000);
-  st.SetLabel(moeckpt::quant::simd_target());
+  report(st, kRows * (in_row + out_row));
 }
 
 void BM_BlockFp8ToBf16(benchmark::State& st) { kernel(st, Fmt::kE4M3FN, 8, Fmt::kBF16, 16, ScaleOp::kMultiply, 128, true); }
@@ -143,10 +148,7 @@ void BM_Bf16ToBlockFp8(benchmark::State& st) {
     benchmark::DoNotOptimize(dst.data());
     benchmark::ClobberMemory();
   }
-  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(kRows * (in_row + out_row)));
-  st.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * static_cast<double>(kElems), benchmark::Counter::kIsRate,
-                                              benchmark::Counter::kIs1000);
-  st.SetLabel(moeckpt::quant::simd_target());
+  report(st, kRows * (in_row + out_row));
 }
 
 BENCHMARK(BM_BlockFp8ToBf16)->Unit(benchmark::kMillisecond);
