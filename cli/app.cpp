@@ -10,6 +10,7 @@
 #include <new>
 #include <string>
 
+#include "cli/arch_select.h"
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "cli/output.h"
@@ -85,6 +86,7 @@ int run(int argc, char** argv) {
   app.parse_complete_callback([&] {
     setup_color(ctx);
     setup_logging(ctx);
+    report_registry_load_errors(ctx);
   });
   try {
     app.parse(argc, argv);

@@ -1,20 +1,18 @@
 #include "cli/arch_select.h"
 
-#include <cstdio>
+#include <cstdlib>
 
+#include "cli/output.h"
 #include "loader/error.h"
 #include "mapping/moe_summary.h"
 
 namespace moeckpt::cli {
 
-const ArchRegistry& registry() {
-  const ArchRegistry& reg = ArchRegistry::get();
-  static bool reported = false;
-  if (!reported) {
-    reported = true;
-    for (const auto& e : reg.load_errors()) std::fprintf(stderr, "moeckpt: warning: MOECKPT_ARCHS_DIR: %s\n", e.c_str());
-  }
-  return reg;
+const ArchRegistry& registry() { return ArchRegistry::get(); }
+
+void report_registry_load_errors(const Context& ctx) {
+  if (!std::getenv("MOECKPT_ARCHS_DIR")) return;  // the embedded registry is checked by its tests
+  for (const auto& e : registry().load_errors()) warn(ctx, "MOECKPT_ARCHS_DIR: " + e);
 }
 
 ArchChoice choose_architecture(const std::string& flag, const Json* config, const std::string& config_label) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/context.h"
 #include "loader/config_file.h"
 #include "mapping/arch_registry.h"
 
@@ -14,8 +15,9 @@ struct ArchChoice {
   std::string how;  // "--arch", "config.json architectures", "config.json model_type"
 };
 
-// The registry; the first call prints MOECKPT_ARCHS_DIR load errors as warnings.
 const ArchRegistry& registry();
+// With MOECKPT_ARCHS_DIR set, the entries it could not load, as warnings (once, at start-up).
+void report_registry_load_errors(const Context& ctx);
 
 // Throws Error(kUsage) for an unknown --arch or when neither --arch nor a config is given,
 // Error(kUnsupported) when the config names an architecture the registry lacks.

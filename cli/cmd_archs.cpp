@@ -77,7 +77,7 @@ int run_archs(const std::string& name, const Context& ctx) {
     std::string stacked;
     for (const auto& s : a.stacked) stacked += (stacked.empty() ? "" : ", ") + s.shard + "->" + s.param + "[" + s.id + "]";
     row("stacked", stacked);
-    row("scale rule", a.scale_rule);
+    row("scale rule", std::string(scale_rule_name(a.scale_rule)));
     for (int i = 0; i < kNumConfigFields; ++i)
       if (!a.aliases[static_cast<size_t>(i)].empty())
         row(std::string(config_field_name(static_cast<ConfigField>(i))).c_str(), "config key " + join(a.aliases[static_cast<size_t>(i)], " | "));

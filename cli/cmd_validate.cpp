@@ -12,12 +12,13 @@
 #include "cli/arch_select.h"
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "cli/validate_quant.h"
 #include "loader/checkpoint.h"
+#include "loader/file_names.h"
 #include "mapping/config_checks.h"
 #include "mapping/cross_checks.h"
 #include "mapping/moe_summary.h"
 #include "mapping/planner.h"
+#include "quant/quant_checks.h"
 
 namespace fs = std::filesystem;
 
@@ -85,7 +86,7 @@ void index_checks(const Checkpoint& ck, Findings& f) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(ck.directory(), ec)) {
     std::string n = e.path().filename().string();
-    bool same_kind = ck.format() == FileFormat::kSafetensors ? n.ends_with(".safetensors") : n.ends_with(".bin");
+    bool same_kind = ck.format() == FileFormat::kSafetensors ? is_safetensors_name(n) : n.ends_with(".bin");
     if (same_kind && !named.count(n) && n[0] != '.')
       f.push_back(warning("W-INDEX-ORPHAN-SHARD", "the index names no tensor in this file: engines that follow the index never read it", e.path().string()));
   }
@@ -136,7 +137,7 @@ int run_validate(const ValidateOptions& opt, const Context& ctx) {
       f.insert(f.end(), x.begin(), x.end());
     }
   }
-  QuantCheckResult q = check_quantization(ck, config, arch, opt.data, opt.threads, ctx);
+  quant::QuantCheckResult q = quant::check_quantization(ck, config, opt.data, opt.threads);
   f.insert(f.end(), q.findings.begin(), q.findings.end());
 
   // Deterministic order: errors first, then by code, file, tensor, message.

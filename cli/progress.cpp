@@ -8,9 +8,12 @@
 
 namespace moeckpt::cli {
 
-Progress::Progress(std::string label, uint64_t total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled), start_(std::chrono::steady_clock::now()) {
-  if (!enabled_) return;
+void Progress::start(const std::string& label, uint64_t total) {
+  label_ = label;
+  total_ = total;
+  start_ = std::chrono::steady_clock::now();
+  if (!enabled_ || started_) return;
+  started_ = true;
   ticker_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stop_; })) draw(false);
@@ -20,7 +23,7 @@ Progress::Progress(std::string label, uint64_t total, bool enabled)
 Progress::~Progress() { finish(); }
 
 void Progress::finish() {
-  if (!enabled_) return;
+  if (!enabled_ || !started_) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) return;

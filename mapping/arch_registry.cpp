@@ -93,8 +93,8 @@ Architecture parse_entry(const std::string& file, const std::string& text) {
   if (a.source != "transformers" && a.source != "vllm") bad(file, "'source' must be \"transformers\" or \"vllm\"");
   a.fixture = str(j, "fixture", file);
   a.config_section = str(j, "config_section", file);
-  a.scale_rule = str(j, "scale_rule", file);
-  if (!a.scale_rule.empty() && a.scale_rule != "deepseek_v4") bad(file, "unknown scale_rule '" + a.scale_rule + "'");
+  if (std::string rule = str(j, "scale_rule", file); rule == "deepseek_v4") a.scale_rule = ScaleRule::kDeepseekV4;
+  else if (!rule.empty()) bad(file, "unknown scale_rule '" + rule + "'");
   a.notes = str(j, "notes", file);
   if (auto it = j.find("aliases"); it != j.end()) {
     if (!it->is_object()) bad(file, "'aliases' must be an object");

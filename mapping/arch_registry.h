@@ -48,6 +48,14 @@ struct StackedParam {
   std::string id;     // vLLM shard id: "q", "k", "v", "0", "1"
 };
 
+// How an architecture's checkpoint names its scale tensors, beyond what its mapper says.
+enum class ScaleRule : uint8_t {
+  kNone,
+  kDeepseekV4,  // ".scale" by expert_dtype: mapping/dsv4_rule.h
+};
+// The registry's spelling: "" or "deepseek_v4".
+inline std::string_view scale_rule_name(ScaleRule r) { return r == ScaleRule::kDeepseekV4 ? "deepseek_v4" : ""; }
+
 struct Architecture {
   std::string name;   // registry id, the file name
   std::string title;
@@ -64,7 +72,7 @@ struct Architecture {
   RuleSet mapper;   // vLLM's hf_to_vllm_mapper for the class
   RuleSet renames;  // load-time renames applied after expert/stacked resolution
   std::vector<std::string> skip;  // substrings (post-mapper) the engine ignores on load
-  std::string scale_rule;         // "" or "deepseek_v4"
+  ScaleRule scale_rule = ScaleRule::kNone;  // "scale_rule": absent or "deepseek_v4"
   std::vector<std::string> tensors;  // checkpoint-side templates of every non-expert tensor family
   std::string notes;
   Json raw;  // the entry as written

@@ -106,7 +106,7 @@ Findings check_config(const Json& config, const std::string& label, const Archit
   if (auto s = v.get(ConfigField::kNumSharedExperts); s && experts && s->value > 64)
     f.push_back(warning("W-SHARED-EXPERTS", "'" + s->key + "' is " + std::to_string(s->value) + ", unusually many shared experts", label));
 
-  if (arch && arch->scale_rule == "deepseek_v4") {
+  if (arch && arch->scale_rule == ScaleRule::kDeepseekV4) {
     try {
       resolve_expert_dtype(config, label);
     } catch (const Error& e) {

@@ -14,6 +14,7 @@
 #include "mapping/config_view.h"
 #include "mapping/moe_layers.h"
 #include "mapping/name_template.h"
+#include "mapping/renamer.h"
 
 namespace moeckpt {
 namespace {
@@ -98,7 +99,7 @@ bool is_quant_weight_dtype(DType d) { return dtype_is_fp8(d); }
 
 // The scale suffix an FP8 weight is expected to have under this config.
 std::string expected_fp8_scale(const Architecture& arch, const Json* config) {
-  if (arch.scale_rule == "deepseek_v4") return "scale";
+  if (arch.scale_rule == ScaleRule::kDeepseekV4) return "scale";
   if (config) {
     if (auto q = config->find("quantization_config"); q != config->end() && q->is_object()) {
       auto m = q->find("quant_method");
@@ -111,283 +112,327 @@ std::string expected_fp8_scale(const Architecture& arch, const Json* config) {
   return "weight_scale_inv";
 }
 
+// What filled which parameter: (spec, layer, expert, shard) and (spec, layer, fused name),
+// collected as they come and sorted once (shard ids: 0 w1, 1 w3, 2 w2).
+using ExpertKey = std::tuple<size_t, int64_t, int64_t, int>;
+using FusedKey = std::tuple<size_t, int64_t, std::string>;
+
+// One tensor's entry while it is being resolved, with what it fills.
+struct Resolved {
+  PlanEntry e;
+  bool expert = false;  // matched an expert pattern
+  bool fill_expert = false, fill_fused = false;
+  ExpertKey expert_key;
+  size_t fused_spec = 0;
+  std::string_view fused_name;
+};
+
+class Planner {
+ public:
+  Planner(const Architecture& arch, const Json* config, std::span<const TensorInfo> tensors, const PlanOptions& opt)
+      : arch_(arch), config_(config), tensors_(tensors), opt_(opt), by_name_(tensors) {
+    plan_.arch = &arch;
+  }
+
+  MapPlan run() {
+    read_config();
+    Renamer renamer(&arch_, opt_.user_rules, config_, opt_.config_label);
+    renamer_ = &renamer;
+    plan_.expert_dtype = renamer.expert_dtype();
+    if (plan_.expert_dtype && !config_) plan_.notes.push_back("no config.json: expert_dtype taken as \"fp4\", its default");
+    note_what_is_not_checked();
+    map_tensors();
+    std::sort(expert_filled_.begin(), expert_filled_.end());
+    std::sort(fused_present_.begin(), fused_present_.end());
+    unfilled_experts();
+    unfilled_stacked_shards();
+    unfilled_scales();
+    std::sort(plan_.unfilled.begin(), plan_.unfilled.end(), [](const UnfilledEntry& a, const UnfilledEntry& b) {
+      return std::tie(a.layer, a.param, a.expert_id, a.shard_id, a.packed, a.expected) <
+             std::tie(b.layer, b.param, b.expert_id, b.shard_id, b.packed, b.expected);
+    });
+    return std::move(plan_);
+  }
+
+ private:
+  // Expert count, layer count and the MoE layers, from config.json.
+  void read_config() {
+    if (!config_) return;
+    std::vector<std::vector<std::string>> aliases(arch_.aliases.begin(), arch_.aliases.end());
+    view_.emplace(*config_, aliases, arch_.config_section);
+    if (auto v = view_->get(ConfigField::kNumExperts)) plan_.num_experts = v->value;
+    if (auto v = view_->get(ConfigField::kNumLayers)) plan_.num_layers = v->value;
+    if (plan_.num_layers) {
+      MoeLayers ml = resolve_moe_layers(arch_.moe_layers, *view_, *plan_.num_layers, opt_.config_label);
+      plan_.moe_layers = std::move(ml.layers);
+      plan_.moe_layers_explanation = arch_.moe_layers.rule + ": " + ml.explanation;
+    }
+  }
+
+  void note_what_is_not_checked() {
+    if (!view_) {
+      plan_.notes.push_back("no config.json: expert and layer completeness not checked");
+    } else if (!plan_.num_experts) {
+      std::string s;
+      for (const auto& a : view_->aliases(ConfigField::kNumExperts)) s += (s.empty() ? "" : ", ") + a;
+      plan_.notes.push_back("config names no routed-expert count (tried " + s + "): expert completeness not checked");
+    } else if (!plan_.num_layers) {
+      plan_.notes.push_back("config names no layer count: expert completeness not checked");
+    }
+  }
+
+  void map_tensors() {
+    plan_.entries.reserve(tensors_.size());
+    matchers_.reserve(arch_.experts.size());
+    for (size_t si = 0; si < arch_.experts.size(); ++si) matchers_.push_back(make_expert_matcher(arch_.experts[si], *arch_.expert_res[si]));
+    for (const auto& t : tensors_) map_tensor(t);
+  }
+
+  // Steps 1-3 of the renamer, skip, expert/stacked/direct resolution, step 4, then whether a
+  // tensor family of the architecture knows the name.
+  void map_tensor(const TensorInfo& t) {
+    auto name = renamer_->user(t.name, name_buf_);
+    auto n1 = name ? renamer_->engine(*name, n1_buf_) : std::nullopt;
+    if (!n1) {
+      plan_.dropped.push_back(t.name);
+      return;
+    }
+    if (std::any_of(arch_.skip.begin(), arch_.skip.end(), [&](const std::string& s) { return n1->find(s) != std::string_view::npos; })) {
+      plan_.skipped.emplace_back(t.name, "the engine does not load it");
+      return;
+    }
+    Resolved r;
+    r.e.checkpoint = t.name;
+    r.e.layer = layer_index(*n1);
+    r.e.mtp = n1->starts_with("mtp.") || n1->find(".mtp.") != std::string_view::npos ||
+              (plan_.num_layers && r.e.layer >= *plan_.num_layers);
+    if (!resolve_expert(*n1, r) && !resolve_stacked(*n1, r)) {
+      r.e.param = *n1;
+      r.e.kind = "direct";
+    }
+    auto renamed = renamer_->load_time(r.e.param);
+    if (!renamed) {
+      plan_.skipped.emplace_back(t.name, "dropped by the engine's load-time renames");
+      return;
+    }
+    r.e.param = std::move(*renamed);
+    // Known: an expert tensor, or one a template of the architecture matches (by its name
+    // after the user's rules, before the mapper).
+    if (!r.expert && !arch_.matches_tensor(*name)) {
+      plan_.unmapped.push_back(t.name);
+      return;
+    }
+    // Only tensors the architecture knows count as filling a parameter.
+    if (r.fill_expert) expert_filled_.push_back(r.expert_key);
+    if (r.fill_fused) fused_present_.emplace_back(r.fused_spec, r.e.layer, std::string(r.fused_name));
+    if (r.e.kind == "stacked") stacked_present_[r.e.param].insert(r.e.packed);
+    plan_.entries.push_back(std::move(r.e));
+  }
+
+  // "<path>.<e>.<proj>.<rest>" -> "<path>.w13_<rest>" / "<path>.w2_<rest>".
+  void per_expert(const ExpertSpec& spec, const ExpertMatcher& m, size_t si, int64_t L, Resolved& r) const {
+    PlanEntry& e = r.e;
+    std::string_view proj = group(sub_, m.proj), rest = group(sub_, m.rest), prefix = group(sub_, m.prefix);
+    bool down = proj == spec.down;
+    std::string_view mid = down ? ".w2_" : ".w13_";
+    e.param.reserve(prefix.size() + mid.size() + rest.size());
+    e.param.append(prefix).append(mid).append(rest);
+    e.expert_id = to_int64(group(sub_, m.E));
+    e.shard_id = down ? "w2" : (proj == spec.gate ? "w1" : "w3");
+    e.kind = "expert";
+    if (rest == "weight" || rest == "weight_packed" || rest == "qweight") {
+      r.fill_expert = true;
+      r.expert_key = std::make_tuple(si, L, *e.expert_id, down ? 2 : (proj == spec.gate ? 0 : 1));
+    }
+  }
+
+  // A fused 3-D expert tensor -> its parameter under the engine path.
+  void fused_expert(const ExpertSpec& spec, const ExpertMatcher& m, size_t si, int64_t L, Resolved& r) const {
+    std::string_view fname = group(sub_, m.fused);
+    for (const auto& f : spec.fused) {
+      if (f.name != fname) continue;
+      r.e.param = expand_template(spec.engine_path, L) + "." + f.param;
+      r.e.shard_id = f.shard;
+    }
+    r.e.kind = "fused_expert";
+    r.fill_fused = true;
+    r.fused_spec = si;
+    r.fused_name = fname;
+  }
+
+  bool resolve_expert(std::string_view n1, Resolved& r) {
+    for (size_t si = 0; si < arch_.experts.size(); ++si) {
+      const ExpertSpec& spec = arch_.experts[si];
+      const ExpertMatcher& m = matchers_[si];
+      if (!match_expert(m, n1, sub_)) continue;
+      std::string_view gl = group(sub_, m.L);
+      const int64_t L = !gl.empty() ? to_int64(gl) : r.e.layer;
+      r.e.layer = L;
+      if (spec.layout == ExpertSpec::Layout::kPerExpert) per_expert(spec, m, si, L, r);
+      else fused_expert(spec, m, si, L, r);
+      r.expert = true;
+      return true;
+    }
+    return false;
+  }
+
+  // The first (param, shard) whose shard name occurs in the name replaces it.
+  bool resolve_stacked(std::string_view n1, Resolved& r) const {
+    for (const auto& s : arch_.stacked) {
+      if (n1.find(s.shard) == std::string_view::npos) continue;
+      r.e.param = replace_all(std::string(n1), s.shard, s.param);
+      r.e.packed = s.id;
+      r.e.kind = "stacked";
+      return true;
+    }
+    return false;
+  }
+
+  bool filled(size_t si, int64_t L, int64_t x, int shard) const {
+    return std::binary_search(expert_filled_.begin(), expert_filled_.end(), std::make_tuple(si, L, x, shard));
+  }
+  bool fused_has(size_t si, int64_t L, const std::string& a) const {
+    return std::binary_search(fused_present_.begin(), fused_present_.end(), std::make_tuple(si, L, a));
+  }
+
+  void unfilled_per_expert(const ExpertSpec& spec, size_t si, int64_t L, int64_t n) {
+    struct P {
+      const std::string* name;
+      const char* shard;
+      const char* param;
+      int key;
+    };
+    const P projs[] = {{&spec.gate, "w1", "w13_weight", 0}, {&spec.up, "w3", "w13_weight", 1}, {&spec.down, "w2", "w2_weight", 2}};
+    const std::string path = expand_template(spec.path, L);
+    for (int64_t x = 0; x < n; ++x) {
+      for (const auto& p : projs) {
+        if (p.name->empty() || filled(si, L, x, p.key)) continue;
+        plan_.unfilled.push_back({path + "." + p.param, x, p.shard, "", path + "." + std::to_string(x) + "." + *p.name + ".weight",
+                                  "MoE layer " + std::to_string(L) + " has no such expert weight", L});
+      }
+    }
+  }
+
+  void unfilled_fused(const ExpertSpec& spec, size_t si, int64_t L) {
+    const std::string path = expand_template(spec.path, L);
+    for (const auto& alts : spec.required) {
+      bool any = std::any_of(alts.begin(), alts.end(), [&](const std::string& a) { return fused_has(si, L, a); });
+      if (any || alts.empty()) continue;
+      std::string param, shard;
+      for (const auto& f : spec.fused)
+        if (f.name == alts.front()) param = f.param, shard = f.shard;
+      plan_.unfilled.push_back({expand_template(spec.engine_path, L) + "." + param, std::nullopt, shard, "", path + "." + alts.front(),
+                                "MoE layer " + std::to_string(L) + " has no fused expert tensor", L});
+    }
+  }
+
+  // Experts the config implies.
+  void unfilled_experts() {
+    if (!plan_.num_experts || *plan_.num_experts <= 0 || plan_.moe_layers.empty()) return;
+    const int64_t n = std::min<int64_t>(*plan_.num_experts, 1 << 20);
+    for (int64_t L : plan_.moe_layers) {
+      for (size_t si = 0; si < arch_.experts.size(); ++si) {
+        const ExpertSpec& spec = arch_.experts[si];
+        if (spec.layout == ExpertSpec::Layout::kPerExpert) unfilled_per_expert(spec, si, L, n);
+        else unfilled_fused(spec, si, L);
+      }
+    }
+  }
+
+  // The other shards of stacked parameters.
+  void unfilled_stacked_shards() {
+    std::map<std::string, std::vector<const StackedParam*>> stacked_by_param;
+    for (const auto& s : arch_.stacked) stacked_by_param[s.param].push_back(&s);
+    for (const auto& present : stacked_present_) {
+      const std::string& param = present.first;
+      const std::set<std::string>& ids = present.second;  // (clang 14 cannot capture structured bindings)
+      // Which stacked family produced it: the one whose param name occurs in it.
+      for (const auto& [pname, members] : stacked_by_param) {
+        if (param.find(pname) == std::string::npos) continue;
+        bool ours = std::any_of(members.begin(), members.end(), [&](const StackedParam* m) { return ids.count(m->id); });
+        if (!ours) continue;
+        std::set<std::string> need;
+        for (const auto* m : members) need.insert(m->id);
+        for (const auto& id : need) {
+          if (ids.count(id)) continue;
+          const StackedParam* m = *std::find_if(members.begin(), members.end(), [&](const StackedParam* s) { return s->id == id; });
+          std::string expected = replace_all(param, pname, m->shard);
+          plan_.unfilled.push_back({param, std::nullopt, "", id, expected, "stacked parameter is missing a shard", layer_index(param)});
+        }
+        break;
+      }
+    }
+  }
+
+  // Whether stem + suffix names a tensor (one buffer for every probe).
+  bool has(std::string_view stem, std::string_view suffix) {
+    probe_.assign(stem).append(suffix);
+    return by_name_.find(probe_) != nullptr;
+  }
+
+  // The scale an entry's quantized weight needs and lacks: (stem, suffix), or nothing.
+  // MXFP4 blocks without scales are reported here directly.
+  std::optional<std::pair<std::string, std::string>> missing_scale(const PlanEntry& e, const std::string& fp8_scale) {
+    const TensorInfo* t = by_name_.find(e.checkpoint);
+    std::string_view cn = e.checkpoint;
+    if (is_quant_weight_dtype(t->dtype) && cn.ends_with(".weight")) {
+      std::string_view stem = cn.substr(0, cn.size() - 7);
+      if (has(stem, ".weight_scale_inv") || has(stem, ".weight_scale") || has(stem, ".scale")) return std::nullopt;
+      return std::make_pair(std::string(stem), fp8_scale);
+    }
+    if (plan_.expert_dtype && plan_.expert_dtype->value == ExpertDtype::kFp4 && e.kind == "expert" &&
+        (t->dtype == DType::kI8 || t->dtype == DType::kU8) && cn.ends_with(".weight")) {
+      std::string_view stem = cn.substr(0, cn.size() - 7);
+      if (has(stem, ".scale")) return std::nullopt;
+      return std::make_pair(std::string(stem), std::string("scale"));
+    }
+    if (cn.ends_with("_blocks") && t->dtype == DType::kU8) {
+      std::string scales = std::string(cn.substr(0, cn.size() - 7)) + "_scales";
+      if (!by_name_.find(scales))
+        plan_.unfilled.push_back({e.param, e.expert_id, e.shard_id, e.packed, scales, "MXFP4 blocks without their scales", e.layer});
+    }
+    return std::nullopt;
+  }
+
+  // Scales that quantized weights need.
+  void unfilled_scales() {
+    const std::string fp8_scale = expected_fp8_scale(arch_, config_);
+    for (const auto& e : plan_.entries) {
+      auto miss = missing_scale(e, fp8_scale);
+      if (!miss) continue;
+      const auto& [base, want] = *miss;
+      std::string expected = base + "." + want;
+      std::string mapped_scale = plan_.expert_dtype ? renamer_->scale_name(expected).substr(base.size() + 1) : want;
+      std::string param = e.param;
+      if (param.ends_with("weight")) param = param.substr(0, param.size() - 6) + mapped_scale;
+      plan_.unfilled.push_back({param, e.expert_id, e.shard_id, e.packed, expected,
+                                std::string("quantized ") + std::string(dtype_name(by_name_.find(e.checkpoint)->dtype)) +
+                                    " weight without its scale",
+                                e.layer});
+    }
+  }
+
+  const Architecture& arch_;
+  const Json* config_;
+  std::span<const TensorInfo> tensors_;
+  const PlanOptions& opt_;
+  const TensorNameIndex by_name_;  // checkpoint name -> tensor, for companions and completeness
+  const Renamer* renamer_ = nullptr;
+  std::optional<ConfigView> view_;
+  MapPlan plan_;
+  std::vector<ExpertMatcher> matchers_;
+  std::vector<re2::StringPiece> sub_;
+  std::string name_buf_, n1_buf_, probe_;
+  std::vector<ExpertKey> expert_filled_;
+  std::vector<FusedKey> fused_present_;
+  std::map<std::string, std::set<std::string>> stacked_present_;  // param -> shard ids
+};
+
 }  // namespace
 
 MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<const TensorInfo> tensors,
                      const PlanOptions& opt) {
-  MapPlan plan;
-  plan.arch = &arch;
-  std::optional<ConfigView> view;
-  if (config) {
-    std::vector<std::vector<std::string>> aliases(arch.aliases.begin(), arch.aliases.end());
-    view.emplace(*config, aliases, arch.config_section);
-    if (auto v = view->get(ConfigField::kNumExperts)) plan.num_experts = v->value;
-    if (auto v = view->get(ConfigField::kNumLayers)) plan.num_layers = v->value;
-    if (plan.num_layers) {
-      MoeLayers ml = resolve_moe_layers(arch.moe_layers, *view, *plan.num_layers, opt.config_label);
-      plan.moe_layers = std::move(ml.layers);
-      plan.moe_layers_explanation = arch.moe_layers.rule + ": " + ml.explanation;
-    }
-  }
-  if (arch.scale_rule == "deepseek_v4") {
-    plan.expert_dtype = config ? resolve_expert_dtype(*config, opt.config_label) : ExpertDtypeSetting{};
-    if (!config) plan.notes.push_back("no config.json: expert_dtype taken as \"fp4\", its default");
-  }
-  if (!view) plan.notes.push_back("no config.json: expert and layer completeness not checked");
-  else if (!plan.num_experts)
-    plan.notes.push_back("config names no routed-expert count (tried " +
-                         [&] {
-                           std::string s;
-                           for (const auto& a : view->aliases(ConfigField::kNumExperts)) s += (s.empty() ? "" : ", ") + a;
-                           return s;
-                         }() + "): expert completeness not checked");
-  else if (!plan.num_layers)
-    plan.notes.push_back("config names no layer count: expert completeness not checked");
-
-  // Checkpoint name -> tensor, for companions and completeness.
-  const TensorNameIndex by_name(tensors);
-  plan.entries.reserve(tensors.size());
-
-  // What filled which parameter: (spec, layer, expert, shard) and (spec, layer, fused name),
-  // collected as they come and sorted once (shard ids: 0 w1, 1 w3, 2 w2).
-  std::vector<std::tuple<size_t, int64_t, int64_t, int>> expert_filled;
-  std::vector<std::tuple<size_t, int64_t, std::string>> fused_present;
-  std::map<std::string, std::set<std::string>> stacked_present;  // param -> shard ids
-
-  std::vector<ExpertMatcher> matchers;
-  matchers.reserve(arch.experts.size());
-  for (size_t si = 0; si < arch.experts.size(); ++si) matchers.push_back(make_expert_matcher(arch.experts[si], *arch.expert_res[si]));
-  std::vector<re2::StringPiece> sub;
-  std::string name_buf, n1_buf;
-
-  for (const auto& t : tensors) {
-    std::string_view name = t.name;
-    if (opt.user_rules) {
-      auto r = opt.user_rules->apply(name);
-      if (!r) {
-        plan.dropped.push_back(t.name);
-        continue;
-      }
-      name_buf = std::move(*r);
-      name = name_buf;
-    }
-    // An empty mapper maps every name to itself.
-    std::string_view n1 = name;
-    if (!arch.mapper.empty()) {
-      auto mapped = arch.mapper.apply(name);
-      if (!mapped) {
-        plan.dropped.push_back(t.name);
-        continue;
-      }
-      n1_buf = std::move(*mapped);
-      n1 = n1_buf;
-    }
-    if (plan.expert_dtype) {
-      std::string scaled = apply_dsv4_scale_rule(n1, plan.expert_dtype->value);
-      n1_buf = std::move(scaled);
-      n1 = n1_buf;
-    }
-    int64_t layer = layer_index(n1);
-    bool mtp = n1.starts_with("mtp.") || n1.find(".mtp.") != std::string_view::npos ||
-               (plan.num_layers && layer >= *plan.num_layers);
-
-    if (std::any_of(arch.skip.begin(), arch.skip.end(), [&](const std::string& s) { return n1.find(s) != std::string_view::npos; })) {
-      plan.skipped.emplace_back(t.name, "the engine does not load it");
-      continue;
-    }
-    PlanEntry e;
-    bool fill_expert = false, fill_fused = false;
-    std::tuple<size_t, int64_t, int64_t, int> expert_key;
-    std::string_view fused_name;
-    size_t fused_spec = 0;
-    e.checkpoint = t.name;
-    e.layer = layer;
-    e.mtp = mtp;
-    bool done = false;
-    for (size_t si = 0; si < arch.experts.size() && !done; ++si) {
-      const ExpertSpec& spec = arch.experts[si];
-      const ExpertMatcher& m = matchers[si];
-      if (!match_expert(m, n1, sub)) continue;
-      std::string_view gl = group(sub, m.L);
-      int64_t L = !gl.empty() ? to_int64(gl) : layer;
-      e.layer = L;
-      if (spec.layout == ExpertSpec::Layout::kPerExpert) {
-        std::string_view proj = group(sub, m.proj), rest = group(sub, m.rest), prefix = group(sub, m.prefix);
-        bool down = proj == spec.down;
-        std::string_view mid = down ? ".w2_" : ".w13_";
-        e.param.reserve(prefix.size() + mid.size() + rest.size());
-        e.param.append(prefix).append(mid).append(rest);
-        e.expert_id = to_int64(group(sub, m.E));
-        e.shard_id = down ? "w2" : (proj == spec.gate ? "w1" : "w3");
-        e.kind = "expert";
-        if (rest == "weight" || rest == "weight_packed" || rest == "qweight") {
-          fill_expert = true;
-          expert_key = std::make_tuple(si, L, *e.expert_id, down ? 2 : (proj == spec.gate ? 0 : 1));
-        }
-      } else {
-        std::string_view fname = group(sub, m.fused);
-        for (const auto& f : spec.fused) {
-          if (f.name != fname) continue;
-          e.param = expand_template(spec.engine_path, L) + "." + f.param;
-          e.shard_id = f.shard;
-        }
-        e.kind = "fused_expert";
-        fill_fused = true;
-        fused_spec = si;
-        fused_name = fname;
-      }
-      done = true;
-    }
-    const bool expert = done;
-    if (!done) {
-      for (const auto& s : arch.stacked) {
-        if (n1.find(s.shard) == std::string_view::npos) continue;
-        e.param = replace_all(std::string(n1), s.shard, s.param);
-        e.packed = s.id;
-        e.kind = "stacked";
-        done = true;
-        break;
-      }
-    }
-    if (!done) {
-      e.param = n1;
-      e.kind = "direct";
-    }
-    if (!arch.renames.empty()) {
-      auto r = arch.renames.apply(e.param);
-      if (!r) {
-        plan.skipped.emplace_back(t.name, "dropped by the engine's load-time renames");
-        continue;
-      }
-      e.param = *r;
-    }
-    // Known: an expert tensor, or one a template of the architecture matches (by its name
-    // after the user's rules, before the mapper).
-    if (!expert && !arch.matches_tensor(name)) {
-      plan.unmapped.push_back(t.name);
-      continue;
-    }
-    // Only tensors the architecture knows count as filling a parameter.
-    if (fill_expert) expert_filled.push_back(expert_key);
-    if (fill_fused) fused_present.emplace_back(fused_spec, e.layer, std::string(fused_name));
-    if (e.kind == "stacked") stacked_present[e.param].insert(e.packed);
-    plan.entries.push_back(std::move(e));
-  }
-  std::sort(expert_filled.begin(), expert_filled.end());
-  std::sort(fused_present.begin(), fused_present.end());
-  auto filled = [&](size_t si, int64_t L, int64_t x, int shard) {
-    return std::binary_search(expert_filled.begin(), expert_filled.end(), std::make_tuple(si, L, x, shard));
-  };
-  auto fused_has = [&](size_t si, int64_t L, const std::string& a) {
-    return std::binary_search(fused_present.begin(), fused_present.end(), std::make_tuple(si, L, a));
-  };
-
-  // Unfilled: experts the config implies.
-  if (plan.num_experts && *plan.num_experts > 0 && !plan.moe_layers.empty()) {
-    const int64_t n = std::min<int64_t>(*plan.num_experts, 1 << 20);
-    for (int64_t L : plan.moe_layers) {
-      for (size_t si = 0; si < arch.experts.size(); ++si) {
-        const ExpertSpec& spec = arch.experts[si];
-        std::string path = expand_template(spec.path, L);
-        if (spec.layout == ExpertSpec::Layout::kPerExpert) {
-          struct P {
-            const std::string* name;
-            const char* shard;
-            const char* param;
-            int key;
-          };
-          const P projs[] = {{&spec.gate, "w1", "w13_weight", 0}, {&spec.up, "w3", "w13_weight", 1}, {&spec.down, "w2", "w2_weight", 2}};
-          for (int64_t x = 0; x < n; ++x) {
-            for (const auto& p : projs) {
-              if (p.name->empty() || filled(si, L, x, p.key)) continue;
-              plan.unfilled.push_back({path + "." + p.param, x, p.shard, "",
-                                       path + "." + std::to_string(x) + "." + *p.name + ".weight",
-                                       "MoE layer " + std::to_string(L) + " has no such expert weight", L});
-            }
-          }
-        } else {
-          for (const auto& alts : spec.required) {
-            bool any = std::any_of(alts.begin(), alts.end(), [&](const std::string& a) { return fused_has(si, L, a); });
-            if (any || alts.empty()) continue;
-            std::string param, shard;
-            for (const auto& f : spec.fused)
-              if (f.name == alts.front()) param = f.param, shard = f.shard;
-            plan.unfilled.push_back({expand_template(spec.engine_path, L) + "." + param, std::nullopt, shard, "",
-                                     path + "." + alts.front(), "MoE layer " + std::to_string(L) + " has no fused expert tensor", L});
-          }
-        }
-      }
-    }
-  }
-
-  // Unfilled: the other shards of stacked parameters.
-  std::map<std::string, std::vector<const StackedParam*>> stacked_by_param;
-  for (const auto& s : arch.stacked) stacked_by_param[s.param].push_back(&s);
-  for (const auto& present : stacked_present) {
-    const std::string& param = present.first;
-    const std::set<std::string>& ids = present.second;  // (clang 14 cannot capture structured bindings)
-    // Which stacked family produced it: the one whose param name occurs in it.
-    for (const auto& [pname, members] : stacked_by_param) {
-      if (param.find(pname) == std::string::npos) continue;
-      bool ours = std::any_of(members.begin(), members.end(), [&](const StackedParam* m) { return ids.count(m->id); });
-      if (!ours) continue;
-      std::set<std::string> need;
-      for (const auto* m : members) need.insert(m->id);
-      for (const auto& id : need) {
-        if (ids.count(id)) continue;
-        const StackedParam* m = *std::find_if(members.begin(), members.end(), [&](const StackedParam* s) { return s->id == id; });
-        std::string expected = replace_all(param, pname, m->shard);
-        plan.unfilled.push_back({param, std::nullopt, "", id, expected, "stacked parameter is missing a shard", layer_index(param)});
-      }
-      break;
-    }
-  }
-
-  // Unfilled: scales that quantized weights need.
-  const std::string fp8_scale = expected_fp8_scale(arch, config);
-  std::string probe;
-  for (const auto& e : plan.entries) {
-    const TensorInfo* t = by_name.find(e.checkpoint);
-    std::string_view cn = e.checkpoint;
-    std::string base, want;
-    // Whether base + suffix names a tensor (one buffer for every probe).
-    auto has = [&](std::string_view stem, std::string_view suffix) {
-      probe.assign(stem).append(suffix);
-      return by_name.find(probe) != nullptr;
-    };
-    if (is_quant_weight_dtype(t->dtype) && cn.ends_with(".weight")) {
-      std::string_view stem = cn.substr(0, cn.size() - 7);
-      if (has(stem, ".weight_scale_inv") || has(stem, ".weight_scale") || has(stem, ".scale")) continue;
-      base = std::string(stem);
-      want = fp8_scale;
-    } else if (plan.expert_dtype && plan.expert_dtype->value == ExpertDtype::kFp4 && e.kind == "expert" &&
-               (t->dtype == DType::kI8 || t->dtype == DType::kU8) && cn.ends_with(".weight")) {
-      std::string_view stem = cn.substr(0, cn.size() - 7);
-      if (has(stem, ".scale")) continue;
-      base = std::string(stem);
-      want = "scale";
-    } else if (cn.ends_with("_blocks") && t->dtype == DType::kU8) {
-      std::string scales = std::string(cn.substr(0, cn.size() - 7)) + "_scales";
-      if (by_name.find(scales)) continue;
-      plan.unfilled.push_back({e.param, e.expert_id, e.shard_id, e.packed, scales, "MXFP4 blocks without their scales", e.layer});
-      continue;
-    } else {
-      continue;
-    }
-    std::string expected = base + "." + want;
-    std::string mapped_scale = want;
-    if (plan.expert_dtype) mapped_scale = apply_dsv4_scale_rule(expected, plan.expert_dtype->value).substr(base.size() + 1);
-    std::string param = e.param;
-    if (param.ends_with("weight")) param = param.substr(0, param.size() - 6) + mapped_scale;
-    plan.unfilled.push_back({param, e.expert_id, e.shard_id, e.packed, expected,
-                             std::string("quantized ") + std::string(dtype_name(t->dtype)) + " weight without its scale", e.layer});
-  }
-
-  std::sort(plan.unfilled.begin(), plan.unfilled.end(), [](const UnfilledEntry& a, const UnfilledEntry& b) {
-    return std::tie(a.layer, a.param, a.expert_id, a.shard_id, a.packed, a.expected) <
-           std::tie(b.layer, b.param, b.expert_id, b.shard_id, b.packed, b.expected);
-  });
-  return plan;
+  return Planner(arch, config, tensors, opt).run();
 }
 
 }  // namespace moeckpt

@@ -1,4 +1,4 @@
-#include "cli/validate_quant.h"
+#include "quant/quant_checks.h"
 
 #include <fmt/format.h>
 
@@ -14,7 +14,7 @@
 #include "quant/scheme.h"
 #include "quant/values.h"
 
-namespace moeckpt::cli {
+namespace moeckpt::quant {
 namespace {
 
 bool quantized_dtype(DType d) {
@@ -22,8 +22,7 @@ bool quantized_dtype(DType d) {
 }
 
 // Schemes each quant_method of config.json can describe; a method not listed is not checked.
-const std::map<std::string, std::set<quant::Scheme>>& method_schemes() {
-  using quant::Scheme;
+const std::map<std::string, std::set<Scheme>>& method_schemes() {
   static const std::map<std::string, std::set<Scheme>> m = {
       {"fp8", {Scheme::kBlockFp8, Scheme::kPerTensorFp8, Scheme::kPerChannelFp8}},
       {"mxfp4", {Scheme::kMxfp4Packed, Scheme::kMxfp4GptOss}},
@@ -31,7 +30,7 @@ const std::map<std::string, std::set<quant::Scheme>>& method_schemes() {
   return m;
 }
 
-void config_checks(const Checkpoint& ck, const Json* config, const quant::QuantScan& scan, Findings& f) {
+void config_checks(const Checkpoint& ck, const Json* config, const QuantScan& scan, Findings& f) {
   if (!config || !config->is_object()) return;
   const bool has_quant_tensors =
       !scan.tensors.empty() || std::any_of(ck.tensors().begin(), ck.tensors().end(), [](const TensorInfo& t) { return quantized_dtype(t.dtype); });
@@ -65,7 +64,7 @@ void config_checks(const Checkpoint& ck, const Json* config, const quant::QuantS
     if (!known->second.count(q.scheme)) {
       f.push_back(error("E-QUANT-METHOD-MISMATCH",
                         fmt::format("quantization_config.quant_method is '{}' but {} is stored as {}", known->first, q.weight->name,
-                                    quant::scheme_name(q.scheme)),
+                                    scheme_name(q.scheme)),
                         ck.config_file(), q.weight->name));
       return;  // one is enough: the rest follow from the same cause
     }
@@ -74,15 +73,15 @@ void config_checks(const Checkpoint& ck, const Json* config, const quant::QuantS
 struct ScanRow {
   const TensorInfo* t = nullptr;
   bool is_scale = false;
-  quant::Stats st;
+  Stats st;
   bool negative_or_zero = false;  // scales only
   uint64_t zeros = 0;
   std::string unreadable;         // reason, when the bytes could not be read
 };
 
-void scan_values(const Checkpoint& ck, const quant::QuantScan& scan, ScanRow& row) {
+void scan_values(const Checkpoint& ck, const QuantScan& scan, ScanRow& row) {
   try {
-    quant::TensorValues tv(ck, scan, row.t->name, false);
+    TensorValues tv(ck, scan, row.t->name, false);
     std::vector<float> buf;
     const uint64_t per = std::max<uint64_t>(1, (uint64_t{4} << 20) / std::max<uint64_t>(1, tv.row_elems()));
     for (uint64_t r = 0; r < tv.rows(); r += per) {
@@ -105,10 +104,9 @@ Json number(double v) {
 
 }  // namespace
 
-QuantCheckResult check_quantization(const Checkpoint& ck, const Json* config, const Architecture*, bool data, unsigned threads,
-                                    const Context&) {
+QuantCheckResult check_quantization(const Checkpoint& ck, const Json* config, bool data, unsigned threads) {
   QuantCheckResult r;
-  quant::QuantScan scan = quant::scan_quantized(ck);
+  QuantScan scan = scan_quantized(ck);
   r.findings = scan.findings;
   config_checks(ck, config, scan, r.findings);
   if (!data) return r;
@@ -121,7 +119,7 @@ QuantCheckResult check_quantization(const Checkpoint& ck, const Json* config, co
   std::vector<ScanRow> rows;
   for (const auto& t : ck.tensors()) {
     // Integer and bool tensors hold no NaN or Inf (scales stored as U8 E8M0 bytes are not decoded here).
-    if (!quant::fmt_of(t.dtype)) continue;
+    if (!fmt_of(t.dtype)) continue;
     ScanRow row;
     row.t = &t;
     row.is_scale = scales.count(&t) > 0;
@@ -158,4 +156,4 @@ QuantCheckResult check_quantization(const Checkpoint& ck, const Json* config, co
   return r;
 }
 
-}  // namespace moeckpt::cli
+}  // namespace moeckpt::quant

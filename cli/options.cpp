@@ -1,0 +1,80 @@
+#include "cli/options.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+
+#include "loader/error.h"
+#include "quant/layouts.h"
+
+namespace moeckpt::cli {
+namespace {
+
+std::string upper(std::string_view s) {
+  std::string u;
+  for (char c : s) u.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return u;
+}
+
+// Bytes per unit; 0 for an unknown unit.
+double unit_bytes(const std::string& unit) {
+  struct U {
+    const char* name;
+    double bytes;
+  };
+  static const U units[] = {{"", 1},         {"B", 1},
+                            {"KB", 1e3},     {"MB", 1e6},
+                            {"GB", 1e9},     {"TB", 1e12},
+                            {"KIB", 1024.0}, {"MIB", 1024.0 * 1024},
+                            {"GIB", 1024.0 * 1024 * 1024}, {"TIB", 1024.0 * 1024 * 1024 * 1024}};
+  for (const auto& u : units)
+    if (unit == u.name) return u.bytes;
+  return 0;
+}
+
+}  // namespace
+
+uint64_t parse_size(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  if (i == 0) throw Error(Errc::kUsage, "--max-shard-size", "'" + text + "' is not a size (e.g. 5GB, 500MB, 2GiB)");
+  double value = 0;
+  try {
+    value = std::stod(text.substr(0, i));
+  } catch (const std::exception&) {
+    throw Error(Errc::kUsage, "--max-shard-size", "'" + text + "' is not a size");
+  }
+  const double mult = unit_bytes(upper(text.substr(i)));
+  if (mult == 0)
+    throw Error(Errc::kUsage, "--max-shard-size", "unknown unit '" + text.substr(i) + "' (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)");
+  double bytes = value * mult;
+  if (!(bytes >= 1) || bytes > 1.8e19) throw Error(Errc::kUsage, "--max-shard-size", "'" + text + "' is out of range");
+  return static_cast<uint64_t>(std::llround(bytes));
+}
+
+std::pair<unsigned, unsigned> parse_worker(const std::string& text) {
+  unsigned i = 0, n = 0;
+  char extra = 0;
+  if (std::sscanf(text.c_str(), "%u/%u%c", &i, &n, &extra) != 2 || n == 0 || i == 0 || i > n)
+    throw Error(Errc::kUsage, "--worker", "'" + text + "' must be I/N with 1 <= I <= N");
+  return {i - 1, n};
+}
+
+DType parse_target(const std::string& s, const char* flag, bool fp8_ok) {
+  const std::string u = upper(s);
+  if (u == "BF16" || u == "BFLOAT16") return DType::kBF16;
+  if (u == "F16" || u == "FP16" || u == "FLOAT16") return DType::kF16;
+  if (u == "F32" || u == "FP32" || u == "FLOAT32") return DType::kF32;
+  if (fp8_ok && (u == "F8_E4M3" || u == "FP8" || u == "FLOAT8_E4M3FN")) return DType::kF8_E4M3;
+  if (fp8_ok && (u == "F8_E5M2" || u == "FLOAT8_E5M2")) return DType::kF8_E5M2;
+  throw Error(Errc::kUsage, flag, "'" + s + "' is not one of " + (fp8_ok ? "BF16, F16, F32, F8_E4M3, F8_E5M2" : "bf16, f16, f32"));
+}
+
+quant::QuantizeTarget parse_quantize(const std::string& text) {
+  for (const auto& l : quant::kQuantizeLayouts)
+    if (text == l.name) return l.target;
+  throw Error(Errc::kUsage, "--quantize", "'" + text + "' is not one of fp8-block, mxfp4");
+}
+
+}  // namespace moeckpt::cli

@@ -1,0 +1,13 @@
+// SIGINT/SIGTERM as a flag the shard writer polls (WriterOptions::stop): workers stop, the
+// temporaries are removed, finished shards stay for --resume.
+#pragma once
+
+#include <atomic>
+
+namespace moeckpt::cli {
+
+// Also ignores SIGXFSZ, so a file-size limit is a write error (exit 4), not a kill.
+void install_interrupt_handlers();
+const std::atomic<bool>& interrupted();
+
+}  // namespace moeckpt::cli

@@ -1,0 +1,72 @@
+#include "mapping/renamer.h"
+
+#include <algorithm>
+#include <map>
+
+#include "loader/error.h"
+
+namespace moeckpt {
+
+Renamer::Renamer(const Architecture* arch, const RuleSet* user_rules, const Json* config, std::string_view config_label)
+    : arch_(arch), user_(user_rules) {
+  if (arch && arch->scale_rule == ScaleRule::kDeepseekV4)
+    expert_dtype_ = config ? resolve_expert_dtype(*config, config_label) : ExpertDtypeSetting{};
+}
+
+std::optional<std::string_view> Renamer::user(std::string_view name, std::string& buf) const {
+  if (!user_) return name;
+  auto r = user_->apply(name);
+  if (!r) return std::nullopt;
+  buf = std::move(*r);
+  return std::string_view(buf);
+}
+
+std::optional<std::string_view> Renamer::engine(std::string_view name, std::string& buf) const {
+  if (!arch_) return name;
+  // An empty mapper maps every name to itself.
+  if (!arch_->mapper.empty()) {
+    auto mapped = arch_->mapper.apply(name);
+    if (!mapped) return std::nullopt;
+    buf = std::move(*mapped);
+    name = buf;
+  }
+  if (!expert_dtype_) return name;
+  std::string scaled = apply_dsv4_scale_rule(name, expert_dtype_->value);
+  buf = std::move(scaled);
+  return std::string_view(buf);
+}
+
+std::optional<std::string> Renamer::load_time(std::string_view name) const {
+  if (!arch_ || arch_->renames.empty()) return std::string(name);
+  return arch_->renames.apply(name);
+}
+
+std::string Renamer::scale_name(std::string_view name) const {
+  return expert_dtype_ ? apply_dsv4_scale_rule(name, expert_dtype_->value) : std::string(name);
+}
+
+void rename_planned(std::vector<PlannedTensor>& tensors, const Renamer& renamer, std::vector<std::string>& dropped) {
+  std::vector<PlannedTensor> kept;
+  kept.reserve(tensors.size());
+  std::map<std::string, std::string> seen;  // output name -> source
+  std::string user_buf, engine_buf;
+  for (auto& t : tensors) {
+    auto u = renamer.user(t.out.name, user_buf);
+    auto e = u ? renamer.engine(*u, engine_buf) : std::nullopt;
+    auto name = e ? renamer.load_time(*e) : std::nullopt;
+    if (!name) {
+      dropped.push_back(t.source);
+      continue;
+    }
+    if (name->empty()) throw Error(Errc::kUsage, t.source, "renaming leaves an empty tensor name");
+    auto [it, fresh] = seen.emplace(*name, t.source);
+    if (!fresh)
+      throw Error(Errc::kUsage, *name, "two tensors would get this name: '" + it->second + "' and '" + t.source + "'");
+    t.out.name = std::move(*name);
+    kept.push_back(std::move(t));
+  }
+  std::sort(kept.begin(), kept.end(), [](const PlannedTensor& a, const PlannedTensor& b) { return a.out.name < b.out.name; });
+  tensors = std::move(kept);
+}
+
+}  // namespace moeckpt

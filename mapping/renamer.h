@@ -1,0 +1,56 @@
+// The one renaming chain from a checkpoint's tensor names to the engine's, shared by `map`
+// (mapping/planner) and `convert --rename engine`:
+//   1. the user's rules (--rules);
+//   2. the architecture's hf_to_vllm mapper;
+//   3. the architecture's scale rule (DeepSeek V4: ".scale" by expert_dtype, dsv4_rule.h);
+//   4. the architecture's load-time renames, which the planner applies to the engine parameter
+//      (after expert and stacked resolution) and convert to the name it writes.
+// Each step may drop a tensor (a rule whose new value is null).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "loader/config_file.h"
+#include "loader/write_plan.h"
+#include "mapping/arch_registry.h"
+#include "mapping/dsv4_rule.h"
+#include "mapping/rules.h"
+
+namespace moeckpt {
+
+class Renamer {
+ public:
+  // arch null: only the user's rules (user_rules may be null too). Throws Error(kConfigInvalid)
+  // naming config_label for an invalid expert_dtype under the DeepSeek V4 scale rule; without
+  // a config, expert_dtype is its default.
+  Renamer(const Architecture* arch, const RuleSet* user_rules, const Json* config, std::string_view config_label);
+
+  // Step 1: the name (a view of `name`, or of buf when a rule changed it), or nullopt when a
+  // rule drops the tensor.
+  std::optional<std::string_view> user(std::string_view name, std::string& buf) const;
+  // Steps 2 and 3 on a name step 1 left; same conventions.
+  std::optional<std::string_view> engine(std::string_view name, std::string& buf) const;
+  // Step 4.
+  std::optional<std::string> load_time(std::string_view name) const;
+  // Step 3 alone (what a scale tensor of this name is called by the engine).
+  std::string scale_name(std::string_view name) const;
+
+  const Architecture* arch() const { return arch_; }
+  // Set under the DeepSeek V4 scale rule.
+  const std::optional<ExpertDtypeSetting>& expert_dtype() const { return expert_dtype_; }
+
+ private:
+  const Architecture* arch_;
+  const RuleSet* user_;
+  std::optional<ExpertDtypeSetting> expert_dtype_;
+};
+
+// Steps 1-4 over planned output tensors (named as in the input), sorted by their new names
+// afterwards; the sources of dropped ones are appended to `dropped`. Throws Error(kUsage) when
+// a name ends up empty or two tensors would get one name.
+void rename_planned(std::vector<PlannedTensor>& tensors, const Renamer& renamer, std::vector<std::string>& dropped);
+
+}  // namespace moeckpt

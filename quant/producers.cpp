@@ -1,0 +1,155 @@
+#include "quant/producers.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "loader/error.h"
+#include "quant/dequant.h"
+#include "quant/kernels.h"
+#include "quant/layouts.h"
+
+namespace moeckpt::quant {
+namespace {
+
+class CopyProducer final : public TensorProducer {
+ public:
+  CopyProducer(const Checkpoint& in, const TensorInfo& t) : in_(in), t_(t) {}
+  uint64_t rows() const override { return t_.nbytes; }
+  uint64_t row_bytes() const override { return 1; }
+  void produce(uint64_t r0, uint64_t r1, std::span<std::byte> out) const override {
+    TensorBytes b = in_.bytes(t_);
+    if (b.size() != t_.nbytes) throw Error(Errc::kTruncated, in_.file_label(t_.file), "tensor bytes changed size", t_.name);
+    std::memcpy(out.data(), b.data() + r0, r1 - r0);
+  }
+  const TensorInfo* plain_copy() const override { return t_.storage < 0 ? &t_ : nullptr; }
+  std::string describe() const override { return "copy"; }
+  std::vector<const TensorInfo*> inputs() const override { return {&t_}; }
+
+ private:
+  const Checkpoint& in_;
+  const TensorInfo& t_;
+};
+
+class DequantProducer final : public TensorProducer {
+ public:
+  DequantProducer(const Checkpoint& in, QuantTensor q, Fmt out) : in_(in), q_(std::move(q)), out_(out) {}
+  uint64_t rows() const override { return dequant_rows(q_); }
+  uint64_t row_bytes() const override { return dequant_row_elems(q_) * elem_bytes(out_); }
+  void produce(uint64_t r0, uint64_t r1, std::span<std::byte> out) const override {
+    TensorBytes w = in_.bytes(*q_.weight), s = in_.bytes(*q_.scale);
+    TensorBytes s2 = q_.scale2 ? in_.bytes(*q_.scale2) : TensorBytes{};
+    dequantize_rows(q_, {w.span(), s.span(), s2.span()}, out_, r0, r1, out.data());
+  }
+  std::string describe() const override { return fmt::format("dequant {} -> {}", scheme_name(q_.scheme), dtype_name(dtype_of(out_))); }
+  std::vector<const TensorInfo*> inputs() const override {
+    std::vector<const TensorInfo*> v{q_.weight, q_.scale};
+    if (q_.scale2) v.push_back(q_.scale2);
+    return v;
+  }
+
+ private:
+  const Checkpoint& in_;
+  QuantTensor q_;
+  Fmt out_;
+};
+
+// Element-wise format change; a "row" is one element, so slices split anywhere.
+class CastProducer final : public TensorProducer {
+ public:
+  CastProducer(const Checkpoint& in, const TensorInfo& t, Fmt to, bool saturate)
+      : in_(in), t_(t), from_(*fmt_of(t.dtype)), to_(to), saturate_(saturate) {}
+  uint64_t rows() const override { return numel(t_); }
+  uint64_t row_bytes() const override { return elem_bytes(to_); }
+  void produce(uint64_t r0, uint64_t r1, std::span<std::byte> out) const override {
+    TensorBytes b = in_.bytes(t_);
+    RowJob job;
+    job.in = from_;
+    job.src = b.data() + r0 * elem_bytes(from_);
+    job.n = r1 - r0;
+    job.out = to_;
+    job.dst = out.data();
+    job.saturate = saturate_;
+    run_row(job);
+  }
+  std::string describe() const override { return fmt::format("cast {} -> {}", dtype_name(t_.dtype), dtype_name(dtype_of(to_))); }
+  std::vector<const TensorInfo*> inputs() const override { return {&t_}; }
+
+ private:
+  const Checkpoint& in_;
+  const TensorInfo& t_;
+  Fmt from_, to_;
+  bool saturate_;
+};
+
+MatrixView matrix(const TensorInfo& t, const TensorBytes& b) {
+  MatrixView m{*fmt_of(t.dtype), b.data(), 1, 1, t.shape.back()};
+  m.out = t.shape.size() >= 2 ? t.shape[t.shape.size() - 2] : 1;
+  m.rows = numel(t) / m.in;
+  return m;
+}
+
+// Codes: one row per matrix row. Scales: one row per block_rows matrix rows of each leading
+// index, ceil(in / block_cols) scales each.
+class QuantizeProducer final : public TensorProducer {
+ public:
+  QuantizeProducer(const Checkpoint& in, const TensorInfo& t, QuantizeTarget target, QuantizePart part)
+      : in_(in), t_(t), layout_(quantize_layout(target)), scales_(part == QuantizePart::kScales) {}
+  uint64_t rows() const override {
+    const uint64_t rows = numel(t_) / t_.shape.back();
+    if (!scales_ || layout_.block_rows == 1) return rows;
+    const uint64_t out = t_.shape[t_.shape.size() - 2];
+    return rows / out * ceil_div(out, layout_.block_rows);
+  }
+  uint64_t row_bytes() const override {
+    const uint64_t in = t_.shape.back();
+    if (scales_) return ceil_div(in, layout_.block_cols) * static_cast<uint64_t>(dtype_bits(layout_.scale_dtype)) / 8;
+    return in * layout_.code_bits / 8;
+  }
+  void produce(uint64_t r0, uint64_t r1, std::span<std::byte> out) const override {
+    TensorBytes b = in_.bytes(t_);
+    MatrixView m = matrix(t_, b);
+    try {
+      if (layout_.target == QuantizeTarget::kFp8Block) {
+        if (scales_) fp8_block_scales(m, layout_.block_rows, layout_.block_cols, r0, r1, reinterpret_cast<float*>(out.data()));
+        else fp8_block_quantize(m, layout_.block_rows, layout_.block_cols, r0, r1, out.data());
+      } else {
+        if (scales_) mxfp4_scales(m, r0, r1, out.data());
+        else mxfp4_quantize(m, r0, r1, out.data());
+      }
+    } catch (const Error& e) {
+      throw Error(e.code(), in_.file_label(t_.file), e.reason(), t_.name);
+    }
+  }
+  std::string describe() const override {
+    return fmt::format("quantize {} -> {}{}", dtype_name(t_.dtype), layout_.name, scales_ ? " (scales)" : "");
+  }
+  std::vector<const TensorInfo*> inputs() const override { return {&t_}; }
+
+ private:
+  const Checkpoint& in_;
+  const TensorInfo& t_;
+  const QuantizeLayout& layout_;
+  bool scales_;
+};
+
+}  // namespace
+
+std::shared_ptr<const TensorProducer> make_copy_producer(const Checkpoint& in, const TensorInfo& t) {
+  return std::make_shared<CopyProducer>(in, t);
+}
+
+std::shared_ptr<const TensorProducer> make_dequant_producer(const Checkpoint& in, QuantTensor q, Fmt out) {
+  return std::make_shared<DequantProducer>(in, std::move(q), out);
+}
+
+std::shared_ptr<const TensorProducer> make_cast_producer(const Checkpoint& in, const TensorInfo& t, Fmt to, bool saturate) {
+  return std::make_shared<CastProducer>(in, t, to, saturate);
+}
+
+std::shared_ptr<const TensorProducer> make_quantize_producer(const Checkpoint& in, const TensorInfo& t, QuantizeTarget target,
+                                                             QuantizePart part) {
+  return std::make_shared<QuantizeProducer>(in, t, target, part);
+}
+
+}  // namespace moeckpt::quant
