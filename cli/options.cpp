@@ -40,11 +40,13 @@ uint64_t parse_size(const std::string& text) {
   while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
   if (i == 0) throw Error(Errc::kUsage, "--max-shard-size", "'" + text + "' is not a size (e.g. 5GB, 500MB, 2GiB)");
   double value = 0;
+  size_t used = 0;
   try {
-    value = std::stod(text.substr(0, i));
+    value = std::stod(text.substr(0, i), &used);
   } catch (const std::exception&) {
-    throw Error(Errc::kUsage, "--max-shard-size", "'" + text + "' is not a size");
   }
+  // "1..2GB" would otherwise read as 1GB.
+  if (used != i) throw Error(Errc::kUsage, "--max-shard-size", "'" + text + "' is not a size");
   const double mult = unit_bytes(upper(text.substr(i)));
   if (mult == 0)
     throw Error(Errc::kUsage, "--max-shard-size", "unknown unit '" + text.substr(i) + "' (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)");
