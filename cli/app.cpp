@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "cli/output.h"
+#include "cli/signals.h"
 #include "loader/error.h"
 
 namespace moeckpt::cli {
@@ -58,6 +59,7 @@ void print_error(const Context& ctx, std::string_view message) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  install_fault_handler();
   Context ctx;
   CLI::App app{"moeckpt: load, inspect, validate, map and convert Mixture-of-Experts checkpoints", "moeckpt"};
   app.require_subcommand(1);

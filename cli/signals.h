@@ -10,4 +10,9 @@ namespace moeckpt::cli {
 void install_interrupt_handlers();
 const std::atomic<bool>& interrupted();
 
+// SIGBUS: an input file shrank under its mapping (another process truncated it). The handler
+// prints one line naming the file (loader/fault_registry.h), removes this process's temporary
+// files (finished shards stay, for --resume) and exits 3.
+void install_fault_handler();
+
 }  // namespace moeckpt::cli

@@ -14,10 +14,18 @@ std::string read_text_file(const std::filesystem::path& path, std::string_view l
   return std::string(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
+Json parse_json_bounded(std::string_view text, std::string_view label, Errc code) {
+  return Json::parse(text.begin(), text.end(), [&](int depth, Json::parse_event_t, Json&) {
+    if (depth > kMaxJsonDepth)
+      throw Error(code, std::string(label), "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return true;
+  });
+}
+
 Json parse_config(std::string_view text, std::string_view label) {
   Json j;
   try {
-    j = Json::parse(text.begin(), text.end());
+    j = parse_json_bounded(text, label, Errc::kConfigInvalid);
   } catch (const nlohmann::json::exception& e) {
     // nlohmann's message begins "[json.exception.parse_error.101] parse error at line L, column C: ..."
     // (or out_of_range.406 for a number too large for a double)

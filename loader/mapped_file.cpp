@@ -10,12 +10,15 @@
 #include <utility>
 
 #include "loader/error.h"
+#include "loader/fault_registry.h"
 
 namespace moeckpt {
 
 MappedFile MappedFile::open(const std::filesystem::path& path, std::string label) {
   if (label.empty()) label = path.string();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO (or a device) where a file should be must not block the open; it is
+  // refused below. The flag does nothing to reads of a regular file's mapping.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error(Errc::kFileOpen, label, std::string("cannot open: ") + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -25,7 +28,12 @@ MappedFile MappedFile::open(const std::filesystem::path& path, std::string label
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw Error(Errc::kFileOpen, label, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    throw Error(Errc::kFileOpen, label,
+                S_ISDIR(st.st_mode)    ? "is a directory"
+                : S_ISFIFO(st.st_mode) ? "is a FIFO, not a regular file"
+                : S_ISSOCK(st.st_mode) ? "is a socket, not a regular file"
+                : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "is a device, not a regular file"
+                                                             : "not a regular file");
   }
   MappedFile f;
   f.path_ = path;
@@ -39,6 +47,7 @@ MappedFile MappedFile::open(const std::filesystem::path& path, std::string label
       throw Error(Errc::kFileOpen, f.label_, std::string("cannot map: ") + std::strerror(e));
     }
     f.data_ = p;
+    fault::add_mapping(p, f.size_, f.label_);
   }
   ::close(fd);
   return f;
@@ -60,7 +69,10 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 MappedFile::~MappedFile() { release(); }
 
 void MappedFile::release() {
-  if (data_ != nullptr) ::munmap(data_, size_);
+  if (data_ != nullptr) {
+    fault::remove_mapping(data_);
+    ::munmap(data_, size_);
+  }
   data_ = nullptr;
   size_ = 0;
 }

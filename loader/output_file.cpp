@@ -8,16 +8,19 @@
 #include <cstring>
 
 #include "loader/error.h"
+#include "loader/fault_registry.h"
 #include "loader/mapped_file.h"
 
 namespace fs = std::filesystem;
 
 namespace moeckpt {
 
-OutputFile::OutputFile(const fs::path& dir, const std::string& final_name, uint64_t size)
-    : temp_(dir / (std::string(kTempPrefix) + final_name)), final_(dir / final_name) {
+OutputFile::OutputFile(const fs::path& dir, const std::string& final_name, uint64_t size, bool unique_temp)
+    : temp_(dir / (std::string(kTempPrefix) + final_name + (unique_temp ? "." + std::to_string(::getpid()) : ""))),
+      final_(dir / final_name) {
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) fail("cannot create", errno);
+  fault::add_temporary(temp_.string());
   // The destructor does not run for an object whose constructor throws: clean up here.
   struct Guard {
     OutputFile* self;
@@ -28,6 +31,7 @@ OutputFile::OutputFile(const fs::path& dir, const std::string& final_name, uint6
       self->fd_ = -1;
       std::error_code ec;
       fs::remove(self->temp_, ec);
+      fault::remove_temporary(self->temp_.string());
     }
   } guard{this};
   if (size > 0) {
@@ -47,6 +51,7 @@ OutputFile::~OutputFile() {
   if (!committed_) {
     std::error_code ec;
     fs::remove(temp_, ec);
+    fault::remove_temporary(temp_.string());
   }
 }
 
@@ -104,7 +109,27 @@ void OutputFile::commit() {
   fs::rename(temp_, final_, ec);
   if (ec) throw Error(Errc::kOutputWrite, final_.string(), "cannot rename into place: " + ec.message());
   committed_ = true;
+  fault::remove_temporary(temp_.string());
   fsync_directory(final_.parent_path());
+}
+
+bool OutputFile::commit_if_absent() {
+  if (::fsync(fd_) != 0) fail("fsync failed", errno);
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    fail("close failed", errno);
+  }
+  fd_ = -1;
+  if (::link(temp_.c_str(), final_.c_str()) != 0) {
+    if (errno == EEXIST) return false;  // the destructor removes the temporary
+    fail("cannot link into place", errno);
+  }
+  std::error_code ec;
+  fs::remove(temp_, ec);
+  committed_ = true;
+  fault::remove_temporary(temp_.string());
+  fsync_directory(final_.parent_path());
+  return true;
 }
 
 void fsync_directory(const fs::path& dir) {
@@ -118,6 +143,12 @@ void write_file_atomic(const fs::path& dir, const std::string& name, std::string
   OutputFile f(dir, name);
   f.pwrite_all(text, 0);
   f.commit();
+}
+
+bool write_file_if_absent(const fs::path& dir, const std::string& name, std::string_view text) {
+  OutputFile f(dir, name, 0, true);
+  f.pwrite_all(text, 0);
+  return f.commit_if_absent();
 }
 
 void copy_file_atomic(const fs::path& src, const fs::path& dir, const std::string& name) {

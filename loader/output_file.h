@@ -16,8 +16,10 @@ inline constexpr std::string_view kTempPrefix = ".moeckpt-tmp-";
 class OutputFile {
  public:
   // Creates dir/.moeckpt-tmp-<final_name> (truncating a stale one) with the given size
-  // preallocated when possible. Throws Error(kOutputWrite) naming the file.
-  OutputFile(const std::filesystem::path& dir, const std::string& final_name, uint64_t size = 0);
+  // preallocated when possible. unique_temp adds this process's id to the temporary's name,
+  // for a file that several processes may write at once. Throws Error(kOutputWrite) naming
+  // the file.
+  OutputFile(const std::filesystem::path& dir, const std::string& final_name, uint64_t size = 0, bool unique_temp = false);
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
   ~OutputFile();
@@ -31,6 +33,9 @@ class OutputFile {
   void copy_from(int src_fd, uint64_t src_offset, std::span<const std::byte> src_map, uint64_t dst_offset) const;
   // fsync, rename to the final name, fsync the directory.
   void commit();
+  // As commit(), but only when no file has the final name yet (atomically, by link()):
+  // false, and the temporary removed, when one has.
+  bool commit_if_absent();
 
   int fd() const { return fd_; }
   const std::filesystem::path& temp_path() const { return temp_; }
@@ -44,7 +49,9 @@ class OutputFile {
 };
 
 // Writes text to dir/name atomically (temp, fsync, rename).
+// write_file_if_absent: the same when dir/name does not exist; false when it does.
 void write_file_atomic(const std::filesystem::path& dir, const std::string& name, std::string_view text);
+bool write_file_if_absent(const std::filesystem::path& dir, const std::string& name, std::string_view text);
 // Copies a regular file into dir atomically.
 void copy_file_atomic(const std::filesystem::path& src, const std::filesystem::path& dir, const std::string& name);
 // fsync of a directory, so renames in it are durable.

@@ -1,6 +1,8 @@
 #include "loader/shard_writer.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -10,7 +12,9 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
+#include "loader/config_file.h"
 #include "loader/error.h"
 #include "loader/file_names.h"
 #include "loader/output_file.h"
@@ -68,6 +72,7 @@ Json plan_file_json(const WritePlan& plan, unsigned workers) {
   for (const auto& c : plan.copies) copies.push_back({{"source", canon(c.source).string()}, {"name", c.name}});
   return Json{{"moeckpt_plan", 1},
               {"workers", workers},
+              {"signature", plan.signature},
               {"shards", std::move(shards)},
               {"index", plan.index ? *plan.index : Json(nullptr)},
               {"config", plan.config ? *plan.config : Json(nullptr)},
@@ -100,6 +105,57 @@ class InputFds {
   std::vector<int> fds_;
 };
 
+// An advisory lock on OUT itself (flock on the directory: nothing is left in OUT), held for the
+// run: exclusive for a single run or finalize, shared by the workers of one conversion (their
+// plan file guards them). Where the filesystem cannot lock, the run goes on unlocked.
+class OutputLock {
+ public:
+  OutputLock(const fs::path& out, bool shared) {
+    fd_ = ::open(out.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) return;
+    if (::flock(fd_, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0) return;
+    const int e = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (e == EWOULDBLOCK)
+      throw Error(Errc::kOutputExists, out.string(),
+                  shared ? "another moeckpt convert (not a worker of a split) is writing here; wait for it or choose another OUT"
+                         : "another moeckpt convert is writing here (OUT is locked); wait for it or choose another OUT");
+  }
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+  ~OutputLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Size and modification time of every input file when the run began, to tell at the end
+// whether one changed while it was read.
+class InputStamps {
+ public:
+  explicit InputStamps(const Checkpoint& in) {
+    for (const auto& f : in.files()) stamps_.push_back(stamp(f.path));
+  }
+  // Throws Error(kTruncated) naming the first input that changed.
+  void check(const Checkpoint& in) const {
+    for (size_t i = 0; i < stamps_.size(); ++i)
+      if (stamp(in.files()[i].path) != stamps_[i])
+        throw Error(Errc::kTruncated, in.file_label(static_cast<uint32_t>(i)),
+                    "input file changed while being read: the shards written from it may be wrong; rerun with --overwrite");
+  }
+
+ private:
+  static std::tuple<int64_t, int64_t, int64_t> stamp(const fs::path& p) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return {-1, -1, -1};
+    return {st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+  }
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> stamps_;
+};
+
 // One slice of one tensor: rows [r0, r1) written at dst of an open shard.
 struct Job {
   size_t shard;   // index into the writer's open files
@@ -117,14 +173,16 @@ class Writer {
   WriteReport run() {
     const auto t0 = std::chrono::steady_clock::now();
     check_output_dir(in_, out_);
+    create_output();
+    const OutputLock lock(out_, multi_);
     prepare_output();
-    if (multi_) write_file_atomic(out_, kPlanFile, plan_file_json(plan_, opt_.worker_count).dump(2) + "\n");
-    select_shards();
-    InputFds fds(in_);
-    open_shards();
-    start_progress();
-    run_jobs(fds);
-    finish_run();
+    publish_plan();
+    try {
+      write_shards();
+    } catch (...) {
+      forget_plan_if_nothing_to_resume();
+      throw;
+    }
     if (!multi_) {
       write_final_files(out_, plan_.index ? &*plan_.index : nullptr, plan_.copies, plan_.config ? &*plan_.config : nullptr);
       std::error_code ec;
@@ -137,6 +195,25 @@ class Writer {
 
  private:
   bool stopped() const { return opt_.stop && opt_.stop->load(); }
+
+  void write_shards() {
+    select_shards();
+    const InputStamps stamps(in_);
+    InputFds fds(in_);
+    open_shards();
+    start_progress();
+    run_jobs(fds);
+    finish_run();
+    stamps.check(in_);
+  }
+
+  // A single run that failed before any shard of its plan was in OUT leaves nothing behind:
+  // the plan file only serves a resume.
+  void forget_plan_if_nothing_to_resume() const {
+    if (multi_ || report_.shards_kept > 0 || committed_ > 0) return;
+    std::error_code ec;
+    fs::remove(out_ / kPlanFile, ec);
+  }
 
   // Every name this plan writes in OUT.
   std::set<std::string> our_names() const {
@@ -197,10 +274,14 @@ class Writer {
       if (is_temp(e.path().filename().string())) fs::remove(e.path(), ec);
   }
 
-  void prepare_output() const {
+  void create_output() const {
     std::error_code ec;
     fs::create_directories(out_, ec);
     if (ec) throw Error(Errc::kOutputWrite, out_.string(), "cannot create directory: " + ec.message());
+  }
+
+  void prepare_output() const {
+    if (multi_ || opt_.resume) check_existing_plan(plan_text());
     const std::set<std::string> ours = our_names();
     std::vector<std::string> foreign = blocking_entries(ours);
     // With a worker share, --overwrite replaces only that worker's shards, so files no worker
@@ -208,6 +289,46 @@ class Writer {
     if (!foreign.empty() && (!opt_.overwrite || multi_)) refuse(foreign);
     if (opt_.overwrite) remove_replaced(ours);
     else remove_stale_temporaries();
+  }
+
+  // The plan file: written once, atomically, by whichever run comes first; every later run (a
+  // worker, a resume) must have planned the same. The worker count must match between workers
+  // (their shares would overlap otherwise); a single run holds OUT alone and may finish a
+  // split's work. A single run removes the file when it is done.
+  std::string plan_text() const { return plan_file_json(plan_, opt_.worker_count).dump(2) + "\n"; }
+
+  // Throws when OUT's plan file (if any) is not this plan's.
+  void check_existing_plan(const std::string& text) const {
+    std::string theirs;
+    try {
+      theirs = read_text_file(out_ / kPlanFile);
+    } catch (const Error&) {
+      return;  // none (or unreadable: publish_plan will say so)
+    }
+    if (theirs == text) return;
+    Json old = nullptr, mine = Json::parse(text);
+    try {
+      old = Json::parse(theirs);
+    } catch (const Json::exception&) {
+    }
+    std::string why = "was planned by a conversion with other options";
+    if (old.is_object()) {
+      const unsigned workers = old.value("workers", 0u);
+      if (!multi_) old["workers"] = mine["workers"];
+      if (old == mine) return;
+      if (multi_ && workers != opt_.worker_count) {
+        old["workers"] = mine["workers"];
+        if (old == mine) why = "was planned for " + std::to_string(workers) + " worker(s), not " + std::to_string(opt_.worker_count);
+      }
+    }
+    throw Error(Errc::kOutputExists, (out_ / kPlanFile).string(),
+                "OUT " + why + ": rerun with the options of the first run, or use a new OUT");
+  }
+
+  void publish_plan() const {
+    const std::string text = plan_text();
+    if (write_file_if_absent(out_, kPlanFile, text)) return;
+    check_existing_plan(text);
   }
 
   // This worker's shards less those an earlier run finished.
@@ -273,6 +394,7 @@ class Writer {
     if (pending_[k].fetch_sub(1) != 1) return;
     std::lock_guard<std::mutex> lock(commit_mu_);  // renames and directory fsyncs one at a time
     files_[k]->commit();
+    ++committed_;
   }
 
   // An unchanged input tensor: copied in the kernel from the input file.
@@ -317,7 +439,10 @@ class Writer {
 
   void run_jobs(const InputFds& fds) {
     for (size_t k = 0; k < todo_.size(); ++k)
-      if (pending_[k] == 0) files_[k]->commit();
+      if (pending_[k] == 0) {
+        files_[k]->commit();
+        ++committed_;
+      }
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < std::min<size_t>(threads_, std::max<size_t>(1, jobs_.size())); ++i)
       pool.emplace_back([this, &fds] { work(fds); });
@@ -353,6 +478,7 @@ class Writer {
   std::vector<Job> jobs_;
   uint64_t total_ = 0;
   std::atomic<size_t> next_{0};
+  std::atomic<size_t> committed_{0};  // shards committed by this run
   std::atomic<bool> failed_{false};
   std::exception_ptr first_error_;
   std::mutex err_mu_, commit_mu_;
@@ -413,6 +539,7 @@ WriteReport write_plan(const Checkpoint& in, const WritePlan& plan, const Writer
 WriteReport finalize_output(const fs::path& out) {
   const auto t0 = std::chrono::steady_clock::now();
   Json plan = read_plan_file(out);
+  const OutputLock lock(out, false);
   std::vector<std::string> missing;
   WriteReport report;
   for (const auto& s : plan["shards"]) {

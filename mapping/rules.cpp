@@ -264,7 +264,7 @@ RuleSet RuleSet::parse(std::string_view text, std::string_view label) {
                 "key '" + dups.duplicate + "' appears twice in one object (first at line " + std::to_string(first) + ")");
   }
   try {
-    doc = Json::parse(text.begin(), text.end());
+    doc = parse_json_bounded(text, label, Errc::kRulesInvalid);
   } catch (const nlohmann::json::exception& e) {
     throw not_json(e);
   }

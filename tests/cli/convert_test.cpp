@@ -161,6 +161,7 @@ TEST_F(Convert, KilledAtAnyPointLeavesNothingFinishedLookingAndResumes) {
     if (fs::exists(out)) {
       for (const auto& [name, bytes] : snapshot(out)) {
         if (name.rfind(".moeckpt-tmp-", 0) == 0) continue;
+        if (name == ".moeckpt-plan.json") continue;  // the resume record, removed by the run that finishes
         ASSERT_TRUE(ref.count(name)) << name;
         EXPECT_EQ(crc(bytes), crc(ref.at(name))) << name << " has a final name but is not the finished file";
       }
