@@ -1,5 +1,6 @@
 // The one error type of moeckpt. Everything below cli/ throws moeckpt::Error; cli/ catches it
-// once, prints one line and exits with the code the error's kind maps to (SPEC section 2).
+// once, prints one line and exits with the code the error's kind maps to (moeckpt-formats(7),
+// EXIT STATUS).
 #pragma once
 
 #include <stdexcept>
@@ -61,7 +62,7 @@ enum class Errc {
   kOutputWrite,
 };
 
-// Exit codes of SPEC section 2.
+// Exit codes (moeckpt-formats(7), EXIT STATUS).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFindings = 1;
 inline constexpr int kExitUsage = 2;
