@@ -33,6 +33,117 @@ std::string tried(const ConfigView& v, ConfigField f) {
   return s;
 }
 
+// The routed-expert count and where it came from: --num-experts, else the config.
+struct ExpertCount {
+  int64_t n = 0;
+  std::string from;
+};
+
+ExpertCount expert_count(const ExpertsOptions& opt, const ConfigView* view) {
+  if (opt.num_experts >= 0) return {opt.num_experts, "--num-experts"};
+  if (!view)
+    throw Error(Errc::kUsage, "--num-experts", "give --num-experts N or --config config.json");
+  auto v = view->get(ConfigField::kNumExperts);
+  if (!v) throw Error(Errc::kConfigInvalid, opt.config, "no routed-expert count: tried " + tried(*view, ConfigField::kNumExperts));
+  return {v->value, v->key};
+}
+
+// The sizes placement divides over the ranks, where the config gives them.
+void add_config_sizes(PlacementInput& in, const ConfigView& view, const Json& config) {
+  if (auto v = view.get(ConfigField::kNumSharedExperts)) in.num_shared = v->value;
+  if (auto v = view.get(ConfigField::kMoeIntermediateSize)) in.moe_intermediate_size = v->value;
+  if (auto v = view.get(ConfigField::kNumAttentionHeads)) in.num_attention_heads = v->value;
+  if (auto v = view.get(ConfigField::kNumKeyValueHeads)) in.num_key_value_heads = v->value;
+  if (auto q = config.find("quantization_config"); q != config.end() && q->is_object())
+    if (auto b = q->find("weight_block_size"); b != q->end() && b->is_array() && b->size() == 2 && (*b)[0].is_number_integer())
+      in.block_n = (*b)[0].get<int64_t>();
+}
+
+// The placement plan, when --tp or --ep asks for one.
+std::optional<PlacementPlan> placement(const ExpertsOptions& opt, int64_t n, const ConfigView* view, const Json* config) {
+  if (opt.tp <= 0 && opt.ep <= 0) return std::nullopt;
+  PlacementInput in;
+  in.num_logical = n;
+  in.num_redundant = opt.redundant;
+  in.tp = opt.tp > 0 ? opt.tp : 1;
+  in.ep = opt.ep > 0 ? opt.ep : 1;
+  if (view) add_config_sizes(in, *view, *config);
+  return plan_placement(in);
+}
+
+// What experts prints, in either form.
+struct ExpertsReport {
+  const Architecture& arch;
+  const ExpertSpec& spec;
+  ExpertCount count;
+  int64_t redundant = 0;
+  std::vector<ExpertParamRow> rows;
+  std::optional<PlacementPlan> plan;
+};
+
+Json placement_json(const PlacementPlan& plan) {
+  Json ranks = Json::array();
+  for (const auto& r : plan.ranks)
+    ranks.push_back({{"rank", r.rank}, {"first_physical", r.first_physical}, {"last_physical", r.last_physical},
+                     {"num_local", r.num_local}, {"logical", r.logical}});
+  return {{"tp", plan.tp},
+          {"ep", plan.ep},
+          {"num_logical_experts", plan.num_logical},
+          {"num_redundant_experts", plan.num_redundant},
+          {"num_physical_experts", plan.num_physical},
+          {"num_local_physical_experts", plan.num_local_physical},
+          {"num_shared_experts", plan.num_shared},
+          {"experts_tp_split", plan.experts_tp_split},
+          {"intermediate_size_per_rank", plan.intermediate_per_rank ? Json(*plan.intermediate_per_rank) : Json(nullptr)},
+          {"physical_to_logical", plan.physical_to_logical},
+          {"ranks", std::move(ranks)}};
+}
+
+void print_experts_json(const ExpertsReport& r) {
+  Json doc = Json::object();
+  doc["architecture"] = r.arch.name;
+  doc["gate"] = r.spec.gate;
+  doc["up"] = r.spec.up;
+  doc["down"] = r.spec.down;
+  doc["num_experts"] = r.count.n;
+  doc["num_experts_from"] = r.count.from;
+  doc["num_redundant_experts"] = r.redundant;
+  doc["num_physical_experts"] = r.count.n + r.redundant;
+  Json m = Json::array();
+  for (const auto& row : r.rows)
+    m.push_back({{"param", row.param}, {"weight", row.weight}, {"expert_id", row.expert_id}, {"shard_id", row.shard_id}});
+  doc["mapping"] = std::move(m);
+  if (r.plan) {
+    doc["placement"] = placement_json(*r.plan);
+  } else {
+    doc["placement"] = nullptr;
+  }
+  print_json(doc);
+}
+
+std::string placement_text(const Context& ctx, const PlacementPlan& plan) {
+  std::string out = fmt::format("{} tp {} ep {}: {} local physical experts per rank{}{}\n", styled(ctx, "placement", Style::kBold),
+                                plan.tp, plan.ep, plan.num_local_physical,
+                                plan.experts_tp_split ? ", each expert split over tp ranks" : "",
+                                plan.intermediate_per_rank ? fmt::format(", intermediate size {} per rank", *plan.intermediate_per_rank) : "");
+  if (plan.num_shared > 0) out += fmt::format("  shared experts: {} (on every rank)\n", plan.num_shared);
+  for (const auto& r : plan.ranks)
+    out += fmt::format("  rank {:>4}: physical {}..{} ({} experts)\n", r.rank, r.first_physical, r.last_physical, r.num_local);
+  return out;
+}
+
+void print_experts_text(const Context& ctx, const ExpertsReport& r) {
+  std::string out;
+  out += fmt::format("{} {}: {} routed experts ({}), {} redundant, {} physical; checkpoint names {}/{}/{}\n",
+                     styled(ctx, "architecture", Style::kBold), r.arch.name, r.count.n, r.count.from, r.redundant,
+                     r.count.n + r.redundant, r.spec.gate, r.spec.up, r.spec.down);
+  if (r.plan) out += placement_text(ctx, *r.plan);
+  out += "\n";
+  for (const auto& row : r.rows)
+    out += fmt::format("{:<16} {:<28} expert {:>5}  {}\n", row.param, row.weight, row.expert_id, row.shard_id);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
 int run_experts(const ExpertsOptions& opt, const Context& ctx) {
   std::optional<Json> config;
   if (!opt.config.empty()) config = read_config(opt.config, opt.config);
@@ -46,89 +157,16 @@ int run_experts(const ExpertsOptions& opt, const Context& ctx) {
     std::vector<std::vector<std::string>> aliases(arch.aliases.begin(), arch.aliases.end());
     view.emplace(*config, aliases, arch.config_section);
   }
-  int64_t n = opt.num_experts;
-  std::string n_from = "--num-experts";
-  if (n < 0) {
-    if (!view)
-      throw Error(Errc::kUsage, "--num-experts", "give --num-experts N or --config config.json");
-    auto v = view->get(ConfigField::kNumExperts);
-    if (!v) throw Error(Errc::kConfigInvalid, opt.config, "no routed-expert count: tried " + tried(*view, ConfigField::kNumExperts));
-    n = v->value;
-    n_from = v->key;
-  }
-  auto rows = make_expert_params_mapping(spec.gate.empty() ? spec.up : spec.gate, spec.down, spec.up, n, opt.redundant, opt.lora);
-
-  std::optional<PlacementPlan> plan;
-  if (opt.tp > 0 || opt.ep > 0) {
-    PlacementInput in;
-    in.num_logical = n;
-    in.num_redundant = opt.redundant;
-    in.tp = opt.tp > 0 ? opt.tp : 1;
-    in.ep = opt.ep > 0 ? opt.ep : 1;
-    if (view) {
-      if (auto v = view->get(ConfigField::kNumSharedExperts)) in.num_shared = v->value;
-      if (auto v = view->get(ConfigField::kMoeIntermediateSize)) in.moe_intermediate_size = v->value;
-      if (auto v = view->get(ConfigField::kNumAttentionHeads)) in.num_attention_heads = v->value;
-      if (auto v = view->get(ConfigField::kNumKeyValueHeads)) in.num_key_value_heads = v->value;
-      if (auto q = config->find("quantization_config"); q != config->end() && q->is_object())
-        if (auto b = q->find("weight_block_size"); b != q->end() && b->is_array() && b->size() == 2 && (*b)[0].is_number_integer())
-          in.block_n = (*b)[0].get<int64_t>();
-    }
-    plan = plan_placement(in);
-  }
-
+  const ConfigView* v = view ? &*view : nullptr;
+  ExpertsReport r{arch, spec, expert_count(opt, v), opt.redundant, {}, {}};
+  r.rows = make_expert_params_mapping(spec.gate.empty() ? spec.up : spec.gate, spec.down, spec.up, r.count.n, opt.redundant,
+                                      opt.lora);
+  r.plan = placement(opt, r.count.n, v, config ? &*config : nullptr);
   if (ctx.json) {
-    Json doc = Json::object();
-    doc["architecture"] = arch.name;
-    doc["gate"] = spec.gate;
-    doc["up"] = spec.up;
-    doc["down"] = spec.down;
-    doc["num_experts"] = n;
-    doc["num_experts_from"] = n_from;
-    doc["num_redundant_experts"] = opt.redundant;
-    doc["num_physical_experts"] = n + opt.redundant;
-    Json m = Json::array();
-    for (const auto& r : rows)
-      m.push_back({{"param", r.param}, {"weight", r.weight}, {"expert_id", r.expert_id}, {"shard_id", r.shard_id}});
-    doc["mapping"] = std::move(m);
-    if (plan) {
-      Json ranks = Json::array();
-      for (const auto& r : plan->ranks)
-        ranks.push_back({{"rank", r.rank}, {"first_physical", r.first_physical}, {"last_physical", r.last_physical},
-                         {"num_local", r.num_local}, {"logical", r.logical}});
-      doc["placement"] = {{"tp", plan->tp},
-                          {"ep", plan->ep},
-                          {"num_logical_experts", plan->num_logical},
-                          {"num_redundant_experts", plan->num_redundant},
-                          {"num_physical_experts", plan->num_physical},
-                          {"num_local_physical_experts", plan->num_local_physical},
-                          {"num_shared_experts", plan->num_shared},
-                          {"experts_tp_split", plan->experts_tp_split},
-                          {"intermediate_size_per_rank", plan->intermediate_per_rank ? Json(*plan->intermediate_per_rank) : Json(nullptr)},
-                          {"physical_to_logical", plan->physical_to_logical},
-                          {"ranks", std::move(ranks)}};
-    } else {
-      doc["placement"] = nullptr;
-    }
-    print_json(doc);
-    return kExitOk;
+    print_experts_json(r);
+  } else {
+    print_experts_text(ctx, r);
   }
-  std::string out;
-  out += fmt::format("{} {}: {} routed experts ({}), {} redundant, {} physical; checkpoint names {}/{}/{}\n",
-                     styled(ctx, "architecture", Style::kBold), arch.name, n, n_from, opt.redundant, n + opt.redundant,
-                     spec.gate, spec.up, spec.down);
-  if (plan) {
-    out += fmt::format("{} tp {} ep {}: {} local physical experts per rank{}{}\n", styled(ctx, "placement", Style::kBold),
-                       plan->tp, plan->ep, plan->num_local_physical,
-                       plan->experts_tp_split ? ", each expert split over tp ranks" : "",
-                       plan->intermediate_per_rank ? fmt::format(", intermediate size {} per rank", *plan->intermediate_per_rank) : "");
-    if (plan->num_shared > 0) out += fmt::format("  shared experts: {} (on every rank)\n", plan->num_shared);
-    for (const auto& r : plan->ranks)
-      out += fmt::format("  rank {:>4}: physical {}..{} ({} experts)\n", r.rank, r.first_physical, r.last_physical, r.num_local);
-  }
-  out += "\n";
-  for (const auto& r : rows) out += fmt::format("{:<16} {:<28} expert {:>5}  {}\n", r.param, r.weight, r.expert_id, r.shard_id);
-  std::fwrite(out.data(), 1, out.size(), stdout);
   return kExitOk;
 }
 

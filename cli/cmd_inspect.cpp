@@ -55,6 +55,15 @@ Json config_json(const Checkpoint& ck, const ConfigView* view) {
   return c;
 }
 
+// The dtype most routed-expert tensors have ("" when none); the first in name order on a tie.
+std::string dominant_dtype(const MoeSummary& m) {
+  std::string dominant;
+  uint64_t best = 0;
+  for (auto& [d, n] : m.expert_dtypes)
+    if (n > best) best = n, dominant = d;
+  return dominant;
+}
+
 Json moe_json(const std::optional<MoeSummary>& m) {
   if (!m) return nullptr;
   Json j = Json::object();
@@ -71,10 +80,7 @@ Json moe_json(const std::optional<MoeSummary>& m) {
   for (auto& [l, n] : m->experts_per_layer) per[std::to_string(l)] = n;
   j["experts_per_layer"] = per;
   j["expert_layout"] = m->layout.empty() ? Json(nullptr) : Json(m->layout);
-  std::string dominant;
-  uint64_t best = 0;
-  for (auto& [d, n] : m->expert_dtypes)
-    if (n > best) best = n, dominant = d;
+  std::string dominant = dominant_dtype(*m);
   j["expert_dtype"] = dominant.empty() ? Json(nullptr) : Json(dominant);
   j["expert_dtypes"] = m->expert_dtypes;
   j["expert_tensors"] = m->expert_tensors;
@@ -94,134 +100,182 @@ Json quantization_json(const Checkpoint& ck) {
   return q;
 }
 
-int run_inspect(const InspectOptions& opt, const Context& ctx) {
-  std::unique_ptr<RE2> filter;
-  if (!opt.filter.empty()) {
-    RE2::Options o;
-    o.set_log_errors(false);
-    filter = std::make_unique<RE2>(opt.filter, o);
-    if (!filter->ok()) throw Error(Errc::kUsage, "--filter", "invalid regular expression: " + filter->error());
-  }
-  Checkpoint ck = Checkpoint::open(opt.path);
-  std::optional<ConfigView> view;
-  if (ck.config()) view.emplace(*ck.config());
+std::unique_ptr<RE2> compile_filter(const std::string& pattern) {
+  if (pattern.empty()) return nullptr;
+  RE2::Options o;
+  o.set_log_errors(false);
+  auto filter = std::make_unique<RE2>(pattern, o);
+  if (!filter->ok()) throw Error(Errc::kUsage, "--filter", "invalid regular expression: " + filter->error());
+  return filter;
+}
 
-  std::vector<const TensorInfo*> shown;
-  shown.reserve(ck.tensors().size());
-  for (const auto& t : ck.tensors())
-    if (!filter || RE2::PartialMatch(t.name, *filter)) shown.push_back(&t);
-
+// What inspect reports about the tensors it shows, gathered once for either output.
+struct Summary {
+  bool filtered = false;
+  std::vector<const TensorInfo*> shown;  // the tensors the filter keeps, in name order
   std::map<std::string, DTypeStats> by_dtype;
   uint64_t params = 0, bytes = 0;
-  std::vector<uint64_t> per_file_tensors(ck.files().size(), 0);
-  for (const auto* t : shown) {
-    auto& d = by_dtype[std::string(dtype_name(t->dtype))];
+  std::vector<uint64_t> per_file_tensors;  // shown tensors per file
+  std::optional<MoeSummary> moe;
+};
+
+void count_shown(Summary& s, size_t num_files) {
+  s.per_file_tensors.assign(num_files, 0);
+  for (const auto* t : s.shown) {
+    auto& d = s.by_dtype[std::string(dtype_name(t->dtype))];
     uint64_t n = numel(*t);
     d.tensors++;
     d.bytes += t->nbytes;
     d.params += n;
-    params += n;
-    bytes += t->nbytes;
-    per_file_tensors[t->file]++;
+    s.params += n;
+    s.bytes += t->nbytes;
+    s.per_file_tensors[t->file]++;
   }
+}
+
+// The MoE summary of the tensors shown (a filtered list is copied: summarize_moe takes a span).
+std::optional<MoeSummary> summarize_shown_moe(const ConfigView* view, const Checkpoint& ck, const Summary& s) {
+  if (!s.filtered) return summarize_moe(view, ck.tensors());
   std::vector<TensorInfo> shown_copy;
-  std::span<const TensorInfo> moe_input = ck.tensors();
-  if (filter) {
-    shown_copy.reserve(shown.size());
-    for (const auto* t : shown) shown_copy.push_back(*t);
-    moe_input = shown_copy;
-  }
-  auto moe = summarize_moe(view ? &*view : nullptr, moe_input);
+  shown_copy.reserve(s.shown.size());
+  for (const auto* t : s.shown) shown_copy.push_back(*t);
+  return summarize_moe(view, shown_copy);
+}
 
-  if (ctx.json) {
-    Json doc = Json::object();
-    doc["path"] = opt.path;
-    doc["format"] = file_format_name(ck.format());
-    doc["layout"] = layout_name(ck.layout());
-    if (ck.index()) {
-      doc["index"] = {{"file", ck.index_file()},
-                      {"total_size", ck.index()->total_size ? Json(*ck.index()->total_size) : Json(nullptr)},
-                      {"unlisted_tensors", ck.unlisted()}};
-    } else {
-      doc["index"] = nullptr;
-    }
-    if (filter) doc["filter"] = opt.filter;
-    Json files = Json::array();
-    for (size_t i = 0; i < ck.files().size(); ++i) {
-      const auto& f = ck.files()[i];
-      files.push_back({{"name", f.name}, {"bytes", f.bytes}, {"tensors", filter ? per_file_tensors[i] : f.num_tensors}});
-    }
-    doc["files"] = files;
-    doc["num_tensors"] = shown.size();
-    doc["num_params"] = params;
-    doc["total_bytes"] = bytes;
-    Json dtypes = Json::object();
-    for (auto& [name, s] : by_dtype) dtypes[name] = {{"tensors", s.tensors}, {"bytes", s.bytes}, {"params", s.params}};
-    doc["dtypes"] = dtypes;
-    doc["config"] = view ? config_json(ck, &*view) : Json(nullptr);
-    doc["moe"] = moe_json(moe);
-    doc["quantization"] = quantization_json(ck);
-    Json meta = Json::object();
-    for (const auto& f : ck.files())
-      for (const auto& [k, v] : f.metadata)
-        if (!meta.contains(k)) meta[k] = v;
-    doc["metadata"] = meta;
-    Json tl = Json::array();
-    for (const auto* t : shown)
-      tl.push_back({{"name", t->name}, {"dtype", dtype_name(t->dtype)}, {"shape", t->shape}, {"bytes", t->nbytes},
-                    {"file", ck.files()[t->file].name}});
-    doc["tensors"] = tl;
-    print_json(doc);
-    return kExitOk;
-  }
+Summary summarize(const Checkpoint& ck, const ConfigView* view, const RE2* filter) {
+  Summary s;
+  s.filtered = filter != nullptr;
+  s.shown.reserve(ck.tensors().size());
+  for (const auto& t : ck.tensors())
+    if (!filter || RE2::PartialMatch(t.name, *filter)) s.shown.push_back(&t);
+  count_shown(s, ck.files().size());
+  s.moe = summarize_shown_moe(view, ck, s);
+  return s;
+}
 
-  std::string out;
+Json files_json(const Checkpoint& ck, const Summary& s) {
+  Json files = Json::array();
+  for (size_t i = 0; i < ck.files().size(); ++i) {
+    const auto& f = ck.files()[i];
+    files.push_back({{"name", f.name}, {"bytes", f.bytes}, {"tensors", s.filtered ? s.per_file_tensors[i] : f.num_tensors}});
+  }
+  return files;
+}
+
+Json dtypes_json(const Summary& s) {
+  Json dtypes = Json::object();
+  for (auto& [name, d] : s.by_dtype) dtypes[name] = {{"tensors", d.tensors}, {"bytes", d.bytes}, {"params", d.params}};
+  return dtypes;
+}
+
+// Every file's __metadata__, the first value of each key.
+Json metadata_json(const Checkpoint& ck) {
+  Json meta = Json::object();
+  for (const auto& f : ck.files())
+    for (const auto& [k, v] : f.metadata)
+      if (!meta.contains(k)) meta[k] = v;
+  return meta;
+}
+
+Json tensors_json(const Checkpoint& ck, const Summary& s) {
+  Json tl = Json::array();
+  for (const auto* t : s.shown)
+    tl.push_back({{"name", t->name}, {"dtype", dtype_name(t->dtype)}, {"shape", t->shape}, {"bytes", t->nbytes},
+                  {"file", ck.files()[t->file].name}});
+  return tl;
+}
+
+void print_inspect_json(const InspectOptions& opt, const Checkpoint& ck, const ConfigView* view, const Summary& s) {
+  Json doc = Json::object();
+  doc["path"] = opt.path;
+  doc["format"] = file_format_name(ck.format());
+  doc["layout"] = layout_name(ck.layout());
+  if (ck.index()) {
+    doc["index"] = {{"file", ck.index_file()},
+                    {"total_size", ck.index()->total_size ? Json(*ck.index()->total_size) : Json(nullptr)},
+                    {"unlisted_tensors", ck.unlisted()}};
+  } else {
+    doc["index"] = nullptr;
+  }
+  if (s.filtered) doc["filter"] = opt.filter;
+  doc["files"] = files_json(ck, s);
+  doc["num_tensors"] = s.shown.size();
+  doc["num_params"] = s.params;
+  doc["total_bytes"] = s.bytes;
+  doc["dtypes"] = dtypes_json(s);
+  doc["config"] = view ? config_json(ck, view) : Json(nullptr);
+  doc["moe"] = moe_json(s.moe);
+  doc["quantization"] = quantization_json(ck);
+  doc["metadata"] = metadata_json(ck);
+  doc["tensors"] = tensors_json(ck, s);
+  print_json(doc);
+}
+
+// The human output, built in one string: a title, then "label  value" lines.
+class TextReport {
+ public:
+  explicit TextReport(const Context& ctx) : ctx_(ctx) {}
+  void title(std::string_view text) { out_ += styled(ctx_, text, Style::kBold) + "\n"; }
+  void line(std::string_view k, const std::string& v) { out_ += "  " + label(k) + v + "\n"; }
+  void append(std::string_view text) { out_ += text; }
+  void print() const { std::fwrite(out_.data(), 1, out_.size(), stdout); }
+
+ private:
   // Pad by hand: a format width would count the ANSI codes of styled text.
-  auto label = [&](std::string_view k) {
-    std::string s = styled(ctx, k, Style::kBold);
+  std::string label(std::string_view k) const {
+    std::string s = styled(ctx_, k, Style::kBold);
     return s + std::string(k.size() < 14 ? 14 - k.size() : 1, ' ');
-  };
-  auto line = [&](std::string_view k, const std::string& v) { out += "  " + label(k) + v + "\n"; };
-  out += styled(ctx, opt.path, Style::kBold) + "\n";
-  line("format", fmt::format("{} ({}{})", file_format_name(ck.format()), layout_name(ck.layout()),
-                             ck.index() ? ", " + ck.index_file() : ""));
+  }
+  const Context& ctx_;
+  std::string out_;
+};
+
+// format, files, tensors, parameters, dtypes.
+void add_contents_lines(TextReport& r, const InspectOptions& opt, const Checkpoint& ck, const Summary& s) {
+  r.line("format", fmt::format("{} ({}{})", file_format_name(ck.format()), layout_name(ck.layout()),
+                               ck.index() ? ", " + ck.index_file() : ""));
   uint64_t file_bytes = 0;
   for (const auto& f : ck.files()) file_bytes += f.bytes;
-  line("files", fmt::format("{} ({})", ck.files().size(), human_bytes(file_bytes)));
-  line("tensors", grouped(shown.size()) + (filter ? fmt::format(" matching /{}/ of {}", opt.filter, grouped(ck.tensors().size())) : ""));
-  line("parameters", fmt::format("{} ({})", human_count(params), grouped(params)));
+  r.line("files", fmt::format("{} ({})", ck.files().size(), human_bytes(file_bytes)));
+  r.line("tensors", grouped(s.shown.size()) +
+                        (s.filtered ? fmt::format(" matching /{}/ of {}", opt.filter, grouped(ck.tensors().size())) : ""));
+  r.line("parameters", fmt::format("{} ({})", human_count(s.params), grouped(s.params)));
   bool first = true;
-  for (auto& [name, s] : by_dtype) {
-    line(first ? "dtypes" : "", fmt::format("{:<8} {:>8} tensors  {:>10}", name, grouped(s.tensors), human_bytes(s.bytes)));
+  for (auto& [name, d] : s.by_dtype) {
+    r.line(first ? "dtypes" : "", fmt::format("{:<8} {:>8} tensors  {:>10}", name, grouped(d.tensors), human_bytes(d.bytes)));
     first = false;
   }
-  if (view) {
-    auto archs = view->architectures();
-    std::string mt = view->model_type();
-    line("architecture", fmt::format("{}{}", archs.empty() ? "(none in config)" : archs.front(),
+}
+
+void add_architecture_line(TextReport& r, const ConfigView* view) {
+  if (!view) {
+    r.line("config", "none (no config.json beside the checkpoint)");
+    return;
+  }
+  auto archs = view->architectures();
+  std::string mt = view->model_type();
+  r.line("architecture", fmt::format("{}{}", archs.empty() ? "(none in config)" : archs.front(),
                                      mt.empty() ? "" : " (model_type " + mt + ")"));
-  } else {
-    line("config", "none (no config.json beside the checkpoint)");
-  }
-  if (moe) {
-    auto val = [](const std::optional<ResolvedInt>& r) {
-      return r ? fmt::format("{} ({})", r->value, r->key) : std::string("?");
-    };
-    line("MoE", fmt::format("{} routed experts, top-k {}, {} shared", val(moe->num_experts), val(moe->top_k),
-                            moe->num_shared_experts ? std::to_string(moe->num_shared_experts->value) : "0"));
-    if (!moe->expert_layers.empty()) {
-      std::string dominant;
-      uint64_t best = 0;
-      for (auto& [d, n] : moe->expert_dtypes)
-        if (n > best) best = n, dominant = d;
-      line("", fmt::format("expert layers {} ({} of {}), {} tensors, expert dtype {}",
-                           format_ranges(moe->expert_layers), moe->expert_layers.size(),
-                           moe->num_layers ? std::to_string(moe->num_layers->value) : "?",
-                           moe->layout == "per_expert" ? "per-expert" : moe->layout, dominant.empty() ? "?" : dominant));
-    }
-  }
+}
+
+void add_moe_lines(TextReport& r, const MoeSummary& moe) {
+  auto val = [](const std::optional<ResolvedInt>& v) {
+    return v ? fmt::format("{} ({})", v->value, v->key) : std::string("?");
+  };
+  r.line("MoE", fmt::format("{} routed experts, top-k {}, {} shared", val(moe.num_experts), val(moe.top_k),
+                            moe.num_shared_experts ? std::to_string(moe.num_shared_experts->value) : "0"));
+  if (moe.expert_layers.empty()) return;
+  std::string dominant = dominant_dtype(moe);
+  r.line("", fmt::format("expert layers {} ({} of {}), {} tensors, expert dtype {}",
+                         format_ranges(moe.expert_layers), moe.expert_layers.size(),
+                         moe.num_layers ? std::to_string(moe.num_layers->value) : "?",
+                         moe.layout == "per_expert" ? "per-expert" : moe.layout, dominant.empty() ? "?" : dominant));
+}
+
+// quantization, then every file's distinct metadata pairs.
+void add_quantization_and_metadata_lines(TextReport& r, const Checkpoint& ck) {
   Json q = quantization_json(ck);
-  line("quantization", q.is_null() ? "none" : (q["method"].is_string() ? q["method"].get<std::string>() : "unknown"));
+  r.line("quantization", q.is_null() ? "none" : (q["method"].is_string() ? q["method"].get<std::string>() : "unknown"));
   std::string meta;
   for (const auto& f : ck.files()) {
     for (const auto& [k, v] : f.metadata) {
@@ -229,17 +283,43 @@ int run_inspect(const InspectOptions& opt, const Context& ctx) {
       if (meta.find(kv) == std::string::npos) meta += (meta.empty() ? "" : ", ") + kv;
     }
   }
-  line("metadata", meta.empty() ? "none" : meta);
-  if (opt.tensors) {
-    out += "\n";
-    for (const auto* t : shown) {
-      out += fmt::format("  {:<60} {:<8} {:<20} {:>10}", t->name, dtype_name(t->dtype), shape_string(t->shape),
-                         human_bytes(t->nbytes));
-      if (ck.files().size() > 1) out += "  " + ck.files()[t->file].name;
-      out += "\n";
-    }
+  r.line("metadata", meta.empty() ? "none" : meta);
+}
+
+void add_tensor_list(TextReport& r, const Checkpoint& ck, const Summary& s) {
+  r.append("\n");
+  for (const auto* t : s.shown) {
+    r.append(fmt::format("  {:<60} {:<8} {:<20} {:>10}", t->name, dtype_name(t->dtype), shape_string(t->shape),
+                         human_bytes(t->nbytes)));
+    if (ck.files().size() > 1) r.append("  " + ck.files()[t->file].name);
+    r.append("\n");
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+void print_inspect_text(const InspectOptions& opt, const Context& ctx, const Checkpoint& ck, const ConfigView* view,
+                        const Summary& s) {
+  TextReport r(ctx);
+  r.title(opt.path);
+  add_contents_lines(r, opt, ck, s);
+  add_architecture_line(r, view);
+  if (s.moe) add_moe_lines(r, *s.moe);
+  add_quantization_and_metadata_lines(r, ck);
+  if (opt.tensors) add_tensor_list(r, ck, s);
+  r.print();
+}
+
+int run_inspect(const InspectOptions& opt, const Context& ctx) {
+  std::unique_ptr<RE2> filter = compile_filter(opt.filter);
+  Checkpoint ck = Checkpoint::open(opt.path);
+  std::optional<ConfigView> view;
+  if (ck.config()) view.emplace(*ck.config());
+  const ConfigView* v = view ? &*view : nullptr;
+  const Summary s = summarize(ck, v, filter.get());
+  if (ctx.json) {
+    print_inspect_json(opt, ck, v, s);
+  } else {
+    print_inspect_text(opt, ctx, ck, v, s);
+  }
   return kExitOk;
 }
 

@@ -1,4 +1,5 @@
-// Options every command shares (SPEC section 2) and the exit code the command sets.
+// Options every command shares (moeckpt(1), GLOBAL OPTIONS) and the exit code the command sets
+// (moeckpt-formats(7), EXIT STATUS).
 #pragma once
 
 #include <string>

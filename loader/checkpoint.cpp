@@ -36,6 +36,7 @@ struct Checkpoint::Impl {
   mutable TensorNameIndex by_name;  // built on first find()
   mutable std::mutex mu;
   mutable std::map<std::pair<uint32_t, int32_t>, std::shared_ptr<const std::vector<std::byte>>> inflated;
+  class Opener;  // the steps of Checkpoint::open
 };
 
 Checkpoint::Checkpoint() : impl_(std::make_unique<Impl>()) {}
@@ -68,205 +69,289 @@ std::string join_label(const std::string& input, const std::string& name) {
   return (fs::path(input) / name).string();
 }
 
+bool contains(const std::vector<std::string>& sorted, std::string_view name) {
+  return std::binary_search(sorted.begin(), sorted.end(), std::string(name));
+}
+
+// A directory's files by what they may be.
+struct DirectoryFiles {
+  std::vector<std::string> st_indexes, bin_indexes, st_files, bin_files;
+};
+
+DirectoryFiles classify(const std::vector<std::string>& all) {
+  DirectoryFiles d;
+  for (const auto& n : all) {
+    if (ends_with(n, ".safetensors.index.json")) d.st_indexes.push_back(n);
+    else if (ends_with(n, ".bin.index.json") || ends_with(n, ".pt.index.json")) d.bin_indexes.push_back(n);
+    else if (ends_with(n, ".safetensors")) d.st_files.push_back(n);
+    else if (is_torch_name(n) && n != "training_args.bin" && n != "optimizer.pt" && n != "scheduler.pt" &&
+             n != "rng_state.pth")
+      d.bin_files.push_back(n);
+  }
+  return d;
+}
+
+// The index of one kind to read from a directory: the default one, else the only one; "" when
+// there is none. Several and no default is an error.
+std::string pick_index(const std::vector<std::string>& indexes, std::string_view preferred,
+                       const std::vector<std::string>& all, const std::string& input) {
+  if (indexes.empty()) return {};
+  if (contains(all, preferred)) return std::string(preferred);
+  if (indexes.size() == 1) return indexes[0];
+  std::string list;
+  for (const auto& i : indexes) list += (list.empty() ? "" : ", ") + i;
+  throw Error(Errc::kNoCheckpoint, input, "several shard indexes and none is the default one: " + list +
+              "; pass the index file to use");
+}
+
 }  // namespace
 
-Checkpoint Checkpoint::open(const fs::path& path, const OpenOptions& options) {
-  Checkpoint c;
-  c.input_ = path.string();
-  std::error_code ec;
-  auto st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) throw Error(Errc::kFileOpen, c.input_, "no such file or directory");
+// The steps of Checkpoint::open, in the order they run. Nested in Impl so that it may fill the
+// checkpoint's private members (checkpoint.h need not know of it).
+class Checkpoint::Impl::Opener {
+ public:
+  Opener(Checkpoint& c, const OpenOptions& options) : c_(c), options_(options) {}
 
-  std::vector<std::string> names;  // files to load, relative to dir_
-  std::string dir_label;           // prefix for file labels
-  fs::path index_path;
+  void run(const fs::path& path) {
+    c_.input_ = path.string();
+    locate(path);
+    if (!index_path_.empty()) read_index();
+    read_config_file();
+    load_files();
+    report_file_errors();
+    merge_tensor_lists();
+    report_duplicate_names();
+    if (c_.index_) report_index_mismatches();
+  }
 
-  if (fs::is_directory(st)) {
-    c.dir_ = path;
-    dir_label = c.input_;
-    auto all = list_dir(path, c.input_);
-    auto has = [&](std::string_view n) { return std::binary_search(all.begin(), all.end(), std::string(n)); };
-    std::vector<std::string> st_indexes, bin_indexes, st_files, bin_files;
-    for (const auto& n : all) {
-      if (ends_with(n, ".safetensors.index.json")) st_indexes.push_back(n);
-      else if (ends_with(n, ".bin.index.json") || ends_with(n, ".pt.index.json")) bin_indexes.push_back(n);
-      else if (ends_with(n, ".safetensors")) st_files.push_back(n);
-      else if (is_torch_name(n) && n != "training_args.bin" && n != "optimizer.pt" && n != "scheduler.pt" &&
-               n != "rng_state.pth")
-        bin_files.push_back(n);
-    }
-    auto pick_index = [&](const std::vector<std::string>& idx, std::string_view preferred) -> std::string {
-      if (idx.empty()) return {};
-      if (has(preferred)) return std::string(preferred);
-      if (idx.size() == 1) return idx[0];
-      std::string list;
-      for (const auto& i : idx) list += (list.empty() ? "" : ", ") + i;
-      throw Error(Errc::kNoCheckpoint, c.input_, "several shard indexes and none is the default one: " + list +
-                  "; pass the index file to use");
-    };
-    if (auto i = pick_index(st_indexes, "model.safetensors.index.json"); !i.empty()) {
-      index_path = path / i;
-      c.format_ = FileFormat::kSafetensors;
-    } else if (has("model.safetensors")) {
-      names = {"model.safetensors"};
-      c.layout_ = Layout::kSingleFile;
-    } else if (auto j = pick_index(bin_indexes, "pytorch_model.bin.index.json"); !j.empty()) {
-      index_path = path / j;
-      c.format_ = FileFormat::kTorch;
-    } else if (has("pytorch_model.bin")) {
-      names = {"pytorch_model.bin"};
-      c.format_ = FileFormat::kTorch;
-      c.layout_ = Layout::kSingleFile;
-    } else if (!st_files.empty()) {
-      names = st_files;
-      c.layout_ = st_files.size() == 1 ? Layout::kSingleFile : Layout::kDirectory;
-    } else if (!bin_files.empty()) {
-      names = bin_files;
-      c.format_ = FileFormat::kTorch;
-      c.layout_ = bin_files.size() == 1 ? Layout::kSingleFile : Layout::kDirectory;
+ private:
+  // A problem that stops the open, or one collected for validate to report.
+  void problem(const Error& e) {
+    if (!options_.collect_problems) throw e;
+    c_.problems_.push_back(e);
+  }
+
+  // What PATH is: a directory, a weights file or an index. Sets the directory, the format
+  // and layout as far as the path tells them, and the files to load or the index to read.
+  void locate(const fs::path& path) {
+    std::error_code ec;
+    auto st = fs::status(path, ec);
+    if (ec || !fs::exists(st)) throw Error(Errc::kFileOpen, c_.input_, "no such file or directory");
+    if (fs::is_directory(st)) {
+      locate_in_directory(path);
+    } else if (fs::is_regular_file(st)) {
+      locate_file(path);
     } else {
-      throw Error(Errc::kNoCheckpoint, c.input_,
+      throw Error(Errc::kFileOpen, c_.input_, "not a regular file or directory");
+    }
+  }
+
+  // A directory: its index if it has one, else its default weights file, else every weights
+  // file it holds.
+  void locate_in_directory(const fs::path& path) {
+    c_.dir_ = path;
+    dir_label_ = c_.input_;
+    const auto all = list_dir(path, c_.input_);
+    const DirectoryFiles found = classify(all);
+    if (auto i = pick_index(found.st_indexes, "model.safetensors.index.json", all, c_.input_); !i.empty()) {
+      index_path_ = path / i;
+      c_.format_ = FileFormat::kSafetensors;
+    } else if (contains(all, "model.safetensors")) {
+      names_ = {"model.safetensors"};
+      c_.layout_ = Layout::kSingleFile;
+    } else if (auto j = pick_index(found.bin_indexes, "pytorch_model.bin.index.json", all, c_.input_); !j.empty()) {
+      index_path_ = path / j;
+      c_.format_ = FileFormat::kTorch;
+    } else if (contains(all, "pytorch_model.bin")) {
+      names_ = {"pytorch_model.bin"};
+      c_.format_ = FileFormat::kTorch;
+      c_.layout_ = Layout::kSingleFile;
+    } else if (!found.st_files.empty()) {
+      names_ = found.st_files;
+      c_.layout_ = found.st_files.size() == 1 ? Layout::kSingleFile : Layout::kDirectory;
+    } else if (!found.bin_files.empty()) {
+      names_ = found.bin_files;
+      c_.format_ = FileFormat::kTorch;
+      c_.layout_ = found.bin_files.size() == 1 ? Layout::kSingleFile : Layout::kDirectory;
+    } else {
+      throw Error(Errc::kNoCheckpoint, c_.input_,
                   "no checkpoint in directory: looked for *.safetensors.index.json, model.safetensors, "
                   "pytorch_model.bin(.index.json), *.safetensors, *.bin, *.pt, *.pth");
     }
-  } else if (fs::is_regular_file(st)) {
-    c.dir_ = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-    dir_label = path.parent_path().string();
+  }
+
+  // A single file: an index, or one weights file.
+  void locate_file(const fs::path& path) {
+    c_.dir_ = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    dir_label_ = path.parent_path().string();
     std::string fname = path.filename().string();
     if (ends_with(fname, ".json")) {
-      index_path = path;
+      index_path_ = path;
     } else if (ends_with(fname, ".safetensors")) {
-      names = {fname};
+      names_ = {fname};
     } else if (is_torch_name(fname)) {
-      names = {fname};
-      c.format_ = FileFormat::kTorch;
+      names_ = {fname};
+      c_.format_ = FileFormat::kTorch;
     } else {
-      throw Error(Errc::kNoCheckpoint, c.input_, "not a checkpoint file: expected .safetensors, .bin, .pt, .pth or an .index.json");
+      throw Error(Errc::kNoCheckpoint, c_.input_, "not a checkpoint file: expected .safetensors, .bin, .pt, .pth or an .index.json");
     }
-  } else {
-    throw Error(Errc::kFileOpen, c.input_, "not a regular file or directory");
   }
 
-  if (!index_path.empty()) {
-    c.layout_ = Layout::kIndexed;  // even when the index is broken (collect mode lists the directory)
-    c.index_file_ = index_path.filename().string();
-    std::string label = join_label(dir_label, c.index_file_);
+  // Parses the index; its shards become the files to load. A broken index, when problems are
+  // collected, is recorded and the directory's weights files are loaded instead.
+  void read_index() {
+    c_.layout_ = Layout::kIndexed;  // even when the index is broken (collect mode lists the directory)
+    c_.index_file_ = index_path_.filename().string();
+    index_label_ = join_label(dir_label_, c_.index_file_);
     try {
-      c.index_ = parse_index(read_text_file(index_path, label), label);
-      if (c.index_->shards.empty()) throw Error(Errc::kIndexInvalid, label, "weight_map is empty");
-      names = c.index_->shards;
+      c_.index_ = parse_index(read_text_file(index_path_, index_label_), index_label_);
+      if (c_.index_->shards.empty()) throw Error(Errc::kIndexInvalid, index_label_, "weight_map is empty");
+      names_ = c_.index_->shards;
     } catch (const Error& e) {
-      if (!options.collect_problems) throw;
+      if (!options_.collect_problems) throw;
       // validate goes on with the shards the directory holds, so they are checked too.
-      c.problems_.push_back(e);
-      c.index_.reset();
-      for (const auto& n : list_dir(c.dir_, c.input_))
-        if (n.ends_with(".safetensors") || (is_torch_name(n) && index_path.string().find(".bin.") != std::string::npos))
-          names.push_back(n);
-      if (names.empty()) throw;
+      c_.problems_.push_back(e);
+      c_.index_.reset();
+      for (const auto& n : list_dir(c_.dir_, c_.input_))
+        if (n.ends_with(".safetensors") || (is_torch_name(n) && index_path_.string().find(".bin.") != std::string::npos))
+          names_.push_back(n);
+      if (names_.empty()) throw;
     }
+    check_shard_formats();
+  }
+
+  // The shards are all safetensors or all PyTorch files; that sets the checkpoint's format.
+  void check_shard_formats() {
     bool any_torch = false, any_st = false;
-    for (const auto& n : names) (is_torch_name(n) ? any_torch : any_st) = true;
-    if (any_torch && any_st) throw Error(Errc::kIndexInvalid, label, "index mixes safetensors and PyTorch shards");
-    c.format_ = any_torch ? FileFormat::kTorch : FileFormat::kSafetensors;
-    for (const auto& n : names) {
+    for (const auto& n : names_) (is_torch_name(n) ? any_torch : any_st) = true;
+    if (any_torch && any_st) throw Error(Errc::kIndexInvalid, index_label_, "index mixes safetensors and PyTorch shards");
+    c_.format_ = any_torch ? FileFormat::kTorch : FileFormat::kSafetensors;
+    for (const auto& n : names_) {
       if (!is_torch_name(n) && !ends_with(n, ".safetensors"))
-        throw Error(Errc::kIndexInvalid, label, "shard '" + n + "' is neither .safetensors nor .bin/.pt/.pth");
+        throw Error(Errc::kIndexInvalid, index_label_, "shard '" + n + "' is neither .safetensors nor .bin/.pt/.pth");
     }
   }
 
-  if (fs::exists(c.dir_ / "config.json")) {
-    c.config_file_ = join_label(dir_label, "config.json");
+  void read_config_file() {
+    if (!fs::exists(c_.dir_ / "config.json")) return;
+    c_.config_file_ = join_label(dir_label_, "config.json");
     try {
-      c.config_ = read_config(c.dir_ / "config.json", c.config_file_);
+      c_.config_ = read_config(c_.dir_ / "config.json", c_.config_file_);
     } catch (const Error& e) {
-      if (!options.collect_problems) throw;
-      c.problems_.push_back(e);
+      if (!options_.collect_problems) throw;
+      c_.problems_.push_back(e);
     }
   }
 
-  // Map and parse every file in parallel.
-  const size_t n = names.size();
-  c.files_.resize(n);
-  c.impl_->maps.resize(n);
-  c.impl_->storages.resize(n);
-  std::vector<std::vector<TensorInfo>> per_file(n);
-  std::vector<std::optional<Error>> errors(n);
-  // What the index says each shard holds, checked inside each file's job (in parallel).
-  std::vector<std::vector<std::string_view>> listed(n);
-  std::vector<std::vector<std::string_view>> missing(n);
-  std::vector<std::vector<std::string>> unlisted(n);
-  if (c.index_)
-    for (const auto& [tensor, shard] : c.index_->weight_map)
-      if (shard < n) listed[shard].push_back(tensor);
-  parallel_for(n, options.threads, [&](size_t i) {
-    CheckpointFile& f = c.files_[i];
-    f.name = names[i];
-    f.path = c.dir_ / names[i];
-    f.format = is_torch_name(names[i]) ? FileFormat::kTorch : FileFormat::kSafetensors;
-    std::string label = join_label(dir_label, names[i]);
-    try {
-      std::error_code fec;
-      if (c.index_ && !fs::exists(f.path, fec))
-        throw Error(Errc::kIndexMissingShard, join_label(dir_label, c.index_file_),
-                    "names shard '" + names[i] + "', which does not exist");
-      MappedFile m = MappedFile::open(f.path, label);
-      f.bytes = m.size();
-      if (f.format == FileFormat::kSafetensors) {
-        SafetensorsHeader h = parse_safetensors(m.bytes(), label, static_cast<uint32_t>(i));
-        f.header_bytes = h.data_start;
-        f.has_metadata = h.has_metadata;
-        f.metadata = std::move(h.metadata);
-        per_file[i] = std::move(h.tensors);
-      } else {
-        TorchFile t = parse_torch_file(m.bytes(), label, static_cast<uint32_t>(i));
-        per_file[i] = std::move(t.tensors);
-        std::sort(per_file[i].begin(), per_file[i].end(),
-                  [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
-        c.impl_->storages[i] = std::move(t.storages);
+  // Maps and parses every file in parallel; a file's failure is kept in errors_[i].
+  void load_files() {
+    const size_t n = names_.size();
+    c_.files_.resize(n);
+    c_.impl_->maps.resize(n);
+    c_.impl_->storages.resize(n);
+    per_file_.resize(n);
+    errors_.resize(n);
+    listed_.resize(n);
+    missing_.resize(n);
+    unlisted_.resize(n);
+    // What the index says each shard holds, checked inside each file's job (in parallel).
+    if (c_.index_)
+      for (const auto& [tensor, shard] : c_.index_->weight_map)
+        if (shard < n) listed_[shard].push_back(tensor);
+    parallel_for(n, options_.threads, [&](size_t i) {
+      try {
+        load_file(i);
+      } catch (const Error& e) {
+        errors_[i] = e;
       }
-      f.num_tensors = static_cast<uint32_t>(per_file[i].size());
-      f.loaded = true;
-      c.impl_->maps[i] = std::move(m);
-      if (c.index_) {
-        // Both lists sorted: one walk finds what the index names but the file lacks, and
-        // what the file holds but the index does not name.
-        auto& want = listed[i];
-        std::sort(want.begin(), want.end());
-        const auto& have = per_file[i];
-        size_t a = 0, b = 0;
-        while (a < want.size() || b < have.size()) {
-          if (b == have.size() || (a < want.size() && want[a] < have[b].name)) missing[i].push_back(want[a++]);
-          else if (a == want.size() || have[b].name < want[a]) unlisted[i].push_back(have[b++].name);
-          else ++a, ++b;
-        }
-      }
-    } catch (const Error& e) {
-      errors[i] = e;
-    }
-  });
-  for (auto& e : errors) {
-    if (!e) continue;
-    if (!options.collect_problems) throw *e;
-    c.problems_.push_back(*e);
+    });
   }
 
-  // Merge the per-file lists (each sorted by name): pairwise and in parallel, over pointers, so
-  // ~100k names from 160 shards cost a few cheap passes, and each TensorInfo moves only once
+  void load_file(size_t i) {
+    CheckpointFile& f = c_.files_[i];
+    f.name = names_[i];
+    f.path = c_.dir_ / names_[i];
+    f.format = is_torch_name(names_[i]) ? FileFormat::kTorch : FileFormat::kSafetensors;
+    std::string label = join_label(dir_label_, names_[i]);
+    std::error_code fec;
+    if (c_.index_ && !fs::exists(f.path, fec))
+      throw Error(Errc::kIndexMissingShard, index_label_, "names shard '" + names_[i] + "', which does not exist");
+    MappedFile m = MappedFile::open(f.path, label);
+    f.bytes = m.size();
+    if (f.format == FileFormat::kSafetensors) {
+      read_safetensors_header(i, m, label);
+    } else {
+      read_torch_file(i, m, label);
+    }
+    f.num_tensors = static_cast<uint32_t>(per_file_[i].size());
+    f.loaded = true;
+    c_.impl_->maps[i] = std::move(m);
+    if (c_.index_) compare_with_index(i);
+  }
+
+  void read_safetensors_header(size_t i, const MappedFile& m, const std::string& label) {
+    CheckpointFile& f = c_.files_[i];
+    SafetensorsHeader h = parse_safetensors(m.bytes(), label, static_cast<uint32_t>(i));
+    f.header_bytes = h.data_start;
+    f.has_metadata = h.has_metadata;
+    f.metadata = std::move(h.metadata);
+    per_file_[i] = std::move(h.tensors);
+  }
+
+  void read_torch_file(size_t i, const MappedFile& m, const std::string& label) {
+    TorchFile t = parse_torch_file(m.bytes(), label, static_cast<uint32_t>(i));
+    per_file_[i] = std::move(t.tensors);
+    std::sort(per_file_[i].begin(), per_file_[i].end(),
+              [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
+    c_.impl_->storages[i] = std::move(t.storages);
+  }
+
+  // Both lists sorted: one walk finds what the index names but the file lacks, and what the
+  // file holds but the index does not name.
+  void compare_with_index(size_t i) {
+    auto& want = listed_[i];
+    std::sort(want.begin(), want.end());
+    const auto& have = per_file_[i];
+    size_t a = 0, b = 0;
+    while (a < want.size() || b < have.size()) {
+      if (b == have.size() || (a < want.size() && want[a] < have[b].name)) missing_[i].push_back(want[a++]);
+      else if (a == want.size() || have[b].name < want[a]) unlisted_[i].push_back(have[b++].name);
+      else ++a, ++b;
+    }
+  }
+
+  void report_file_errors() {
+    for (auto& e : errors_) {
+      if (!e) continue;
+      problem(*e);
+    }
+  }
+
+  // Merges the per-file lists (each sorted by name): pairwise and in parallel, over pointers,
+  // so ~100k names from 160 shards cost a few cheap passes, and each TensorInfo moves only once
   // (merging the records themselves touched ~100 MB of fresh memory and was most of inspect).
-  std::vector<std::vector<TensorInfo*>> lists;
-  size_t total = 0;
-  for (auto& v : per_file) {
-    if (v.empty()) continue;
-    std::vector<TensorInfo*> ptrs(v.size());
-    for (size_t i = 0; i < v.size(); ++i) ptrs[i] = &v[i];
-    lists.push_back(std::move(ptrs));
-    total += v.size();
+  void merge_tensor_lists() {
+    std::vector<std::vector<TensorInfo*>> lists;
+    size_t total = 0;
+    for (auto& v : per_file_) {
+      if (v.empty()) continue;
+      std::vector<TensorInfo*> ptrs(v.size());
+      for (size_t i = 0; i < v.size(); ++i) ptrs[i] = &v[i];
+      lists.push_back(std::move(ptrs));
+      total += v.size();
+    }
+    while (lists.size() > 1) lists = merge_pairs(lists);
+    c_.tensors_.reserve(total);
+    if (!lists.empty())
+      for (TensorInfo* t : lists.front()) c_.tensors_.push_back(std::move(*t));
+    per_file_.clear();
   }
-  auto by_name = [](const TensorInfo* a, const TensorInfo* b) { return a->name < b->name; };
-  while (lists.size() > 1) {
+
+  // One round of the merge: lists 2k and 2k + 1 become list k.
+  std::vector<std::vector<TensorInfo*>> merge_pairs(std::vector<std::vector<TensorInfo*>>& lists) const {
+    auto by_name = [](const TensorInfo* a, const TensorInfo* b) { return a->name < b->name; };
     std::vector<std::vector<TensorInfo*>> next((lists.size() + 1) / 2);
-    parallel_for(next.size(), options.threads, [&](size_t k) {
+    parallel_for(next.size(), options_.threads, [&](size_t k) {
       if (2 * k + 1 >= lists.size()) {
         next[k] = std::move(lists[2 * k]);
         return;
@@ -276,40 +361,55 @@ Checkpoint Checkpoint::open(const fs::path& path, const OpenOptions& options) {
       next[k].resize(x.size() + y.size());
       std::merge(x.begin(), x.end(), y.begin(), y.end(), next[k].begin(), by_name);
     });
-    lists = std::move(next);
+    return next;
   }
-  c.tensors_.reserve(total);
-  if (!lists.empty())
-    for (TensorInfo* t : lists.front()) c.tensors_.push_back(std::move(*t));
-  per_file.clear();
-  for (size_t i = 1; i < c.tensors_.size(); ++i) {
-    if (c.tensors_[i].name == c.tensors_[i - 1].name) {
-      Error e(Errc::kDuplicateName, c.file_label(c.tensors_[i].file), "also in " + c.files_[c.tensors_[i - 1].file].name,
-              c.tensors_[i].name);
-      if (!options.collect_problems) throw e;
-      c.problems_.push_back(e);
+
+  void report_duplicate_names() {
+    const auto& ts = c_.tensors_;
+    for (size_t i = 1; i < ts.size(); ++i) {
+      if (ts[i].name == ts[i - 1].name)
+        problem(Error(Errc::kDuplicateName, c_.file_label(ts[i].file), "also in " + c_.files_[ts[i - 1].file].name, ts[i].name));
     }
   }
 
-  if (c.index_) {
-    std::string label = join_label(dir_label, c.index_file_);
-    for (size_t i = 0; i < n; ++i) {
-      if (!c.files_[i].loaded) continue;  // already reported
-      for (std::string_view tensor : missing[i]) {
-        auto it = std::lower_bound(c.tensors_.begin(), c.tensors_.end(), tensor,
-                                   [](const TensorInfo& t, std::string_view v) { return t.name < v; });
-        bool elsewhere = it != c.tensors_.end() && it->name == tensor;
-        Error e(Errc::kIndexMissingTensor, label,
-                "names it in shard '" + names[i] + "', which does not hold it" +
-                    (elsewhere ? " (it is in '" + c.files_[it->file].name + "')" : std::string()),
-                std::string(tensor));
-        if (!options.collect_problems) throw e;
-        c.problems_.push_back(e);
-      }
-      for (auto& u : unlisted[i]) c.unlisted_.push_back(std::move(u));
+  // Tensors the index places in a shard that lacks them; tensors a shard holds that the index
+  // does not name (kept, sorted, in unlisted()).
+  void report_index_mismatches() {
+    for (size_t i = 0; i < names_.size(); ++i) {
+      if (!c_.files_[i].loaded) continue;  // already reported
+      for (std::string_view tensor : missing_[i]) problem(missing_tensor_error(i, tensor));
+      for (auto& u : unlisted_[i]) c_.unlisted_.push_back(std::move(u));
     }
-    std::sort(c.unlisted_.begin(), c.unlisted_.end());
+    std::sort(c_.unlisted_.begin(), c_.unlisted_.end());
   }
+
+  Error missing_tensor_error(size_t shard, std::string_view tensor) const {
+    auto it = std::lower_bound(c_.tensors_.begin(), c_.tensors_.end(), tensor,
+                               [](const TensorInfo& t, std::string_view v) { return t.name < v; });
+    bool elsewhere = it != c_.tensors_.end() && it->name == tensor;
+    return Error(Errc::kIndexMissingTensor, index_label_,
+                 "names it in shard '" + names_[shard] + "', which does not hold it" +
+                     (elsewhere ? " (it is in '" + c_.files_[it->file].name + "')" : std::string()),
+                 std::string(tensor));
+  }
+
+  Checkpoint& c_;
+  const OpenOptions& options_;
+  std::vector<std::string> names_;  // files to load, relative to the checkpoint directory
+  std::string dir_label_;           // prefix for file labels
+  fs::path index_path_;             // the index to read, if any
+  std::string index_label_;         // its label in messages
+  // Per file:
+  std::vector<std::vector<TensorInfo>> per_file_;  // its tensors, sorted by name
+  std::vector<std::optional<Error>> errors_;       // why it failed to load
+  std::vector<std::vector<std::string_view>> listed_;   // what the index says it holds
+  std::vector<std::vector<std::string_view>> missing_;  // ... that it lacks
+  std::vector<std::vector<std::string>> unlisted_;      // what it holds that the index does not name
+};
+
+Checkpoint Checkpoint::open(const fs::path& path, const OpenOptions& options) {
+  Checkpoint c;
+  Impl::Opener(c, options).run(path);
   return c;
 }
 

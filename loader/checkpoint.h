@@ -1,5 +1,5 @@
 // A checkpoint as a whole: its files, every tensor (sorted by name), its config.json and,
-// for sharded checkpoints, its index. Inputs (SPEC section 1):
+// for sharded checkpoints, its index. Inputs (moeckpt-formats(7), CHECKPOINTS):
 //  - a directory with config.json and model.safetensors, *.safetensors.index.json + shards,
 //    pytorch_model.bin, pytorch_model.bin.index.json + shards, or other *.safetensors files
 //    (all together: a checkpoint in its authors' original layout has no index);

@@ -69,6 +69,98 @@ class NameSet {
   size_t count_ = 0;
 };
 
+[[noreturn]] void fail(Errc code, std::string_view label, std::string why, std::string tensor = {}) {
+  throw Error(code, std::string(label), std::move(why), std::move(tensor));
+}
+
+// metadata.total_size: a non-negative integer. Some writers emit it as a float; an integral one
+// is accepted.
+uint64_t total_size_value(element v, std::string_view label) {
+  int64_t i64 = 0;
+  uint64_t u64 = 0;
+  double d = 0;
+  if (v.type() == element_type::INT64 && v.get_int64().get(i64) == simdjson::SUCCESS && i64 >= 0) return static_cast<uint64_t>(i64);
+  if (v.type() == element_type::UINT64 && v.get_uint64().get(u64) == simdjson::SUCCESS) return u64;
+  if (v.type() == element_type::DOUBLE && v.get_double().get(d) == simdjson::SUCCESS && d >= 0 && d < 1.8e19 &&
+      std::floor(d) == d)
+    return static_cast<uint64_t>(d);
+  fail(Errc::kIndexInvalid, label, "'metadata.total_size' is not a non-negative integer");
+}
+
+// "metadata": null, or an object whose total_size, if any, is read; other keys are ignored.
+void read_metadata(element value, std::string_view label, ShardIndex& idx) {
+  if (value.type() == element_type::NULL_VALUE) return;
+  if (value.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, label, "'metadata' is not an object");
+  simdjson::dom::object meta = json_util::take<simdjson::dom::object>(value.get_object(), Errc::kIndexInvalid, label);
+  for (auto m : meta) {
+    if (m.key != "total_size") continue;
+    idx.total_size = total_size_value(m.value, label);
+  }
+}
+
+// Numbers the shards of a weight_map in order of first appearance, refusing a new one whose
+// path would leave the directory. Consecutive entries mostly name the same shard: the last one
+// is remembered.
+class ShardNumbering {
+ public:
+  explicit ShardNumbering(std::string_view label) : label_(label) {}
+
+  uint32_t id(std::string_view shard, std::string_view tensor) {
+    if (have_last_ && shard == last_shard_) return last_id_;
+    auto [it, fresh] = ids_.emplace(shard, static_cast<uint32_t>(names_.size()));
+    if (fresh) {
+      if (!shard_path_is_safe(shard))
+        fail(Errc::kIndexPathEscapes, label_, "shard path '" + std::string(shard) + "' is not a plain relative path inside the checkpoint directory", std::string(tensor));
+      names_.push_back(shard);
+    }
+    last_shard_ = shard;
+    last_id_ = it->second;
+    have_last_ = true;
+    return last_id_;
+  }
+  // In order of first appearance.
+  const std::vector<std::string_view>& names() const { return names_; }
+
+ private:
+  std::string_view label_;
+  std::unordered_map<std::string_view, uint32_t> ids_;
+  std::vector<std::string_view> names_;
+  std::string_view last_shard_;
+  uint32_t last_id_ = 0;
+  bool have_last_ = false;
+};
+
+// idx.shards: the shard names sorted; the map is renumbered accordingly.
+void sort_shards(const std::vector<std::string_view>& shard_names, ShardIndex& idx) {
+  std::vector<uint32_t> order(shard_names.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return shard_names[a] < shard_names[b]; });
+  std::vector<uint32_t> rank(order.size());
+  for (uint32_t r = 0; r < order.size(); ++r) {
+    rank[order[r]] = r;
+    idx.shards.emplace_back(shard_names[order[r]]);
+  }
+  for (auto& [name, id] : idx.weight_map) id = rank[id];
+}
+
+// "weight_map": every tensor once, each to a shard file name.
+void read_weight_map(element value, std::string_view label, ShardIndex& idx) {
+  if (value.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, label, "'weight_map' is not an object");
+  simdjson::dom::object obj = json_util::take<simdjson::dom::object>(value.get_object(), Errc::kIndexInvalid, label);
+  idx.weight_map.reserve(obj.size());
+  NameSet seen(obj.size());
+  ShardNumbering shards(label);
+  for (auto w : obj) {
+    if (!seen.insert(w.key))
+      fail(Errc::kDuplicateName, label, "weight_map names the tensor twice", std::string(w.key));
+    if (w.value.type() != element_type::STRING)
+      fail(Errc::kIndexInvalid, label, "weight_map value is not a file name", std::string(w.key));
+    std::string_view shard = json_util::take<std::string_view>(w.value.get_string(), Errc::kIndexInvalid, label);
+    idx.weight_map.emplace_back(w.key, shards.id(shard, w.key));
+  }
+  sort_shards(shards.names(), idx);
+}
+
 }  // namespace
 
 bool shard_path_is_safe(std::string_view path) {
@@ -86,86 +178,25 @@ bool shard_path_is_safe(std::string_view path) {
 }
 
 ShardIndex parse_index(std::string_view text, std::string_view label) {
-  auto fail = [&](Errc c, std::string why, std::string tensor = {}) -> void {
-    throw Error(c, std::string(label), std::move(why), std::move(tensor));
-  };
   ShardIndex idx;
   auto parser = std::make_shared<simdjson::dom::parser>();
-  idx.storage = parser;
+  idx.storage = parser;  // the weight_map's names view the parsed document
   element doc;
   if (auto err = parser->parse(text.data(), text.size(), true).get(doc); err)
-    fail(Errc::kIndexInvalid, std::string("not JSON: ") + simdjson::error_message(err));
-  if (doc.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "not a JSON object");
+    fail(Errc::kIndexInvalid, label, std::string("not JSON: ") + simdjson::error_message(err));
+  if (doc.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, label, "not a JSON object");
   bool has_map = false;
   simdjson::dom::object top = json_util::take<simdjson::dom::object>(doc.get_object(), Errc::kIndexInvalid, label);
   for (auto field : top) {
     if (field.key == "metadata") {
-      if (field.value.type() == element_type::NULL_VALUE) continue;
-      if (field.value.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "'metadata' is not an object");
-      simdjson::dom::object meta = json_util::take<simdjson::dom::object>(field.value.get_object(), Errc::kIndexInvalid, label);
-      for (auto m : meta) {
-        if (m.key != "total_size") continue;
-        element v = m.value;
-        int64_t i64 = 0;
-        uint64_t u64 = 0;
-        double d = 0;
-        if (v.type() == element_type::INT64 && v.get_int64().get(i64) == simdjson::SUCCESS && i64 >= 0) {
-          idx.total_size = static_cast<uint64_t>(i64);
-        } else if (v.type() == element_type::UINT64 && v.get_uint64().get(u64) == simdjson::SUCCESS) {
-          idx.total_size = u64;
-        } else if (v.type() == element_type::DOUBLE && v.get_double().get(d) == simdjson::SUCCESS && d >= 0 &&
-                   d < 1.8e19 && std::floor(d) == d) {
-          // Some writers emit total_size as a float; an integral one is accepted.
-          idx.total_size = static_cast<uint64_t>(d);
-        } else {
-          fail(Errc::kIndexInvalid, "'metadata.total_size' is not a non-negative integer");
-        }
-      }
+      read_metadata(field.value, label, idx);
     } else if (field.key == "weight_map") {
-      if (has_map) fail(Errc::kIndexInvalid, "'weight_map' appears twice");
+      if (has_map) fail(Errc::kIndexInvalid, label, "'weight_map' appears twice");
       has_map = true;
-      if (field.value.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, "'weight_map' is not an object");
-      simdjson::dom::object obj = json_util::take<simdjson::dom::object>(field.value.get_object(), Errc::kIndexInvalid, label);
-      idx.weight_map.reserve(obj.size());
-      NameSet seen(obj.size());
-      std::unordered_map<std::string_view, uint32_t> shard_ids;
-      std::vector<std::string_view> shard_names;
-      // Consecutive entries mostly name the same shard: remember the last one.
-      std::string_view last_shard;
-      uint32_t last_id = 0;
-      bool have_last = false;
-      for (auto w : obj) {
-        if (!seen.insert(w.key))
-          fail(Errc::kDuplicateName, "weight_map names the tensor twice", std::string(w.key));
-        if (w.value.type() != element_type::STRING)
-          fail(Errc::kIndexInvalid, "weight_map value is not a file name", std::string(w.key));
-        std::string_view shard = json_util::take<std::string_view>(w.value.get_string(), Errc::kIndexInvalid, label);
-        if (!have_last || shard != last_shard) {
-          auto [it, fresh] = shard_ids.emplace(shard, static_cast<uint32_t>(shard_names.size()));
-          if (fresh) {
-            if (!shard_path_is_safe(shard))
-              fail(Errc::kIndexPathEscapes, "shard path '" + std::string(shard) + "' is not a plain relative path inside the checkpoint directory", std::string(w.key));
-            shard_names.push_back(shard);
-          }
-          last_shard = shard;
-          last_id = it->second;
-          have_last = true;
-        }
-        idx.weight_map.emplace_back(w.key, last_id);
-      }
-      // Shards sorted by name; renumber the map accordingly.
-      std::vector<uint32_t> order(shard_names.size());
-      for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-      std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return shard_names[a] < shard_names[b]; });
-      std::vector<uint32_t> rank(order.size());
-      for (uint32_t r = 0; r < order.size(); ++r) {
-        rank[order[r]] = r;
-        idx.shards.emplace_back(shard_names[order[r]]);
-      }
-      for (auto& [name, id] : idx.weight_map) id = rank[id];
+      read_weight_map(field.value, label, idx);
     }
   }
-  if (!has_map) fail(Errc::kIndexInvalid, "no 'weight_map'");
+  if (!has_map) fail(Errc::kIndexInvalid, label, "no 'weight_map'");
   return idx;
 }
 

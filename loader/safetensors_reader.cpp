@@ -110,10 +110,9 @@ TensorInfo parse_entry(std::string_view label, std::string name, element value) 
   return t;
 }
 
-}  // namespace
-
-SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string_view label, uint32_t file_index) {
-  SafetensorsHeader h;
+// N, the header's length, from the 8-byte little-endian prefix; checked against the limit and
+// against the file.
+uint64_t header_length(std::span<const std::byte> file, std::string_view label) {
   if (file.size() < 8)
     fail(Errc::kHeaderTooSmall, label, "file is " + std::to_string(file.size()) + " bytes, too small for a safetensors header");
   uint64_t n = 0;
@@ -123,59 +122,73 @@ SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string
   if (n > file.size() - 8)
     fail(Errc::kHeaderTooLarge, label, "header length " + std::to_string(n) + " runs past the end of the file (" +
          std::to_string(file.size()) + " bytes)");
-  h.header_size = n;
-  h.data_start = 8 + n;
-  const char* text = reinterpret_cast<const char*>(file.data()) + 8;
-  if (!simdjson::validate_utf8(text, n)) fail(Errc::kHeaderNotUtf8, label, "header is not valid UTF-8");
+  return n;
+}
 
+// The header's n bytes as a JSON object. It lives in this thread's parser, until the next call.
+simdjson::dom::object parse_header_json(const char* text, uint64_t n, std::string_view label) {
+  if (!simdjson::validate_utf8(text, n)) fail(Errc::kHeaderNotUtf8, label, "header is not valid UTF-8");
   thread_local simdjson::dom::parser parser;
   element doc;
   if (auto err = parser.parse(text, n, true).get(doc); err)
     fail(Errc::kHeaderNotJson, label, std::string("header is not JSON: ") + simdjson::error_message(err));
   if (doc.type() != element_type::OBJECT)
     fail(Errc::kHeaderNotObject, label, "header is " + type_name(doc.type()) + ", expected a JSON object");
+  return json_util::take<simdjson::dom::object>(doc.get_object(), Errc::kHeaderNotJson, label);
+}
 
-  simdjson::dom::object obj = json_util::take<simdjson::dom::object>(doc.get_object(), Errc::kHeaderNotJson, label);
+// "__metadata__": an object of strings, each key once, kept in file order.
+void read_metadata(element value, std::string_view label, SafetensorsHeader& h) {
+  if (h.has_metadata) fail(Errc::kDuplicateName, label, "name appears twice in the header", "__metadata__");
+  h.has_metadata = true;
+  if (value.type() != element_type::OBJECT)
+    fail(Errc::kMetadataInvalid, label, "__metadata__ is " + type_name(value.type()) + ", expected an object of strings");
+  simdjson::dom::object meta = json_util::take<simdjson::dom::object>(value.get_object(), Errc::kHeaderNotJson, label);
+  for (auto m : meta) {
+    if (m.value.type() != element_type::STRING)
+      fail(Errc::kMetadataInvalid, label, "__metadata__ value for '" + std::string(m.key) + "' is " +
+           type_name(m.value.type()) + ", expected a string");
+    for (const auto& [k, v] : h.metadata)
+      if (k == m.key) fail(Errc::kMetadataInvalid, label, "__metadata__ key '" + std::string(m.key) + "' appears twice");
+    std::string_view mv = json_util::take<std::string_view>(m.value.get_string(), Errc::kHeaderNotJson, label);
+    h.metadata.emplace_back(std::string(m.key), std::string(mv));
+  }
+}
+
+// Every key of the header: the metadata, or a tensor entry (offsets still relative).
+void read_entries(simdjson::dom::object obj, std::string_view label, uint32_t file_index, SafetensorsHeader& h) {
   h.tensors.reserve(obj.size());
   for (auto field : obj) {
     std::string_view key = field.key;
     if (key == "__metadata__") {
-      if (h.has_metadata) fail(Errc::kDuplicateName, label, "name appears twice in the header", std::string(key));
-      h.has_metadata = true;
-      if (field.value.type() != element_type::OBJECT)
-        fail(Errc::kMetadataInvalid, label, "__metadata__ is " + type_name(field.value.type()) + ", expected an object of strings");
-      simdjson::dom::object meta = json_util::take<simdjson::dom::object>(field.value.get_object(), Errc::kHeaderNotJson, label);
-      for (auto m : meta) {
-        if (m.value.type() != element_type::STRING)
-          fail(Errc::kMetadataInvalid, label, "__metadata__ value for '" + std::string(m.key) + "' is " +
-               type_name(m.value.type()) + ", expected a string");
-        for (const auto& [k, v] : h.metadata)
-          if (k == m.key) fail(Errc::kMetadataInvalid, label, "__metadata__ key '" + std::string(m.key) + "' appears twice");
-        std::string_view mv = json_util::take<std::string_view>(m.value.get_string(), Errc::kHeaderNotJson, label);
-        h.metadata.emplace_back(std::string(m.key), std::string(mv));
-      }
+      read_metadata(field.value, label, h);
       continue;
     }
     h.tensors.push_back(parse_entry(label, std::string(key), field.value));
     h.tensors.back().file = file_index;
   }
+}
 
-  // Names: sorted, so a duplicate sits next to its twin (no hashing: headers of big
-  // checkpoints hold ~100k names and this runs on every command).
-  const size_t count = h.tensors.size();
+// The tensors' indexes in name order. Sorted, a duplicate sits next to its twin (no hashing:
+// headers of big checkpoints hold ~100k names and this runs on every command).
+std::vector<uint32_t> name_order(const std::vector<TensorInfo>& tensors, std::string_view label) {
+  const size_t count = tensors.size();
   std::vector<uint32_t> order(count);
   for (size_t i = 0; i < count; ++i) order[i] = static_cast<uint32_t>(i);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return h.tensors[a].name < h.tensors[b].name; });
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return tensors[a].name < tensors[b].name; });
   for (size_t i = 1; i < count; ++i)
-    if (h.tensors[order[i]].name == h.tensors[order[i - 1]].name)
-      fail(Errc::kDuplicateName, label, "name appears twice in the header", h.tensors[order[i]].name);
+    if (tensors[order[i]].name == tensors[order[i - 1]].name)
+      fail(Errc::kDuplicateName, label, "name appears twice in the header", tensors[order[i]].name);
+  return order;
+}
 
-  // The ranges must tile [0, buffer) exactly. Ties on begin sort the empty tensors first.
-  const uint64_t buffer = file.size() - h.data_start;
+// The ranges must tile [0, buffer) exactly. Ties on begin sort the empty tensors first.
+void check_tiling(const std::vector<TensorInfo>& tensors, const std::vector<uint32_t>& order, uint64_t buffer,
+                  std::string_view label) {
   std::vector<uint32_t> by_offset(order);
   std::sort(by_offset.begin(), by_offset.end(), [&](uint32_t x, uint32_t y) {
-    const TensorInfo& a = h.tensors[x];
-    const TensorInfo& b = h.tensors[y];
+    const TensorInfo& a = tensors[x];
+    const TensorInfo& b = tensors[y];
     if (a.offset != b.offset) return a.offset < b.offset;
     if (a.nbytes != b.nbytes) return a.nbytes < b.nbytes;
     return a.name < b.name;
@@ -183,7 +196,7 @@ SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string
   uint64_t cursor = 0;
   const TensorInfo* prev = nullptr;
   for (uint32_t i : by_offset) {
-    TensorInfo& t = h.tensors[i];
+    const TensorInfo& t = tensors[i];
     uint64_t begin = t.offset, end = t.offset + t.nbytes;
     if (end > buffer)
       fail(Errc::kOffsetsOutOfBounds, label, "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
@@ -200,13 +213,31 @@ SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string
   if (cursor != buffer)
     fail(Errc::kTrailingBytes, label, "data buffer is " + std::to_string(buffer) + " bytes but the tensors cover " +
          std::to_string(cursor) + " (" + std::to_string(buffer - cursor) + " bytes unaccounted for)");
+}
+
+// The tensors moved into name order, their offsets made absolute in the file.
+std::vector<TensorInfo> in_name_order(std::vector<TensorInfo>& tensors, const std::vector<uint32_t>& order,
+                                      uint64_t data_start) {
   std::vector<TensorInfo> sorted;
-  sorted.reserve(count);
+  sorted.reserve(order.size());
   for (uint32_t i : order) {
-    sorted.push_back(std::move(h.tensors[i]));
-    sorted.back().offset += h.data_start;
+    sorted.push_back(std::move(tensors[i]));
+    sorted.back().offset += data_start;
   }
-  h.tensors = std::move(sorted);
+  return sorted;
+}
+
+}  // namespace
+
+SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string_view label, uint32_t file_index) {
+  SafetensorsHeader h;
+  h.header_size = header_length(file, label);
+  h.data_start = 8 + h.header_size;
+  const char* text = reinterpret_cast<const char*>(file.data()) + 8;
+  read_entries(parse_header_json(text, h.header_size, label), label, file_index, h);
+  const std::vector<uint32_t> order = name_order(h.tensors, label);
+  check_tiling(h.tensors, order, file.size() - h.data_start, label);
+  h.tensors = in_name_order(h.tensors, order, h.data_start);
   return h;
 }
 

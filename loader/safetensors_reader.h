@@ -1,7 +1,7 @@
 // safetensors files: u64 little-endian N, N bytes of UTF-8 JSON, then the data buffer.
 //
 // The header is validated completely before any tensor is touched, with the rules of the
-// reference implementation (and a few stricter ones, SPEC section 6):
+// reference implementation (and a few stricter ones; moeckpt-formats(7), SAFETENSORS FILES):
 //  - N >= 0 fits in the file and is at most 100,000,000;
 //  - the header is UTF-8 JSON, an object; "__metadata__", if present, maps strings to strings;
 //  - every other key names a tensor: {"dtype": known name, "shape": [non-negative ints],

@@ -68,14 +68,16 @@ std::string companion_regex(const std::string& tmpl, const std::string& origin) 
   return base;
 }
 
-Architecture parse_entry(const std::string& file, const std::string& text) {
-  Architecture a;
+Json parse_json(const std::string& file, const std::string& text) {
   try {
-    a.raw = Json::parse(text);
+    return Json::parse(text);
   } catch (const std::exception& e) {
     bad(file, std::string("not JSON: ") + e.what());
   }
-  const Json& j = a.raw;
+}
+
+// The entry is an object of known keys only.
+void check_keys(const Json& j, const std::string& file) {
   if (!j.is_object()) bad(file, "not an object");
   static const std::set<std::string> known = {"name", "title", "hf_architectures", "model_types", "engine_class",
                                               "engine_file", "source", "fixture", "config_section", "aliases",
@@ -83,6 +85,10 @@ Architecture parse_entry(const std::string& file, const std::string& text) {
                                               "scale_rule", "tensors", "notes"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) bad(file, "unknown key '" + it.key() + "'");
+}
+
+// The entry's strings and lists of strings: who it is, where it comes from, its scale rule.
+void read_plain_fields(const Json& j, const std::string& file, Architecture& a) {
   a.name = str(j, "name", file, true);
   if (file != a.name + ".json") bad(file, "name '" + a.name + "' does not match the file name");
   a.title = str(j, "title", file, true);
@@ -96,81 +102,109 @@ Architecture parse_entry(const std::string& file, const std::string& text) {
   if (std::string rule = str(j, "scale_rule", file); rule == "deepseek_v4") a.scale_rule = ScaleRule::kDeepseekV4;
   else if (!rule.empty()) bad(file, "unknown scale_rule '" + rule + "'");
   a.notes = str(j, "notes", file);
-  if (auto it = j.find("aliases"); it != j.end()) {
-    if (!it->is_object()) bad(file, "'aliases' must be an object");
-    for (auto f = it->begin(); f != it->end(); ++f) {
-      auto field = field_by_name(f.key());
-      if (!field) bad(file, "unknown alias field '" + f.key() + "'");
-      a.aliases[static_cast<size_t>(*field)] = strings(f.value(), file, "aliases");
-    }
+}
+
+void read_aliases(const Json& j, const std::string& file, Architecture& a) {
+  auto it = j.find("aliases");
+  if (it == j.end()) return;
+  if (!it->is_object()) bad(file, "'aliases' must be an object");
+  for (auto f = it->begin(); f != it->end(); ++f) {
+    auto field = field_by_name(f.key());
+    if (!field) bad(file, "unknown alias field '" + f.key() + "'");
+    a.aliases[static_cast<size_t>(*field)] = strings(f.value(), file, "aliases");
   }
-  if (auto it = j.find("moe_layers"); it != j.end()) {
-    if (!it->is_object() || !it->contains("rule") || !(*it)["rule"].is_string()) bad(file, "'moe_layers' needs a 'rule'");
-    a.moe_layers.rule = (*it)["rule"].get<std::string>();
-    if (!moe_layer_rule_known(a.moe_layers.rule)) bad(file, "unknown moe_layers rule '" + a.moe_layers.rule + "'");
-    a.moe_layers.args = *it;
-    for (auto fb = moe_layer_fallback(a.moe_layers); fb; fb = moe_layer_fallback(*fb))
-      if (!moe_layer_rule_known(fb->rule)) bad(file, "unknown moe_layers fallback rule '" + fb->rule + "'");
+}
+
+// "moe_layers": a known rule, and known fallback rules all the way down.
+void read_moe_layers(const Json& j, const std::string& file, Architecture& a) {
+  auto it = j.find("moe_layers");
+  if (it == j.end()) return;
+  if (!it->is_object() || !it->contains("rule") || !(*it)["rule"].is_string()) bad(file, "'moe_layers' needs a 'rule'");
+  a.moe_layers.rule = (*it)["rule"].get<std::string>();
+  if (!moe_layer_rule_known(a.moe_layers.rule)) bad(file, "unknown moe_layers rule '" + a.moe_layers.rule + "'");
+  a.moe_layers.args = *it;
+  for (auto fb = moe_layer_fallback(a.moe_layers); fb; fb = moe_layer_fallback(*fb))
+    if (!moe_layer_rule_known(fb->rule)) bad(file, "unknown moe_layers fallback rule '" + fb->rule + "'");
+}
+
+// The fused layout of an experts item: its projection names and the fused tensors.
+void read_fused_experts(const Json& e, const std::string& file, ExpertSpec& s) {
+  s.layout = ExpertSpec::Layout::kFused;
+  // Names vLLM's expert mapping uses for this family (get_expert_mapping); defaults as most do.
+  s.gate = str(e, "gate", file);
+  s.up = str(e, "up", file);
+  s.down = str(e, "down", file);
+  if (s.gate.empty()) s.gate = "gate_proj";
+  if (s.up.empty()) s.up = "up_proj";
+  if (s.down.empty()) s.down = "down_proj";
+  auto f = e.find("fused");
+  if (f == e.end() || !f->is_object() || f->empty()) bad(file, "fused experts need a 'fused' object");
+  for (auto t = f->begin(); t != f->end(); ++t) {
+    if (!t.value().is_array() || t.value().size() != 2 || !t.value()[0].is_string() || !t.value()[1].is_string())
+      bad(file, "fused entry '" + t.key() + "' must be [param, shard]");
+    s.fused.push_back({t.key(), t.value()[0].get<std::string>(), t.value()[1].get<std::string>()});
   }
-  if (auto it = j.find("experts"); it != j.end()) {
-    if (!it->is_array()) bad(file, "'experts' must be a list");
-    for (const auto& e : *it) {
-      ExpertSpec s;
-      s.path = str(e, "path", file, true);
-      s.engine_path = str(e, "engine_path", file);
-      if (s.engine_path.empty()) s.engine_path = s.path;
-      std::string layout = str(e, "layout", file, true);
-      if (layout == "per_expert") {
-        s.layout = ExpertSpec::Layout::kPerExpert;
-        s.gate = str(e, "gate", file);
-        s.up = str(e, "up", file, true);
-        s.down = str(e, "down", file, true);
-      } else if (layout == "fused") {
-        s.layout = ExpertSpec::Layout::kFused;
-        // Names vLLM's expert mapping uses for this family (get_expert_mapping); defaults as most do.
-        s.gate = str(e, "gate", file);
-        s.up = str(e, "up", file);
-        s.down = str(e, "down", file);
-        if (s.gate.empty()) s.gate = "gate_proj";
-        if (s.up.empty()) s.up = "up_proj";
-        if (s.down.empty()) s.down = "down_proj";
-        auto f = e.find("fused");
-        if (f == e.end() || !f->is_object() || f->empty()) bad(file, "fused experts need a 'fused' object");
-        for (auto t = f->begin(); t != f->end(); ++t) {
-          if (!t.value().is_array() || t.value().size() != 2 || !t.value()[0].is_string() || !t.value()[1].is_string())
-            bad(file, "fused entry '" + t.key() + "' must be [param, shard]");
-          s.fused.push_back({t.key(), t.value()[0].get<std::string>(), t.value()[1].get<std::string>()});
-        }
-        if (auto r = e.find("required"); r != e.end()) {
-          if (!r->is_array()) bad(file, "'required' must be a list of lists");
-          for (const auto& alt : *r) s.required.push_back(strings(alt, file, "required"));
-        }
-      } else {
-        bad(file, "expert layout must be per_expert or fused");
-      }
-      a.experts.push_back(std::move(s));
-    }
+  if (auto r = e.find("required"); r != e.end()) {
+    if (!r->is_array()) bad(file, "'required' must be a list of lists");
+    for (const auto& alt : *r) s.required.push_back(strings(alt, file, "required"));
   }
-  if (auto it = j.find("stacked"); it != j.end()) {
-    if (!it->is_array()) bad(file, "'stacked' must be a list of [param, shard, id]");
-    for (const auto& s : *it) {
-      if (!s.is_array() || s.size() != 3) bad(file, "'stacked' items must be [param, shard, id]");
-      std::string id = s[2].is_string() ? s[2].get<std::string>() : s[2].dump();
-      a.stacked.push_back({s[0].get<std::string>(), s[1].get<std::string>(), id});
-    }
+}
+
+ExpertSpec read_expert(const Json& e, const std::string& file) {
+  ExpertSpec s;
+  s.path = str(e, "path", file, true);
+  s.engine_path = str(e, "engine_path", file);
+  if (s.engine_path.empty()) s.engine_path = s.path;
+  std::string layout = str(e, "layout", file, true);
+  if (layout == "per_expert") {
+    s.layout = ExpertSpec::Layout::kPerExpert;
+    s.gate = str(e, "gate", file);
+    s.up = str(e, "up", file, true);
+    s.down = str(e, "down", file, true);
+  } else if (layout == "fused") {
+    read_fused_experts(e, file, s);
+  } else {
+    bad(file, "expert layout must be per_expert or fused");
   }
+  return s;
+}
+
+void read_experts(const Json& j, const std::string& file, Architecture& a) {
+  auto it = j.find("experts");
+  if (it == j.end()) return;
+  if (!it->is_array()) bad(file, "'experts' must be a list");
+  for (const auto& e : *it) a.experts.push_back(read_expert(e, file));
+}
+
+void read_stacked(const Json& j, const std::string& file, Architecture& a) {
+  auto it = j.find("stacked");
+  if (it == j.end()) return;
+  if (!it->is_array()) bad(file, "'stacked' must be a list of [param, shard, id]");
+  for (const auto& s : *it) {
+    if (!s.is_array() || s.size() != 3) bad(file, "'stacked' items must be [param, shard, id]");
+    std::string id = s[2].is_string() ? s[2].get<std::string>() : s[2].dump();
+    a.stacked.push_back({s[0].get<std::string>(), s[1].get<std::string>(), id});
+  }
+}
+
+void read_rule_sets(const Json& j, const std::string& file, Architecture& a) {
   try {
     if (auto it = j.find("mapper"); it != j.end()) a.mapper = RuleSet::from_json(*it, "mapping/archs/" + file + " mapper");
     if (auto it = j.find("renames"); it != j.end()) a.renames = RuleSet::from_json(*it, "mapping/archs/" + file + " renames");
   } catch (const Error& e) {
     bad(file, e.what());
   }
-  a.skip = strings(j.value("skip", Json()), file, "skip");
-  a.tensors = strings(j.value("tensors", Json()), file, "tensors");
+}
 
-  // Compile.
+re2::RE2::Options quiet_re2_options() {
   re2::RE2::Options o;
   o.set_log_errors(false);
+  return o;
+}
+
+// One set matching every tensor template (quant companions included), and each template alone.
+void compile_tensor_templates(const std::string& file, Architecture& a) {
+  const re2::RE2::Options o = quiet_re2_options();
   a.tensor_set = std::make_shared<re2::RE2::Set>(o, re2::RE2::ANCHOR_BOTH);
   for (const auto& t : a.tensors) {
     std::string rx;
@@ -184,26 +218,50 @@ Architecture parse_entry(const std::string& file, const std::string& text) {
     a.tensor_res.push_back(std::make_shared<re2::RE2>(rx, o));
   }
   if (!a.tensor_set->Compile()) bad(file, "cannot compile the tensor templates");
-  for (const auto& s : a.experts) {
-    std::string path_rx = template_to_regex(s.path, file);  // "^...$"
-    std::string body = path_rx.substr(1, path_rx.size() - 2);
-    std::string rx;
-    if (s.layout == ExpertSpec::Layout::kPerExpert) {
-      std::string projs;
-      for (const auto* p : {&s.gate, &s.up, &s.down}) {
-        if (p->empty()) continue;
-        projs += (projs.empty() ? "" : "|") + re2::RE2::QuoteMeta(*p);
-      }
-      rx = "^(?P<prefix>" + body + ")\\.(?P<E>\\d+)\\.(?P<proj>" + projs + ")\\.(?P<rest>.+)$";
-    } else {
-      std::string names;
-      for (const auto& f : s.fused) names += (names.empty() ? "" : "|") + re2::RE2::QuoteMeta(f.name);
-      rx = "^(?P<prefix>" + body + ")\\.(?P<fused>" + names + ")$";
+}
+
+// The pattern of an experts item's checkpoint names: per-expert "<path>.<E>.<proj>.<rest>", or
+// fused "<path>.<fused name>".
+std::string expert_regex(const ExpertSpec& s, const std::string& file) {
+  std::string path_rx = template_to_regex(s.path, file);  // "^...$"
+  std::string body = path_rx.substr(1, path_rx.size() - 2);
+  if (s.layout == ExpertSpec::Layout::kPerExpert) {
+    std::string projs;
+    for (const auto* p : {&s.gate, &s.up, &s.down}) {
+      if (p->empty()) continue;
+      projs += (projs.empty() ? "" : "|") + re2::RE2::QuoteMeta(*p);
     }
-    auto re = std::make_shared<re2::RE2>(rx, o);
+    return "^(?P<prefix>" + body + ")\\.(?P<E>\\d+)\\.(?P<proj>" + projs + ")\\.(?P<rest>.+)$";
+  }
+  std::string names;
+  for (const auto& f : s.fused) names += (names.empty() ? "" : "|") + re2::RE2::QuoteMeta(f.name);
+  return "^(?P<prefix>" + body + ")\\.(?P<fused>" + names + ")$";
+}
+
+void compile_expert_patterns(const std::string& file, Architecture& a) {
+  const re2::RE2::Options o = quiet_re2_options();
+  for (const auto& s : a.experts) {
+    auto re = std::make_shared<re2::RE2>(expert_regex(s, file), o);
     if (!re->ok()) bad(file, "expert path '" + s.path + "': " + re->error());
     a.expert_res.push_back(std::move(re));
   }
+}
+
+Architecture parse_entry(const std::string& file, const std::string& text) {
+  Architecture a;
+  a.raw = parse_json(file, text);
+  const Json& j = a.raw;
+  check_keys(j, file);
+  read_plain_fields(j, file, a);
+  read_aliases(j, file, a);
+  read_moe_layers(j, file, a);
+  read_experts(j, file, a);
+  read_stacked(j, file, a);
+  read_rule_sets(j, file, a);
+  a.skip = strings(j.value("skip", Json()), file, "skip");
+  a.tensors = strings(j.value("tensors", Json()), file, "tensors");
+  compile_tensor_templates(file, a);
+  compile_expert_patterns(file, a);
   return a;
 }
 

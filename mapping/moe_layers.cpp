@@ -81,6 +81,147 @@ std::vector<std::string> rule_keys(const MoeLayerRule& r) {
   return {};
 }
 
+// Whether the config holds any key the rule reads.
+bool reads_any_key(const MoeLayerRule& r, const ConfigView& cfg) {
+  auto keys = rule_keys(r);
+  return std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return !k.empty() && cfg.find(k); });
+}
+
+// The rule's fallback, run because the config has none of the rule's keys; its explanation and
+// its errors say so.
+MoeLayers resolve_fallback(const MoeLayerRule& r, const MoeLayerRule& fb, const ConfigView& cfg, int64_t n,
+                           const std::string& label) {
+  std::string absent;
+  for (const auto& k : rule_keys(r))
+    if (!k.empty()) absent += (absent.empty() ? "" : "/") + k;
+  MoeLayers out;
+  try {
+    out = resolve_moe_layers(fb, cfg, n, label);
+  } catch (const Error& e) {
+    // Say why the fallback ran: the primary keys are absent too.
+    throw Error(e.code(), e.file(), "no " + absent + ", and " + e.reason(), e.tensor());
+  }
+  out.explanation = "no " + absent + ", so " + fb.rule + ": " + out.explanation;
+  return out;
+}
+
+// One rule applied to layers 0 .. n-1; each rule reads its keys through rd_, which notes them in
+// the explanation.
+class LayerRule {
+ public:
+  LayerRule(const MoeLayerRule& r, const ConfigView& cfg, int64_t n, const std::string& label)
+      : r_(r), cfg_(cfg), n_(n), label_(label), rd_{cfg, label, &out_.explanation} {}
+
+  MoeLayers run() {
+    const std::string& rule = r_.rule;
+    if (rule == "all") add_if([](int64_t) { return true; });
+    else if (rule == "first_k_dense") first_k_dense();
+    else if (rule == "sparse_step") sparse_step();
+    else if (rule == "period") period();
+    else if (rule == "interleave") interleave();
+    else if (rule == "pattern") pattern();
+    else if (rule == "layer_types") layer_types();
+    else if (rule == "dense_prefix") dense_prefix();
+    else if (rule == "list") list();
+    else if (rule == "window") window();
+    else throw Error(Errc::kUnsupported, label_, "unknown MoE layer rule '" + rule + "'");
+    if (out_.explanation.empty()) out_.explanation = rule == "all" ? "every layer" : "defaults";
+    return std::move(out_);
+  }
+
+ private:
+  template <typename Pred>
+  void add_if(Pred pred) {
+    for (int64_t i = 0; i < n_; ++i)
+      if (pred(i)) out_.layers.push_back(i);
+  }
+  [[noreturn]] void not_positive(const char* override_name, const char* key) const {
+    throw Error(Errc::kConfigInvalid, label_, arg(r_, override_name, key) + " must be positive");
+  }
+
+  void first_k_dense() {
+    int64_t k = rd_.integer(arg(r_, "first_k", "first_k_dense_replace"), 0);
+    int64_t freq = rd_.integer(arg(r_, "freq", "moe_layer_freq"), 1);
+    if (freq <= 0) not_positive("freq", "moe_layer_freq");
+    add_if([&](int64_t i) { return i >= k && i % freq == 0; });
+  }
+  void sparse_step() {
+    int64_t step = rd_.integer(arg(r_, "step", "decoder_sparse_step"), 1);
+    auto dense = rd_.int_list(arg(r_, "mlp_only", "mlp_only_layers"));
+    if (step <= 0) not_positive("step", "decoder_sparse_step");
+    add_if([&](int64_t i) { return !dense.count(i) && (i + 1) % step == 0; });
+  }
+  void period() {
+    int64_t period = rd_.integer(arg(r_, "period", "expert_layer_period"), 1);
+    int64_t offset = rd_.integer(arg(r_, "offset", "expert_layer_offset"), 0);
+    if (period <= 0) not_positive("period", "expert_layer_period");
+    add_if([&](int64_t i) { return i % period == offset; });
+  }
+  void interleave() {
+    std::string list_key = arg(r_, "list", "moe_layers");
+    if (cfg_.find(list_key) && cfg_.find(list_key)->is_array()) {
+      auto set = rd_.int_list(list_key);
+      add_if([&](int64_t i) { return set.count(i) > 0; });
+    } else {
+      int64_t step = rd_.integer(arg(r_, "step", "interleave_moe_layer_step"), 1);
+      if (step <= 0) not_positive("step", "interleave_moe_layer_step");
+      add_if([&](int64_t i) { return (i + 1) % step == 0; });
+    }
+  }
+  void pattern() {
+    std::string key = arg(r_, "key", "hybrid_override_pattern");
+    std::string ch = arg(r_, "char", "E");
+    const Json* v = cfg_.find(key);
+    if (!v || !v->is_string()) throw Error(Errc::kConfigInvalid, label_, "'" + key + "' must be a string of layer kinds");
+    std::string p = v->get<std::string>();
+    out_.explanation = key + "=" + p;
+    add_if([&](int64_t i) { return static_cast<size_t>(i) < p.size() && ch.find(p[static_cast<size_t>(i)]) != std::string::npos; });
+  }
+  void layer_types() {
+    std::string key = arg(r_, "key", "layer_types");
+    const Json* v = cfg_.find(key);
+    if (!v || !v->is_array()) throw Error(Errc::kConfigInvalid, label_, "'" + key + "' must be a list of layer kinds");
+    // Entries compare as JSON values: strings ("sparse") or flags (MiMo's moe_layer_freq [0, 1, ...]).
+    std::vector<Json> values;
+    if (auto it = r_.args.find("values"); it != r_.args.end() && it->is_array()) values.assign(it->begin(), it->end());
+    out_.explanation = key;
+    add_if([&](int64_t i) {
+      if (static_cast<size_t>(i) >= v->size()) return false;
+      const Json& e = (*v)[static_cast<size_t>(i)];
+      return std::any_of(values.begin(), values.end(), [&](const Json& x) { return x == e; });
+    });
+  }
+  void dense_prefix() {
+    // "count" names a config key, or is a fixed number (Step3: one dense layer unless the config says otherwise).
+    int64_t k = 0;
+    if (auto c = r_.args.find("count"); c != r_.args.end() && c->is_number_integer()) {
+      k = c->get<int64_t>();
+      out_.explanation = "first " + std::to_string(k) + " dense";
+    } else {
+      k = rd_.integer(arg(r_, "count", "num_dense_layers"), 0);
+    }
+    add_if([&](int64_t i) { return i >= k; });
+  }
+  void list() {
+    auto set = rd_.int_list(arg(r_, "key", "moe_layers"));
+    add_if([&](int64_t i) { return set.count(i) > 0; });
+  }
+  void window() {
+    int64_t start = rd_.integer(arg(r_, "start", "moe_layer_start_index"), 0);
+    int64_t end = rd_.integer(arg(r_, "end", "moe_layer_end_index"), n_ - 1);
+    int64_t interval = rd_.integer(arg(r_, "interval", "moe_layer_interval"), 1);
+    if (interval <= 0) not_positive("interval", "moe_layer_interval");
+    add_if([&](int64_t i) { return i >= start && i <= end && (i + 1) % interval == 0; });
+  }
+
+  const MoeLayerRule& r_;
+  const ConfigView& cfg_;
+  const int64_t n_;
+  const std::string& label_;
+  MoeLayers out_;
+  Reader rd_;  // notes what it reads in out_.explanation
+};
+
 }  // namespace
 
 std::optional<MoeLayerRule> moe_layer_fallback(const MoeLayerRule& r) {
@@ -98,102 +239,8 @@ bool moe_layer_rule_known(const std::string& rule) {
 }
 
 MoeLayers resolve_moe_layers(const MoeLayerRule& r, const ConfigView& cfg, int64_t n, const std::string& label) {
-  if (auto fb = moe_layer_fallback(r)) {
-    auto keys = rule_keys(r);
-    bool any = std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return !k.empty() && cfg.find(k); });
-    if (!any) {
-      std::string absent;
-      for (const auto& k : keys)
-        if (!k.empty()) absent += (absent.empty() ? "" : "/") + k;
-      MoeLayers out;
-      try {
-        out = resolve_moe_layers(*fb, cfg, n, label);
-      } catch (const Error& e) {
-        // Say why the fallback ran: the primary keys are absent too.
-        throw Error(e.code(), e.file(), "no " + absent + ", and " + e.reason(), e.tensor());
-      }
-      out.explanation = "no " + absent + ", so " + fb->rule + ": " + out.explanation;
-      return out;
-    }
-  }
-  MoeLayers out;
-  Reader rd{cfg, label, &out.explanation};
-  auto add_if = [&](auto pred) {
-    for (int64_t i = 0; i < n; ++i)
-      if (pred(i)) out.layers.push_back(i);
-  };
-  if (r.rule == "all") {
-    add_if([](int64_t) { return true; });
-  } else if (r.rule == "first_k_dense") {
-    int64_t k = rd.integer(arg(r, "first_k", "first_k_dense_replace"), 0);
-    int64_t freq = rd.integer(arg(r, "freq", "moe_layer_freq"), 1);
-    if (freq <= 0) throw Error(Errc::kConfigInvalid, label, arg(r, "freq", "moe_layer_freq") + " must be positive");
-    add_if([&](int64_t i) { return i >= k && i % freq == 0; });
-  } else if (r.rule == "sparse_step") {
-    int64_t step = rd.integer(arg(r, "step", "decoder_sparse_step"), 1);
-    auto dense = rd.int_list(arg(r, "mlp_only", "mlp_only_layers"));
-    if (step <= 0) throw Error(Errc::kConfigInvalid, label, arg(r, "step", "decoder_sparse_step") + " must be positive");
-    add_if([&](int64_t i) { return !dense.count(i) && (i + 1) % step == 0; });
-  } else if (r.rule == "period") {
-    int64_t period = rd.integer(arg(r, "period", "expert_layer_period"), 1);
-    int64_t offset = rd.integer(arg(r, "offset", "expert_layer_offset"), 0);
-    if (period <= 0) throw Error(Errc::kConfigInvalid, label, arg(r, "period", "expert_layer_period") + " must be positive");
-    add_if([&](int64_t i) { return i % period == offset; });
-  } else if (r.rule == "interleave") {
-    std::string list_key = arg(r, "list", "moe_layers");
-    if (cfg.find(list_key) && cfg.find(list_key)->is_array()) {
-      auto set = rd.int_list(list_key);
-      add_if([&](int64_t i) { return set.count(i) > 0; });
-    } else {
-      int64_t step = rd.integer(arg(r, "step", "interleave_moe_layer_step"), 1);
-      if (step <= 0) throw Error(Errc::kConfigInvalid, label, arg(r, "step", "interleave_moe_layer_step") + " must be positive");
-      add_if([&](int64_t i) { return (i + 1) % step == 0; });
-    }
-  } else if (r.rule == "pattern") {
-    std::string key = arg(r, "key", "hybrid_override_pattern");
-    std::string ch = arg(r, "char", "E");
-    const Json* v = cfg.find(key);
-    if (!v || !v->is_string()) throw Error(Errc::kConfigInvalid, label, "'" + key + "' must be a string of layer kinds");
-    std::string p = v->get<std::string>();
-    out.explanation = key + "=" + p;
-    add_if([&](int64_t i) { return static_cast<size_t>(i) < p.size() && ch.find(p[static_cast<size_t>(i)]) != std::string::npos; });
-  } else if (r.rule == "layer_types") {
-    std::string key = arg(r, "key", "layer_types");
-    const Json* v = cfg.find(key);
-    if (!v || !v->is_array()) throw Error(Errc::kConfigInvalid, label, "'" + key + "' must be a list of layer kinds");
-    // Entries compare as JSON values: strings ("sparse") or flags (MiMo's moe_layer_freq [0, 1, ...]).
-    std::vector<Json> values;
-    if (auto it = r.args.find("values"); it != r.args.end() && it->is_array()) values.assign(it->begin(), it->end());
-    out.explanation = key;
-    add_if([&](int64_t i) {
-      if (static_cast<size_t>(i) >= v->size()) return false;
-      const Json& e = (*v)[static_cast<size_t>(i)];
-      return std::any_of(values.begin(), values.end(), [&](const Json& x) { return x == e; });
-    });
-  } else if (r.rule == "dense_prefix") {
-    // "count" names a config key, or is a fixed number (Step3: one dense layer unless the config says otherwise).
-    int64_t k = 0;
-    if (auto c = r.args.find("count"); c != r.args.end() && c->is_number_integer()) {
-      k = c->get<int64_t>();
-      out.explanation = "first " + std::to_string(k) + " dense";
-    } else {
-      k = rd.integer(arg(r, "count", "num_dense_layers"), 0);
-    }
-    add_if([&](int64_t i) { return i >= k; });
-  } else if (r.rule == "list") {
-    auto set = rd.int_list(arg(r, "key", "moe_layers"));
-    add_if([&](int64_t i) { return set.count(i) > 0; });
-  } else if (r.rule == "window") {
-    int64_t start = rd.integer(arg(r, "start", "moe_layer_start_index"), 0);
-    int64_t end = rd.integer(arg(r, "end", "moe_layer_end_index"), n - 1);
-    int64_t interval = rd.integer(arg(r, "interval", "moe_layer_interval"), 1);
-    if (interval <= 0) throw Error(Errc::kConfigInvalid, label, arg(r, "interval", "moe_layer_interval") + " must be positive");
-    add_if([&](int64_t i) { return i >= start && i <= end && (i + 1) % interval == 0; });
-  } else {
-    throw Error(Errc::kUnsupported, label, "unknown MoE layer rule '" + r.rule + "'");
-  }
-  if (out.explanation.empty()) out.explanation = r.rule == "all" ? "every layer" : "defaults";
-  return out;
+  if (auto fb = moe_layer_fallback(r); fb && !reads_any_key(r, cfg)) return resolve_fallback(r, *fb, cfg, n, label);
+  return LayerRule(r, cfg, n, label).run();
 }
 
 }  // namespace moeckpt

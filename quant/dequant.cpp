@@ -35,6 +35,92 @@ Dims dims(const QuantTensor& q) {
   return d;
 }
 
+// Writes rows [r0, r1) of one tensor to dst, one kernel call per stored row, in the layout of
+// its scheme. The row job and the scale buffer are reused from row to row.
+class RowDequantizer {
+ public:
+  RowDequantizer(const QuantTensor& q, const DequantInput& in, Fmt out, uint64_t r0, uint64_t r1, std::byte* dst)
+      : q_(q), in_(in), d_(dims(q)), r0_(r0), r1_(r1), dst_(dst),
+        out_row_bytes_(dequant_row_elems(q) * static_cast<uint64_t>(fmt_bits(out)) / 8) {
+    job_.op = ScaleOp::kMultiply;
+    job_.out = out;
+  }
+
+  // One scale per block_rows x block_cols block.
+  void block_fp8() {
+    job_.in = *fmt_of(q_.weight->dtype);
+    const uint64_t so = ceil_div(d_.out, q_.block_rows), si = ceil_div(d_.in, q_.block_cols);
+    for (uint64_t r = r0_; r < r1_; ++r) {
+      const uint64_t lead = r / d_.out, o = r % d_.out;
+      decode_scales(*q_.scale, in_.scale, (lead * so + o / q_.block_rows) * si, si, scales_);
+      dequantize_row(in_.weight.data() + r * d_.in, d_.in, q_.block_cols, dst_ + (r - r0_) * out_row_bytes_);
+    }
+  }
+
+  // One scale per block_rows rows: the whole tensor, one leading index, or one row.
+  void per_tensor_or_channel_fp8() {
+    job_.in = *fmt_of(q_.weight->dtype);
+    for (uint64_t r = r0_; r < r1_; ++r) {
+      decode_scales(*q_.scale, in_.scale, r / q_.block_rows, 1, scales_);
+      dequantize_row(in_.weight.data() + r * d_.in, d_.in, d_.in, dst_ + (r - r0_) * out_row_bytes_);
+    }
+  }
+
+  // Two E2M1 values per byte, one scale per block_cols values of a row; NVFP4 scales are
+  // multiplied by the global weight_scale_2 first.
+  void packed_fp4() {
+    if (d_.in % 2) throw Error(Errc::kUnsupported, q_.weight->name, "packed FP4 rows of odd length are not supported");
+    job_.in = Fmt::kE2M1;
+    const uint64_t groups = ceil_div(d_.in, q_.block_cols);
+    float global = 1.0f;
+    if (q_.scheme == Scheme::kNvfp4) global = decode_at(*fmt_of(q_.scale2->dtype), in_.scale2.data(), 0);
+    for (uint64_t r = r0_; r < r1_; ++r) {
+      decode_scales(*q_.scale, in_.scale, r * groups, groups, scales_);
+      if (q_.scheme == Scheme::kNvfp4)
+        for (float& s : scales_) s = s * global;
+      dequantize_row(in_.weight.data() + r * (d_.in / 2), d_.in, q_.block_cols, dst_ + (r - r0_) * out_row_bytes_);
+    }
+  }
+
+  // Stored [E, out, in/32, 16]; written [E, in, out]: dequantize each stored row, then place it
+  // as a column. A row of the output is one whole expert.
+  void mxfp4_gpt_oss() {
+    const uint64_t n_in = q_.shape[1], n_out = q_.shape[2], groups = n_in / 32;
+    const uint64_t es = static_cast<uint64_t>(fmt_bits(job_.out)) / 8;
+    std::vector<std::byte> tmp(n_in * es);
+    job_.in = Fmt::kE2M1;
+    for (uint64_t e = r0_; e < r1_; ++e) {
+      std::byte* base = dst_ + (e - r0_) * out_row_bytes_;
+      for (uint64_t o = 0; o < n_out; ++o) {
+        const uint64_t stored = e * n_out + o;
+        decode_scales(*q_.scale, in_.scale, stored * groups, groups, scales_);
+        dequantize_row(in_.weight.data() + stored * groups * 16, n_in, 32, tmp.data());
+        for (uint64_t i = 0; i < n_in; ++i) std::memcpy(base + (i * n_out + o) * es, tmp.data() + i * es, es);
+      }
+    }
+  }
+
+ private:
+  // n elements from src through the kernel, element i scaled by scales_[i / group].
+  void dequantize_row(const std::byte* src, uint64_t n, uint64_t group, std::byte* dst) {
+    job_.src = src;
+    job_.n = n;
+    job_.scales = scales_.data();
+    job_.group = group;
+    job_.dst = dst;
+    run_row(job_);
+  }
+
+  const QuantTensor& q_;
+  const DequantInput& in_;
+  const Dims d_;
+  const uint64_t r0_, r1_;
+  std::byte* const dst_;
+  const uint64_t out_row_bytes_;
+  RowJob job_;
+  std::vector<float> scales_;  // the current row's, decoded
+};
+
 }  // namespace
 
 uint64_t dequant_rows(const QuantTensor& q) {
@@ -50,85 +136,14 @@ uint64_t dequant_row_elems(const QuantTensor& q) {
 }
 
 void dequantize_rows(const QuantTensor& q, const DequantInput& in, Fmt out, uint64_t r0, uint64_t r1, std::byte* dst) {
-  const Dims d = dims(q);
-  const uint64_t out_row_bytes = dequant_row_elems(q) * static_cast<uint64_t>(fmt_bits(out)) / 8;
-  std::vector<float> scales;
-  RowJob job;
-  job.op = ScaleOp::kMultiply;
-  job.out = out;
+  RowDequantizer rows(q, in, out, r0, r1, dst);
   switch (q.scheme) {
-    case Scheme::kBlockFp8: {
-      job.in = *fmt_of(q.weight->dtype);
-      const uint64_t so = ceil_div(d.out, q.block_rows), si = ceil_div(d.in, q.block_cols);
-      for (uint64_t r = r0; r < r1; ++r) {
-        const uint64_t lead = r / d.out, o = r % d.out;
-        decode_scales(*q.scale, in.scale, (lead * so + o / q.block_rows) * si, si, scales);
-        job.src = in.weight.data() + r * d.in;
-        job.n = d.in;
-        job.scales = scales.data();
-        job.group = q.block_cols;
-        job.dst = dst + (r - r0) * out_row_bytes;
-        run_row(job);
-      }
-      return;
-    }
+    case Scheme::kBlockFp8: return rows.block_fp8();
     case Scheme::kPerTensorFp8:
-    case Scheme::kPerChannelFp8: {
-      job.in = *fmt_of(q.weight->dtype);
-      for (uint64_t r = r0; r < r1; ++r) {
-        decode_scales(*q.scale, in.scale, r / q.block_rows, 1, scales);
-        job.src = in.weight.data() + r * d.in;
-        job.n = d.in;
-        job.scales = scales.data();
-        job.group = d.in;
-        job.dst = dst + (r - r0) * out_row_bytes;
-        run_row(job);
-      }
-      return;
-    }
+    case Scheme::kPerChannelFp8: return rows.per_tensor_or_channel_fp8();
     case Scheme::kMxfp4Packed:
-    case Scheme::kNvfp4: {
-      if (d.in % 2) throw Error(Errc::kUnsupported, q.weight->name, "packed FP4 rows of odd length are not supported");
-      job.in = Fmt::kE2M1;
-      const uint64_t groups = ceil_div(d.in, q.block_cols);
-      float global = 1.0f;
-      if (q.scheme == Scheme::kNvfp4) global = decode_at(*fmt_of(q.scale2->dtype), in.scale2.data(), 0);
-      for (uint64_t r = r0; r < r1; ++r) {
-        decode_scales(*q.scale, in.scale, r * groups, groups, scales);
-        if (q.scheme == Scheme::kNvfp4)
-          for (float& s : scales) s = s * global;
-        job.src = in.weight.data() + r * (d.in / 2);
-        job.n = d.in;
-        job.scales = scales.data();
-        job.group = q.block_cols;
-        job.dst = dst + (r - r0) * out_row_bytes;
-        run_row(job);
-      }
-      return;
-    }
-    case Scheme::kMxfp4GptOss: {
-      // Stored [E, out, in/32, 16]; written [E, in, out]: dequantize each stored row, then
-      // place it as a column.
-      const uint64_t n_in = q.shape[1], n_out = q.shape[2], groups = n_in / 32;
-      const uint64_t es = static_cast<uint64_t>(fmt_bits(out)) / 8;
-      std::vector<std::byte> tmp(n_in * es);
-      job.in = Fmt::kE2M1;
-      for (uint64_t e = r0; e < r1; ++e) {
-        std::byte* base = dst + (e - r0) * out_row_bytes;
-        for (uint64_t o = 0; o < n_out; ++o) {
-          const uint64_t row = e * n_out + o;
-          decode_scales(*q.scale, in.scale, row * groups, groups, scales);
-          job.src = in.weight.data() + row * groups * 16;
-          job.n = n_in;
-          job.scales = scales.data();
-          job.group = 32;
-          job.dst = tmp.data();
-          run_row(job);
-          for (uint64_t i = 0; i < n_in; ++i) std::memcpy(base + (i * n_out + o) * es, tmp.data() + i * es, es);
-        }
-      }
-      return;
-    }
+    case Scheme::kNvfp4: return rows.packed_fp4();
+    case Scheme::kMxfp4GptOss: return rows.mxfp4_gpt_oss();
   }
 }
 

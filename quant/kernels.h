@@ -34,7 +34,8 @@ void run_row(const RowJob& job);
 // max |x| over n elements of a float format; NaN if any element is NaN.
 float absmax(Fmt in, const void* src, uint64_t n);
 
-// The SIMD target run_row uses on this CPU, e.g. "AVX2" (for benchmarks and --version -v).
+// The SIMD target run_row uses on this CPU, e.g. "AVX2": the label of the kernel benchmarks
+// (bench/kernels_bench.cpp), and checked by the kernel tests.
 const char* simd_target();
 
 namespace ref {

@@ -51,7 +51,6 @@ class Scanner {
     for (const auto& t : ck_.tensors()) {
       if (ends_with(t.name, "_blocks")) gpt_oss(t);
       else if (ends_with(t.name, "weight")) weight(t);
-      else if (t.dtype == DType::kF4 || dtype_is_fp8(t.dtype)) unscaled(t);
     }
     orphans();
     // The loop above visits weights in name order, so this is usually sorted already; a
@@ -217,11 +216,6 @@ class Scanner {
     if (s->dtype != DType::kU8 && s->dtype != DType::kF8_E8M0)
       return err("E-SCALE-DTYPE", fmt::format("MXFP4 scales {} are {}, expected U8 (e8m0)", s->name, dtype_name(s->dtype)), *s);
     if (scale_fits(q, *s, {b.shape[0], b.shape[1], b.shape[2]})) take(std::move(q));
-  }
-
-  void unscaled(const TensorInfo& t) {
-    // FP8/F4 tensors that are not named *weight: quantized data outside the usual layout.
-    (void)t;
   }
 
   void orphans() {

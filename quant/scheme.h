@@ -1,7 +1,7 @@
 // Finding the quantized tensors of a checkpoint: which weight goes with which scales, under
 // which scheme, and whether the scales fit. Reads names, dtypes and shapes only (no data).
 //
-// Schemes (SPEC section 4; ../shared/reference/formats.md):
+// Schemes (moeckpt-formats(7), QUANTIZED WEIGHTS):
 //   block FP8      W.weight F8 [.., out, in] + W.weight_scale_inv (or DeepSeek V4's float
 //                  W.scale) F32/BF16 [.., ceil(out/b0), ceil(in/b1)]; block from
 //                  quantization_config.weight_block_size, else 128x128

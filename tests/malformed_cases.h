@@ -1,4 +1,5 @@
-// The malformed safetensors files of SPEC section 6, each with the error it must produce.
+// Malformed safetensors files (the rules of moeckpt-formats(7), SAFETENSORS FILES), each with the
+// error it must produce.
 // Shared by the loader unit tests and the CLI tests (one line, exit 3, from every command).
 #pragma once
 

@@ -18,7 +18,7 @@ std::vector<fs::path> man_pages() {
   std::vector<fs::path> pages;
   for (const auto& e : fs::directory_iterator(testing::source_dir("man"))) {
     auto ext = e.path().extension();
-    if (ext == ".1" || ext == ".5") pages.push_back(e.path());
+    if (ext == ".1" || ext == ".5" || ext == ".7") pages.push_back(e.path());
   }
   return pages;
 }
@@ -37,6 +37,7 @@ TEST(ManPages, EveryCommandAndTheRulesFormatHaveAPage) {
   EXPECT_GE(pages.size(), 10u);
   EXPECT_TRUE(fs::exists(testing::source_dir("man/moeckpt.1")));
   EXPECT_TRUE(fs::exists(testing::source_dir("man/moeckpt-rules.5")));
+  EXPECT_TRUE(fs::exists(testing::source_dir("man/moeckpt-formats.7")));
   for (const auto& cmd : testing::help_commands()) {
     EXPECT_TRUE(fs::exists(testing::source_dir("man/moeckpt-" + cmd + ".1"))) << cmd;
   }

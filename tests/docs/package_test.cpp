@@ -78,7 +78,7 @@ TEST(PackageTest, DebInstallsProgramManPagesAndCompletions) {
 
   for (const auto& e : fs::directory_iterator(testing::source_dir("man"))) {
     auto ext = e.path().extension().string();
-    if (ext != ".1" && ext != ".5") continue;
+    if (ext != ".1" && ext != ".5" && ext != ".7") continue;
     auto section = ext.substr(1);
     EXPECT_TRUE(fs::exists(root / ("usr/share/man/man" + section) / e.path().filename())) << e.path().filename();
   }
