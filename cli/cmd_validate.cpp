@@ -94,23 +94,17 @@ void index_checks(const Checkpoint& ck, Findings& f) {
     f.push_back(warning("W-INDEX-UNLISTED", "a shard holds this tensor but the index does not name it", ck.file_label(ck.find(n)->file), n));
 }
 
-int run_validate(const ValidateOptions& opt, const Context& ctx) {
-  std::optional<RuleSet> rules;
-  if (!opt.rules.empty()) rules = RuleSet::load_file(opt.rules);
-  OpenOptions oo;
-  oo.collect_problems = true;
-  oo.threads = opt.threads;
-  Checkpoint ck = Checkpoint::open(opt.path, oo);  // throws only when nothing can be read at all
-
-  Findings f;
-  for (const auto& p : ck.problems()) f.push_back(error(code_for(p.code()), p.reason(), p.file(), p.tensor()));
-  index_checks(ck, f);
-  auto file_of = [&](const TensorInfo& t) { return ck.file_label(t.file); };
-
-  const Json* config = ck.config() ? &*ck.config() : nullptr;
+// What every check found, in a deterministic order (errors first, then by code, file, tensor,
+// message), without repeats.
+struct Verdict {
+  Findings findings;
+  size_t errors = 0, warnings = 0;
+  bool ok = true;
   const Architecture* arch = nullptr;
-  if (!opt.arch.empty()) arch = choose_architecture(opt.arch, config, ck.config_file()).arch;
-  else if (config) arch = registry().detect(*config);
+  Json values = nullptr;  // --data
+};
+
+void config_findings(const Checkpoint& ck, const Json* config, const Architecture* arch, const ValidateOptions& opt, Findings& f) {
   bool has_expert_tensors = std::any_of(ck.tensors().begin(), ck.tensors().end(), [](const TensorInfo& t) {
     auto r = classify_expert_tensor(t.name);
     return r && !r->shared;
@@ -121,66 +115,97 @@ int run_validate(const ValidateOptions& opt, const Context& ctx) {
   } else if (std::none_of(ck.problems().begin(), ck.problems().end(), [](const Error& e) { return e.code() == Errc::kConfigInvalid; })) {
     f.push_back(warning("W-CONFIG-MISSING", "no config.json beside the checkpoint: engines need one; config checks skipped", ck.directory().string()));
   }
-  std::optional<MapPlan> plan;
-  if (arch) {
-    PlanOptions po;
-    po.user_rules = rules ? &*rules : nullptr;
-    po.config_label = ck.config_file();
-    try {
-      plan = plan_mapping(*arch, config, ck.tensors(), po);
-    } catch (const Error& e) {
-      // An invalid expert_dtype or MoE-layer key: already a config finding; say what it stops.
-      f.push_back(error("E-MAP-ABORTED", std::string("cannot map the checkpoint: ") + e.reason(), e.file()));
-    }
-    if (plan) {
-      auto x = cross_check(*arch, config, ck.config_file(), ck.tensors(), *plan, file_of);
-      f.insert(f.end(), x.begin(), x.end());
-    }
-  }
-  quant::QuantCheckResult q = quant::check_quantization(ck, config, opt.data, opt.threads);
-  f.insert(f.end(), q.findings.begin(), q.findings.end());
+}
 
-  // Deterministic order: errors first, then by code, file, tensor, message.
+void mapping_findings(const Checkpoint& ck, const Json* config, const Architecture& arch, const RuleSet* rules, Findings& f) {
+  PlanOptions po;
+  po.user_rules = rules;
+  po.config_label = ck.config_file();
+  std::optional<MapPlan> plan;
+  try {
+    plan = plan_mapping(arch, config, ck.tensors(), po);
+  } catch (const Error& e) {
+    // An invalid expert_dtype or MoE-layer key: already a config finding; say what it stops.
+    f.push_back(error("E-MAP-ABORTED", std::string("cannot map the checkpoint: ") + e.reason(), e.file()));
+    return;
+  }
+  auto file_of = [&](const TensorInfo& t) { return ck.file_label(t.file); };
+  auto x = cross_check(arch, config, ck.config_file(), ck.tensors(), *plan, file_of);
+  f.insert(f.end(), x.begin(), x.end());
+}
+
+void sort_and_count(const ValidateOptions& opt, Verdict& v) {
+  Findings& f = v.findings;
   std::sort(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
     return std::tie(a.severity, a.code, a.file, a.tensor, a.message) < std::tie(b.severity, b.code, b.file, b.tensor, b.message);
   });
   f.erase(std::unique(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
             return a.severity == b.severity && a.code == b.code && a.file == b.file && a.tensor == b.tensor && a.message == b.message;
           }), f.end());
-  size_t errors = 0, warnings = 0;
-  for (const auto& x : f) (x.severity == Severity::kError ? errors : warnings)++;
-  bool ok = errors == 0 && (!opt.strict || warnings == 0);
+  for (const auto& x : f) (x.severity == Severity::kError ? v.errors : v.warnings)++;
+  v.ok = v.errors == 0 && (!opt.strict || v.warnings == 0);
+}
 
-  if (ctx.json) {
-    Json list = Json::array();
-    for (const auto& x : f)
-      list.push_back({{"severity", x.severity == Severity::kError ? "error" : "warning"}, {"code", x.code}, {"message", x.message},
-                      {"file", x.file.empty() ? Json(nullptr) : Json(x.file)}, {"tensor", x.tensor.empty() ? Json(nullptr) : Json(x.tensor)}});
-    Json summary = {{"errors", errors}, {"warnings", warnings}, {"files", ck.files().size()}, {"tensors", ck.tensors().size()},
-                    {"architecture", arch ? Json(arch->name) : Json(nullptr)}, {"data_checked", opt.data}};
-    if (opt.data) summary["values"] = q.values;
-    print_json(Json{{"ok", ok}, {"findings", std::move(list)}, {"summary", std::move(summary)}});
-  } else {
-    std::string out;
-    for (Severity sev : {Severity::kError, Severity::kWarning}) {
-      size_t n = sev == Severity::kError ? errors : warnings;
-      if (n == 0) continue;
-      out += styled(ctx, sev == Severity::kError ? fmt::format("errors ({})", n) : fmt::format("warnings ({})", n),
-                    sev == Severity::kError ? Style::kRed : Style::kYellow) + "\n";
-      for (const auto& x : f) {
-        if (x.severity != sev) continue;
-        std::string where = x.file;
-        if (!x.tensor.empty()) where += (where.empty() ? "" : ": ") + std::string("tensor '") + x.tensor + "'";
-        out += fmt::format("  {} {}{}\n", styled(ctx, x.code, Style::kBold), where.empty() ? "" : where + ": ", x.message);
-      }
+Verdict check_all(const Checkpoint& ck, const RuleSet* rules, const ValidateOptions& opt) {
+  Verdict v;
+  Findings& f = v.findings;
+  for (const auto& p : ck.problems()) f.push_back(error(code_for(p.code()), p.reason(), p.file(), p.tensor()));
+  index_checks(ck, f);
+  const Json* config = ck.config() ? &*ck.config() : nullptr;
+  if (!opt.arch.empty()) v.arch = choose_architecture(opt.arch, config, ck.config_file()).arch;
+  else if (config) v.arch = registry().detect(*config);
+  config_findings(ck, config, v.arch, opt, f);
+  if (v.arch) mapping_findings(ck, config, *v.arch, rules, f);
+  quant::QuantCheckResult q = quant::check_quantization(ck, config, opt.data, opt.threads);
+  f.insert(f.end(), q.findings.begin(), q.findings.end());
+  v.values = std::move(q.values);
+  sort_and_count(opt, v);
+  return v;
+}
+
+void print_verdict_json(const Checkpoint& ck, const Verdict& v, const ValidateOptions& opt) {
+  Json list = Json::array();
+  for (const auto& x : v.findings)
+    list.push_back({{"severity", x.severity == Severity::kError ? "error" : "warning"}, {"code", x.code}, {"message", x.message},
+                    {"file", x.file.empty() ? Json(nullptr) : Json(x.file)}, {"tensor", x.tensor.empty() ? Json(nullptr) : Json(x.tensor)}});
+  Json summary = {{"errors", v.errors}, {"warnings", v.warnings}, {"files", ck.files().size()}, {"tensors", ck.tensors().size()},
+                  {"architecture", v.arch ? Json(v.arch->name) : Json(nullptr)}, {"data_checked", opt.data}};
+  if (opt.data) summary["values"] = v.values;
+  print_json(Json{{"ok", v.ok}, {"findings", std::move(list)}, {"summary", std::move(summary)}});
+}
+
+void print_verdict(const Checkpoint& ck, const Verdict& v, const ValidateOptions& opt, const Context& ctx) {
+  std::string out;
+  for (Severity sev : {Severity::kError, Severity::kWarning}) {
+    size_t n = sev == Severity::kError ? v.errors : v.warnings;
+    if (n == 0) continue;
+    out += styled(ctx, sev == Severity::kError ? fmt::format("errors ({})", n) : fmt::format("warnings ({})", n),
+                  sev == Severity::kError ? Style::kRed : Style::kYellow) + "\n";
+    for (const auto& x : v.findings) {
+      if (x.severity != sev) continue;
+      std::string where = x.file;
+      if (!x.tensor.empty()) where += (where.empty() ? "" : ": ") + std::string("tensor '") + x.tensor + "'";
+      out += fmt::format("  {} {}{}\n", styled(ctx, x.code, Style::kBold), where.empty() ? "" : where + ": ", x.message);
     }
-    std::string verdict = ok ? styled(ctx, "ok", Style::kGreen) : styled(ctx, "FAILED", Style::kRed);
-    out += fmt::format("{}: {} error(s), {} warning(s); {} tensors in {} file(s){}{}\n", verdict, errors, warnings,
-                       ck.tensors().size(), ck.files().size(), arch ? ", architecture " + arch->name : "",
-                       opt.data ? ", values scanned" : "");
-    std::fwrite(out.data(), 1, out.size(), stdout);
   }
-  return ok ? kExitOk : kExitFindings;
+  std::string verdict = v.ok ? styled(ctx, "ok", Style::kGreen) : styled(ctx, "FAILED", Style::kRed);
+  out += fmt::format("{}: {} error(s), {} warning(s); {} tensors in {} file(s){}{}\n", verdict, v.errors, v.warnings,
+                     ck.tensors().size(), ck.files().size(), v.arch ? ", architecture " + v.arch->name : "",
+                     opt.data ? ", values scanned" : "");
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+int run_validate(const ValidateOptions& opt, const Context& ctx) {
+  std::optional<RuleSet> rules;
+  if (!opt.rules.empty()) rules = RuleSet::load_file(opt.rules);
+  OpenOptions oo;
+  oo.collect_problems = true;
+  oo.threads = opt.threads;
+  Checkpoint ck = Checkpoint::open(opt.path, oo);  // throws only when nothing can be read at all
+  Verdict v = check_all(ck, rules ? &*rules : nullptr, opt);
+  if (ctx.json) print_verdict_json(ck, v, opt);
+  else print_verdict(ck, v, opt, ctx);
+  return v.ok ? kExitOk : kExitFindings;
 }
 
 }  // namespace

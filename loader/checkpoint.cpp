@@ -6,6 +6,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "loader/file_names.h"
 #include "loader/mapped_file.h"
 #include "loader/name_index.h"
 #include "loader/parallel.h"
@@ -50,14 +51,14 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-bool is_torch_name(std::string_view n) { return ends_with(n, ".bin") || ends_with(n, ".pt") || ends_with(n, ".pth"); }
-
 std::vector<std::string> list_dir(const fs::path& dir, std::string_view input) {
   std::vector<std::string> names;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    // Everything but directories: a FIFO or a dangling link under a weight file's name is then
+    // opened, and refused with its reason, rather than silently passed over.
     std::error_code ec2;
-    if (it->is_regular_file(ec2)) names.push_back(it->path().filename().string());
+    if (!it->is_directory(ec2)) names.push_back(it->path().filename().string());
   }
   if (ec) throw Error(Errc::kFileOpen, std::string(input), "cannot list directory: " + ec.message());
   std::sort(names.begin(), names.end());
@@ -83,7 +84,7 @@ DirectoryFiles classify(const std::vector<std::string>& all) {
   for (const auto& n : all) {
     if (ends_with(n, ".safetensors.index.json")) d.st_indexes.push_back(n);
     else if (ends_with(n, ".bin.index.json") || ends_with(n, ".pt.index.json")) d.bin_indexes.push_back(n);
-    else if (ends_with(n, ".safetensors")) d.st_files.push_back(n);
+    else if (is_safetensors_name(n)) d.st_files.push_back(n);
     else if (is_torch_name(n) && n != "training_args.bin" && n != "optimizer.pt" && n != "scheduler.pt" &&
              n != "rng_state.pth")
       d.bin_files.push_back(n);
@@ -187,7 +188,7 @@ class Checkpoint::Impl::Opener {
     std::string fname = path.filename().string();
     if (ends_with(fname, ".json")) {
       index_path_ = path;
-    } else if (ends_with(fname, ".safetensors")) {
+    } else if (is_safetensors_name(fname)) {
       names_ = {fname};
     } else if (is_torch_name(fname)) {
       names_ = {fname};
@@ -213,7 +214,7 @@ class Checkpoint::Impl::Opener {
       c_.problems_.push_back(e);
       c_.index_.reset();
       for (const auto& n : list_dir(c_.dir_, c_.input_))
-        if (n.ends_with(".safetensors") || (is_torch_name(n) && index_path_.string().find(".bin.") != std::string::npos))
+        if (is_safetensors_name(n) || (is_torch_name(n) && index_path_.string().find(".bin.") != std::string::npos))
           names_.push_back(n);
       if (names_.empty()) throw;
     }
@@ -227,7 +228,7 @@ class Checkpoint::Impl::Opener {
     if (any_torch && any_st) throw Error(Errc::kIndexInvalid, index_label_, "index mixes safetensors and PyTorch shards");
     c_.format_ = any_torch ? FileFormat::kTorch : FileFormat::kSafetensors;
     for (const auto& n : names_) {
-      if (!is_torch_name(n) && !ends_with(n, ".safetensors"))
+      if (!is_torch_name(n) && !is_safetensors_name(n))
         throw Error(Errc::kIndexInvalid, index_label_, "shard '" + n + "' is neither .safetensors nor .bin/.pt/.pth");
     }
   }

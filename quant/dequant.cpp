@@ -1,5 +1,7 @@
 #include "quant/dequant.h"
 
+#include "quant/layouts.h"
+
 #include <cstring>
 #include <vector>
 
@@ -9,7 +11,6 @@
 namespace moeckpt::quant {
 namespace {
 
-uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 Fmt scale_fmt(DType t) {
   if (t == DType::kU8) return Fmt::kE8M0;  // gpt-oss and some DeepSeek V4 files store e8m0 as U8
@@ -85,8 +86,8 @@ class RowDequantizer {
   // Stored [E, out, in/32, 16]; written [E, in, out]: dequantize each stored row, then place it
   // as a column. A row of the output is one whole expert.
   void mxfp4_gpt_oss() {
-    const uint64_t n_in = q_.shape[1], n_out = q_.shape[2], groups = n_in / 32;
-    const uint64_t es = static_cast<uint64_t>(fmt_bits(job_.out)) / 8;
+    const uint64_t n_in = q_.shape[1], n_out = q_.shape[2], groups = n_in / kMxGroup;
+    const uint64_t es = elem_bytes(job_.out);
     std::vector<std::byte> tmp(n_in * es);
     job_.in = Fmt::kE2M1;
     for (uint64_t e = r0_; e < r1_; ++e) {
@@ -94,7 +95,7 @@ class RowDequantizer {
       for (uint64_t o = 0; o < n_out; ++o) {
         const uint64_t stored = e * n_out + o;
         decode_scales(*q_.scale, in_.scale, stored * groups, groups, scales_);
-        dequantize_row(in_.weight.data() + stored * groups * 16, n_in, 32, tmp.data());
+        dequantize_row(in_.weight.data() + stored * groups * (kMxGroup / 2), n_in, kMxGroup, tmp.data());
         for (uint64_t i = 0; i < n_in; ++i) std::memcpy(base + (i * n_out + o) * es, tmp.data() + i * es, es);
       }
     }

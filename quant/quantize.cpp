@@ -1,5 +1,7 @@
 #include "quant/quantize.h"
 
+#include "quant/layouts.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,11 +14,9 @@
 namespace moeckpt::quant {
 namespace {
 
-uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 bool ends_with(std::string_view s, std::string_view suffix) { return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix; }
 
-uint64_t elem_bytes(Fmt f) { return static_cast<uint64_t>(fmt_bits(f)) / 8; }
 
 void require_finite(float amax, uint64_t row) {
   if (!std::isfinite(amax))
@@ -41,7 +41,7 @@ bool should_quantize(std::string_view name, DType dtype, const std::vector<uint6
     if (name.find(skip) != std::string_view::npos) return false;
   // MoE routers (`mlp.gate.weight`, `ffn.gate.weight`) and DeepSeek V4's output `head.weight`.
   if (ends_with(name, ".gate.weight") || name == "head.weight" || ends_with(name, ".head.weight")) return false;
-  if (target == QuantizeTarget::kMxfp4 && shape.back() % 32 != 0) return false;
+  if (target == QuantizeTarget::kMxfp4 && shape.back() % kMxGroup != 0) return false;
   return true;
 }
 
@@ -89,24 +89,24 @@ void fp8_block_quantize(const MatrixView& m, uint64_t b0, uint64_t b1, uint64_t 
 }
 
 void mxfp4_scales(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst) {
-  if (m.in % 32) throw Error(Errc::kUnsupported, "quantize", "MXFP4 needs rows that are a multiple of 32 long");
-  const uint64_t groups = m.in / 32, es = elem_bytes(m.fmt);
+  if (m.in % kMxGroup) throw Error(Errc::kUnsupported, "quantize", "MXFP4 needs rows that are a multiple of 32 long");
+  const uint64_t groups = m.in / kMxGroup, es = elem_bytes(m.fmt);
   for (uint64_t r = r0; r < r1; ++r)
     for (uint64_t g = 0; g < groups; ++g) {
-      float a = absmax(m.fmt, m.data + (r * m.in + g * 32) * es, 32);
+      float a = absmax(m.fmt, m.data + (r * m.in + g * kMxGroup) * es, kMxGroup);
       require_finite(a, r);
       dst[(r - r0) * groups + g] = static_cast<std::byte>(mx_exponent(a) + 127);
     }
 }
 
 void mxfp4_quantize(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst) {
-  const uint64_t groups = m.in / 32, es = elem_bytes(m.fmt);
+  const uint64_t groups = m.in / kMxGroup, es = elem_bytes(m.fmt);
   std::vector<std::byte> codes(groups);
   std::vector<float> scales(groups);
   RowJob job;
   job.in = m.fmt;
   job.op = ScaleOp::kDivide;
-  job.group = 32;
+  job.group = kMxGroup;
   job.out = Fmt::kE2M1;
   job.saturate = true;
   for (uint64_t r = r0; r < r1; ++r) {

@@ -1,5 +1,7 @@
 #include "quant/scheme.h"
 
+#include "quant/layouts.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,7 +14,6 @@ bool ends_with(std::string_view s, std::string_view suffix) { return s.size() >=
 
 bool is_float_scale(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
 
-uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 std::vector<uint64_t> squeezed(const std::vector<uint64_t>& s) {
   std::vector<uint64_t> r;
@@ -172,7 +173,7 @@ class Scanner {
     uint64_t in = w.dtype == DType::kF4 ? w.shape.back() : w.shape.back() * 2;
     q.shape.back() = in;
     q.block_rows = 1;
-    q.block_cols = nvfp4 ? 16 : 32;
+    q.block_cols = nvfp4 ? kNvfp4Group : kMxGroup;
     auto want = q.shape;
     want.back() = ceil_div(in, q.block_cols);
     if (nvfp4) {
@@ -206,13 +207,13 @@ class Scanner {
   void gpt_oss(const TensorInfo& b) {
     const std::string base = b.name.substr(0, b.name.size() - 7);
     const TensorInfo* s = ck_.find(base + "_scales");
-    if (b.dtype != DType::kU8 || b.shape.size() != 4 || b.shape[3] != 16) {
+    if (b.dtype != DType::kU8 || b.shape.size() != 4 || b.shape[3] != kMxGroup / 2) {
       if (s) err("E-SCALE-SHAPE", fmt::format("MXFP4 blocks {} must be U8 [E, out, in/32, 16], is {} {}", b.name, dtype_name(b.dtype), shape_string(b.shape)), b);
       return;
     }
     if (!s) return err("E-SCALE-MISSING", fmt::format("MXFP4 blocks {} have no {}_scales", b.name, base), b);
-    QuantTensor q = make(Scheme::kMxfp4GptOss, base, {b.shape[0], b.shape[2] * 32, b.shape[1]}, &b, s);
-    q.block_cols = 32;
+    QuantTensor q = make(Scheme::kMxfp4GptOss, base, {b.shape[0], b.shape[2] * kMxGroup, b.shape[1]}, &b, s);
+    q.block_cols = kMxGroup;
     if (s->dtype != DType::kU8 && s->dtype != DType::kF8_E8M0)
       return err("E-SCALE-DTYPE", fmt::format("MXFP4 scales {} are {}, expected U8 (e8m0)", s->name, dtype_name(s->dtype)), *s);
     if (scale_fits(q, *s, {b.shape[0], b.shape[1], b.shape[2]})) take(std::move(q));
@@ -237,7 +238,7 @@ class Scanner {
   }
 
   const Checkpoint& ck_;
-  uint64_t b0_ = 128, b1_ = 128;
+  uint64_t b0_ = kFp8BlockDefault, b1_ = kFp8BlockDefault;
   QuantScan out_;
   std::vector<char> used_;  // per tensor of ck_
   std::string probe_;       // companion(): stem + suffix
@@ -245,17 +246,7 @@ class Scanner {
 
 }  // namespace
 
-std::string_view scheme_name(Scheme s) {
-  switch (s) {
-    case Scheme::kBlockFp8: return "fp8-block";
-    case Scheme::kPerTensorFp8: return "fp8-tensor";
-    case Scheme::kPerChannelFp8: return "fp8-channel";
-    case Scheme::kMxfp4Packed: return "mxfp4";
-    case Scheme::kMxfp4GptOss: return "mxfp4-gpt-oss";
-    case Scheme::kNvfp4: return "nvfp4";
-  }
-  return "?";
-}
+std::string_view scheme_name(Scheme s) { return scheme_layout(s).name; }
 
 bool QuantScan::complete() const {
   for (const auto& f : findings)
@@ -264,14 +255,14 @@ bool QuantScan::complete() const {
 }
 
 std::pair<uint64_t, uint64_t> block_size_from_config(const Json* config) {
-  if (!config || !config->is_object()) return {128, 128};
+  if (!config || !config->is_object()) return {kFp8BlockDefault, kFp8BlockDefault};
   auto qc = config->find("quantization_config");
-  if (qc == config->end() || !qc->is_object()) return {128, 128};
+  if (qc == config->end() || !qc->is_object()) return {kFp8BlockDefault, kFp8BlockDefault};
   auto bs = qc->find("weight_block_size");
-  if (bs == qc->end() || !bs->is_array() || bs->size() != 2) return {128, 128};
+  if (bs == qc->end() || !bs->is_array() || bs->size() != 2) return {kFp8BlockDefault, kFp8BlockDefault};
   const auto& a = (*bs)[0];
   const auto& b = (*bs)[1];
-  if (!a.is_number_unsigned() || !b.is_number_unsigned() || a.get<uint64_t>() == 0 || b.get<uint64_t>() == 0) return {128, 128};
+  if (!a.is_number_unsigned() || !b.is_number_unsigned() || a.get<uint64_t>() == 0 || b.get<uint64_t>() == 0) return {kFp8BlockDefault, kFp8BlockDefault};
   return {a.get<uint64_t>(), b.get<uint64_t>()};
 }
 
