@@ -13,7 +13,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "loader/checkpoint.h"
-#include "loader/file_names.h"
+#include "loader/structure_checks.h"
 #include "mapping/config_checks.h"
 #include "mapping/cross_checks.h"
 #include "mapping/moe_summary.h"
@@ -31,68 +31,6 @@ struct ValidateOptions {
   bool data = false, strict = false;
   unsigned threads = 0;
 };
-
-// The loader's errors as findings: one code per kind of structural fault.
-std::string code_for(Errc c) {
-  switch (c) {
-    case Errc::kHeaderTooSmall:
-    case Errc::kHeaderTooLarge:
-    case Errc::kHeaderOverLimit:
-    case Errc::kHeaderNotUtf8:
-    case Errc::kHeaderNotJson:
-    case Errc::kHeaderNotObject: return "E-HEADER";
-    case Errc::kTensorEntryInvalid:
-    case Errc::kShapeInvalid:
-    case Errc::kOverflow: return "E-TENSOR-ENTRY";
-    case Errc::kUnknownDtype: return "E-DTYPE-UNKNOWN";
-    case Errc::kSizeMismatch: return "E-SIZE-MISMATCH";
-    case Errc::kOffsetsInvalid:
-    case Errc::kOffsetsOverlap:
-    case Errc::kOffsetsHole:
-    case Errc::kOffsetsOutOfBounds:
-    case Errc::kTrailingBytes: return "E-OFFSETS";
-    case Errc::kDuplicateName: return "E-DUPLICATE-NAME";
-    case Errc::kMetadataInvalid: return "E-METADATA";
-    case Errc::kIndexInvalid: return "E-INDEX-INVALID";
-    case Errc::kIndexMissingShard: return "E-INDEX-SHARD-MISSING";
-    case Errc::kIndexMissingTensor: return "E-INDEX-TENSOR-MISSING";
-    case Errc::kIndexPathEscapes: return "E-INDEX-PATH";
-    case Errc::kZipInvalid:
-    case Errc::kZipEntryOutOfRange:
-    case Errc::kZipUnsupported:
-    case Errc::kZipCrcMismatch:
-    case Errc::kZipInflate: return "E-ZIP";
-    case Errc::kPickleInvalid:
-    case Errc::kPickleOpcodeRefused:
-    case Errc::kPickleGlobalRefused:
-    case Errc::kPickleLimit: return "E-PICKLE";
-    case Errc::kTorchLegacyFormat:
-    case Errc::kTorchInvalid: return "E-TORCH";
-    case Errc::kConfigInvalid: return "E-CONFIG-JSON";
-    default: return "E-FILE-UNREADABLE";
-  }
-}
-
-void index_checks(const Checkpoint& ck, Findings& f) {
-  if (!ck.index()) return;
-  std::string label = (ck.directory() / ck.index_file()).string();
-  if (ck.index()->total_size && ck.problems().empty()) {
-    uint64_t sum = 0;
-    for (const auto& t : ck.tensors()) sum += t.nbytes;
-    if (*ck.index()->total_size != sum)
-      f.push_back(warning("W-INDEX-TOTAL-SIZE", fmt::format("metadata.total_size is {} but the tensors hold {} bytes", *ck.index()->total_size, sum), label));
-  }
-  std::set<std::string> named(ck.index()->shards.begin(), ck.index()->shards.end());
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(ck.directory(), ec)) {
-    std::string n = e.path().filename().string();
-    bool same_kind = ck.format() == FileFormat::kSafetensors ? is_safetensors_name(n) : n.ends_with(".bin");
-    if (same_kind && !named.count(n) && n[0] != '.')
-      f.push_back(warning("W-INDEX-ORPHAN-SHARD", "the index names no tensor in this file: engines that follow the index never read it", e.path().string()));
-  }
-  for (const auto& n : ck.unlisted())
-    f.push_back(warning("W-INDEX-UNLISTED", "a shard holds this tensor but the index does not name it", ck.file_label(ck.find(n)->file), n));
-}
 
 // What every check found, in a deterministic order (errors first, then by code, file, tensor,
 // message), without repeats.
@@ -149,8 +87,7 @@ void sort_and_count(const ValidateOptions& opt, Verdict& v) {
 Verdict check_all(const Checkpoint& ck, const RuleSet* rules, const ValidateOptions& opt) {
   Verdict v;
   Findings& f = v.findings;
-  for (const auto& p : ck.problems()) f.push_back(error(code_for(p.code()), p.reason(), p.file(), p.tensor()));
-  index_checks(ck, f);
+  structure_findings(ck, f);
   const Json* config = ck.config() ? &*ck.config() : nullptr;
   if (!opt.arch.empty()) v.arch = choose_architecture(opt.arch, config, ck.config_file()).arch;
   else if (config) v.arch = registry().detect(*config);
