@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,7 @@ struct ConvertOptions {
 struct RawOptions {
   std::vector<std::string> paths;
   std::string dequant, cast, quantize, max_shard_size = "5GB", worker, finalize;
+  unsigned workers = 0;  // --workers N, with --worker auto
   ConvertOptions o;
 };
 
@@ -63,7 +65,9 @@ void finish_options(RawOptions& r) {
   if (!r.cast.empty()) o.ops.cast = parse_target(r.cast, "--cast", true);
   if (!r.quantize.empty()) o.ops.quantize = parse_quantize(r.quantize);
   o.max_shard_size = parse_size(r.max_shard_size);
-  if (!r.worker.empty()) std::tie(o.writer.worker_index, o.writer.worker_count) = parse_worker(r.worker);
+  if (r.worker == "auto") std::tie(o.writer.worker_index, o.writer.worker_count) = worker_from_environment([](const char* n) -> const char* { return std::getenv(n); }, r.workers);
+  else if (r.workers) throw Error(Errc::kUsage, "--workers", "goes with --worker auto");
+  else if (!r.worker.empty()) std::tie(o.writer.worker_index, o.writer.worker_count) = parse_worker(r.worker);
   if (o.writer.resume && o.writer.overwrite) throw Error(Errc::kUsage, "convert", "--resume and --overwrite contradict each other");
 }
 
@@ -230,7 +234,10 @@ void register_convert(CLI::App& app, Context& ctx) {
   sub->add_flag("--dry-run", o.dry_run, "Print the plan (tensors, dtypes, shapes, shards, bytes) and write nothing");
   sub->add_flag("--resume", o.writer.resume, "Keep the shards an interrupted run finished and write the rest");
   sub->add_flag("--overwrite", o.writer.overwrite, "Replace an earlier conversion in OUT");
-  sub->add_option("--worker", raw->worker, "I/N: write only this worker's share of the shards (1 <= I <= N)");
+  sub->add_option("--worker", raw->worker,
+                  "I/N: write only this worker's share of the shards (1 <= I <= N); auto: the share from a Slurm job array "
+                  "or a Kubernetes Indexed Job");
+  sub->add_option("--workers", raw->workers, "N: the worker count for --worker auto in a Kubernetes Indexed Job")->check(CLI::PositiveNumber);
   sub->add_option("--finalize", raw->finalize, "OUT: write the index and config once every worker has finished");
   sub->callback([raw, &ctx] { ctx.exit_code = run(*raw, ctx); });
 }

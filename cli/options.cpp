@@ -1,6 +1,8 @@
 #include "cli/options.h"
 
 #include <cctype>
+#include <charconv>
+#include <optional>
 #include <cmath>
 #include <cstdio>
 #include <string_view>
@@ -61,6 +63,49 @@ std::pair<unsigned, unsigned> parse_worker(const std::string& text) {
   if (std::sscanf(text.c_str(), "%u/%u%c", &i, &n, &extra) != 2 || n == 0 || i == 0 || i > n)
     throw Error(Errc::kUsage, "--worker", "'" + text + "' must be I/N with 1 <= I <= N");
   return {i - 1, n};
+}
+
+namespace {
+
+// A whole number from the environment, or nullopt when unset. Throws for anything else.
+std::optional<uint64_t> env_number(EnvLookup getenv, const char* name) {
+  const char* v = getenv(name);
+  if (v == nullptr) return std::nullopt;
+  uint64_t n = 0;
+  const std::string_view s(v);
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty())
+    throw Error(Errc::kUsage, "--worker", std::string("auto: ") + name + "='" + v + "' is not a whole number");
+  return n;
+}
+
+std::pair<unsigned, unsigned> slurm_share(EnvLookup getenv, uint64_t id, unsigned workers) {
+  const auto min = env_number(getenv, "SLURM_ARRAY_TASK_MIN"), count = env_number(getenv, "SLURM_ARRAY_TASK_COUNT");
+  const uint64_t step = env_number(getenv, "SLURM_ARRAY_TASK_STEP").value_or(1);
+  if (!min || !count || *count == 0 || step == 0)
+    throw Error(Errc::kUsage, "--worker", "auto: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_MIN/COUNT are not: is this a job array?");
+  if (id < *min || (id - *min) % step != 0 || (id - *min) / step >= *count || *count > 1'000'000)
+    throw Error(Errc::kUsage, "--worker",
+                "auto: SLURM_ARRAY_TASK_ID " + std::to_string(id) + " is not one of the array's " + std::to_string(*count) +
+                    " tasks (min " + std::to_string(*min) + ", step " + std::to_string(step) + ")");
+  if (workers && workers != *count)
+    throw Error(Errc::kUsage, "--workers", std::to_string(workers) + " but the Slurm array has " + std::to_string(*count) + " tasks");
+  return {static_cast<unsigned>((id - *min) / step), static_cast<unsigned>(*count)};
+}
+
+}  // namespace
+
+std::pair<unsigned, unsigned> worker_from_environment(EnvLookup getenv, unsigned workers) {
+  if (auto id = env_number(getenv, "SLURM_ARRAY_TASK_ID")) return slurm_share(getenv, *id, workers);
+  if (auto index = env_number(getenv, "JOB_COMPLETION_INDEX")) {
+    if (workers == 0)
+      throw Error(Errc::kUsage, "--workers", "auto with JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) needs --workers N, the Job's completions");
+    if (*index >= workers)
+      throw Error(Errc::kUsage, "--worker", "auto: JOB_COMPLETION_INDEX " + std::to_string(*index) + " is not below --workers " + std::to_string(workers));
+    return {static_cast<unsigned>(*index), workers};
+  }
+  throw Error(Errc::kUsage, "--worker",
+              "auto: neither SLURM_ARRAY_TASK_ID (a Slurm job array) nor JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) is set");
 }
 
 DType parse_target(const std::string& s, const char* flag, bool fp8_ok) {

@@ -15,6 +15,14 @@ namespace moeckpt::cli {
 uint64_t parse_size(const std::string& text);
 // "I/N" with 1 <= I <= N -> (I - 1, N).
 std::pair<unsigned, unsigned> parse_worker(const std::string& text);
+
+// `--worker auto`: the share from a scheduler's environment, (0-based index, count).
+//   Slurm job array: (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP of
+//     SLURM_ARRAY_TASK_COUNT (workers, when given, must agree);
+//   Kubernetes Indexed Job: JOB_COMPLETION_INDEX of `workers` (--workers N, required).
+// getenv is the environment lookup (std::getenv in the program).
+using EnvLookup = const char* (*)(const char*);
+std::pair<unsigned, unsigned> worker_from_environment(EnvLookup getenv, unsigned workers);
 // bf16|f16|f32 (any case, and their long names); with fp8_ok also F8_E4M3 and F8_E5M2.
 DType parse_target(const std::string& text, const char* flag, bool fp8_ok);
 // fp8-block|mxfp4.

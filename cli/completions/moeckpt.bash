@@ -33,7 +33,7 @@ _moeckpt() {
       return ;;
     --rules | --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --finalize) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-    --filter | --only | --exclude | --max-shard-size | --threads | --worker | --num-experts | \
+    --filter | --only | --exclude | --max-shard-size | --threads | --worker | --workers | --num-experts | \
       --redundant-experts | --tp | --ep | -n | --count | --atol | --rtol) return ;;
   esac
 
@@ -54,7 +54,7 @@ _moeckpt() {
     archs) opts="" ;;
     validate) opts="--arch --rules --tp --ep --data --strict --threads" ;;
     convert) opts="--dequant --cast --quantize --saturate --rules --rename --arch --only --exclude
-      --max-shard-size --threads --dry-run --resume --overwrite --worker --finalize" ;;
+      --max-shard-size --threads --dry-run --resume --overwrite --worker --workers --finalize" ;;
     tensor) opts="-n --count --dequant --stats" ;;
     diff) opts="--atol --rtol --threads" ;;
   esac

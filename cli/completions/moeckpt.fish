@@ -60,7 +60,8 @@ complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l max-shard-size -
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l dry-run -d 'Print the plan and write nothing'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l resume -d 'Keep the shards an interrupted run finished'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l overwrite -d 'Replace an earlier conversion in OUT'
-complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l worker -x -d "I/N: write only this worker's share"
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l worker -x -d "I/N or auto: write only this worker's share"
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l workers -x -d "N: worker count for --worker auto"
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l finalize -x -a '(__fish_complete_directories)' -d 'Write index and config after all workers'
 
 complete -c moeckpt -n "__fish_seen_subcommand_from tensor" -s n -l count -x -d 'How many values to print'

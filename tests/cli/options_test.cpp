@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <map>
+
 #include "loader/error.h"
 
 namespace moeckpt::cli {
@@ -69,6 +72,61 @@ TEST(ParseQuantize, TheTwoSchemesConvertWrites) {
   EXPECT_EQ(parse_quantize("mxfp4"), quant::QuantizeTarget::kMxfp4);
   EXPECT_EQ(code_of([] { parse_quantize("nvfp4"); }), Errc::kUsage);
   EXPECT_EQ(code_of([] { parse_quantize("FP8-BLOCK"); }), Errc::kUsage);
+}
+
+}  // namespace
+}  // namespace moeckpt::cli
+
+namespace moeckpt::cli {
+namespace {
+
+// A fake environment for worker_from_environment.
+std::map<std::string, std::string>* g_env = nullptr;
+const char* fake_getenv(const char* name) {
+  auto it = g_env->find(name);
+  return it == g_env->end() ? nullptr : it->second.c_str();
+}
+
+std::pair<unsigned, unsigned> share(std::map<std::string, std::string> env, unsigned workers = 0) {
+  g_env = &env;
+  return worker_from_environment(fake_getenv, workers);
+}
+
+TEST(WorkerFromEnvironment, SlurmArrayTaskOfItsArray) {
+  std::map<std::string, std::string> a = {{"SLURM_ARRAY_TASK_ID", "7"}, {"SLURM_ARRAY_TASK_MIN", "4"}, {"SLURM_ARRAY_TASK_COUNT", "4"}};
+  EXPECT_EQ(share(a), (std::pair<unsigned, unsigned>{3, 4}));
+  EXPECT_EQ(share(a, 4), (std::pair<unsigned, unsigned>{3, 4}));
+  // --array=0-6:2 has tasks 0, 2, 4, 6.
+  std::map<std::string, std::string> stepped = {
+      {"SLURM_ARRAY_TASK_ID", "4"}, {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}, {"SLURM_ARRAY_TASK_STEP", "2"}};
+  EXPECT_EQ(share(stepped), (std::pair<unsigned, unsigned>{2, 4}));
+}
+
+TEST(WorkerFromEnvironment, KubernetesIndexedJobWithWorkers) {
+  EXPECT_EQ(share({{"JOB_COMPLETION_INDEX", "0"}}, 3), (std::pair<unsigned, unsigned>{0, 3}));
+  EXPECT_EQ(share({{"JOB_COMPLETION_INDEX", "2"}}, 3), (std::pair<unsigned, unsigned>{2, 3}));
+}
+
+TEST(WorkerFromEnvironment, RefusesWhatDoesNotDescribeOneTaskOfAnArray) {
+  const std::vector<std::pair<std::map<std::string, std::string>, unsigned>> bad = {
+      {{}, 0},                                                                                             // no scheduler
+      {{{"SLURM_ARRAY_TASK_ID", "1"}}, 0},                                                                 // not an array
+      {{{"SLURM_ARRAY_TASK_ID", "9"}, {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}, 0},  // past the end
+      {{{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_MIN", "2"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}, 0},  // below the min
+      {{{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}, 0},  // not a number
+      {{{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}, 3},  // --workers disagrees
+      {{{"JOB_COMPLETION_INDEX", "0"}}, 0},                                                                // no --workers
+      {{{"JOB_COMPLETION_INDEX", "3"}}, 3},                                                                // index past the end
+      {{{"JOB_COMPLETION_INDEX", "-1"}}, 3},
+  };
+  for (const auto& [env, workers] : bad) {
+    try {
+      share(env, workers);
+      ADD_FAILURE() << "accepted an environment of " << env.size() << " variables, --workers " << workers;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::kUsage);
+    }
+  }
 }
 
 }  // namespace
