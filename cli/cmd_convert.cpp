@@ -92,7 +92,7 @@ void rename(const Checkpoint& in, const ConvertOptions& o, std::vector<PlannedTe
     throw Error(Errc::kUsage, "--arch", "--arch only matters with --rename engine");
   }
   const Renamer renamer(arch, user ? &*user : nullptr, config, in.config_file());
-  rename_planned(tensors, renamer, dropped);
+  rename_planned(tensors, renamer, dropped, &in);
 }
 
 // FNV-1a, 64 bits: stable across runs and builds, which std::hash is not.

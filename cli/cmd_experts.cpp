@@ -43,8 +43,11 @@ ExpertCount expert_count(const ExpertsOptions& opt, const ConfigView* view) {
   if (opt.num_experts >= 0) return {opt.num_experts, "--num-experts"};
   if (!view)
     throw Error(Errc::kUsage, "--num-experts", "give --num-experts N or --config config.json");
+  if (const ConfigProblem* p = view->problem(ConfigField::kNumExperts))
+    throw Error(Errc::kConfigInvalid, opt.config, "'" + p->key + "' " + p->message);
   auto v = view->get(ConfigField::kNumExperts);
   if (!v) throw Error(Errc::kConfigInvalid, opt.config, "no routed-expert count: tried " + tried(*view, ConfigField::kNumExperts));
+  if (v->value == 0) throw Error(Errc::kConfigInvalid, opt.config, "'" + v->key + "' is 0: a MoE config needs at least one routed expert");
   return {v->value, v->key};
 }
 

@@ -122,7 +122,35 @@ ConfigView::ConfigView(const Json& config, std::span<const std::vector<std::stri
       }
       break;  // the first alias present decides, valid or not
     }
+    auto& v = values_[static_cast<size_t>(i)];
+    if (v && v->value > config_field_limit(f)) {
+      problems_.push_back({f, v->key,
+                           "is " + std::to_string(v->value) + ", more than the " + std::to_string(config_field_limit(f)) +
+                               " moeckpt accepts (no model comes near it)"});
+      v.reset();
+    }
   }
+}
+
+int64_t config_field_limit(ConfigField f) {
+  switch (f) {
+    case ConfigField::kNumExperts: return int64_t{1} << 16;
+    case ConfigField::kTopK:
+    case ConfigField::kNumSharedExperts: return int64_t{1} << 12;
+    case ConfigField::kNumLayers: return 10'000;
+    case ConfigField::kNumAttentionHeads:
+    case ConfigField::kNumKeyValueHeads: return int64_t{1} << 16;
+    case ConfigField::kMoeIntermediateSize:
+    case ConfigField::kSharedIntermediateSize:
+    case ConfigField::kHiddenSize: return int64_t{1} << 24;
+  }
+  return int64_t{1} << 24;
+}
+
+const ConfigProblem* ConfigView::problem(ConfigField f) const {
+  for (const auto& p : problems_)
+    if (p.field == f) return &p;
+  return nullptr;
 }
 
 std::optional<ResolvedInt> ConfigView::get(ConfigField f) const { return values_[static_cast<size_t>(f)]; }

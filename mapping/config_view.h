@@ -41,7 +41,13 @@ struct ResolvedInt {
   std::string key;  // where it was found, e.g. "text_config.num_local_experts"
 };
 
-// A value that is present but unusable (wrong type, negative, list where a number belongs).
+// The largest value moeckpt accepts for a field: far above any released model, low enough that
+// nothing it plans from the config (per-layer, per-expert lists; shape products) can exhaust
+// memory or overflow. A larger value is a ConfigProblem, not a value.
+int64_t config_field_limit(ConfigField f);
+
+// A value that is present but unusable (wrong type, negative, absurdly large, list where a
+// number belongs).
 struct ConfigProblem {
   ConfigField field;
   std::string key;
@@ -66,6 +72,8 @@ class ConfigView {
   // The aliases tried for f, in order (for "tried a, b, c" messages).
   const std::vector<std::string>& aliases(ConfigField f) const;
   const std::vector<ConfigProblem>& problems() const { return problems_; }
+  // The problem with f's value, if it has one.
+  const ConfigProblem* problem(ConfigField f) const;
 
   // Convenience lookups of other keys, in the text section then at the top level.
   const Json* find(std::string_view key) const;

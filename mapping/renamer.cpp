@@ -45,7 +45,8 @@ std::string Renamer::scale_name(std::string_view name) const {
   return expert_dtype_ ? apply_dsv4_scale_rule(name, expert_dtype_->value) : std::string(name);
 }
 
-void rename_planned(std::vector<PlannedTensor>& tensors, const Renamer& renamer, std::vector<std::string>& dropped) {
+void rename_planned(std::vector<PlannedTensor>& tensors, const Renamer& renamer, std::vector<std::string>& dropped,
+                    const Checkpoint* in) {
   std::vector<PlannedTensor> kept;
   kept.reserve(tensors.size());
   std::map<std::string, std::string> seen;  // output name -> source
@@ -57,6 +58,12 @@ void rename_planned(std::vector<PlannedTensor>& tensors, const Renamer& renamer,
     if (!name) {
       dropped.push_back(t.source);
       continue;
+    }
+    if (name->empty() && t.source.empty()) {
+      const TensorInfo* bad = in ? in->find("") : nullptr;
+      throw Error(Errc::kTensorEntryInvalid, bad ? in->file_label(bad->file) : std::string(),
+                  "holds a tensor with an empty name, which no engine parameter has: rename it with --rules or leave it out "
+                  "with --exclude '^$'");
     }
     if (name->empty()) throw Error(Errc::kUsage, t.source, "renaming leaves an empty tensor name");
     auto [it, fresh] = seen.emplace(*name, t.source);

@@ -48,9 +48,11 @@ class Renamer {
   std::optional<ExpertDtypeSetting> expert_dtype_;
 };
 
-// Steps 1-4 over planned output tensors (named as in the input), sorted by their new names
-// afterwards; the sources of dropped ones are appended to `dropped`. Throws Error(kUsage) when
-// a name ends up empty or two tensors would get one name.
-void rename_planned(std::vector<PlannedTensor>& tensors, const Renamer& renamer, std::vector<std::string>& dropped);
+// Steps 1-4 over planned output tensors (named as in the input, `in`), sorted by their new names
+// afterwards; the sources of dropped ones are appended to `dropped`. Throws
+// Error(kTensorEntryInvalid) naming the file for an input tensor whose name is empty and stays
+// so, Error(kUsage) when renaming empties a name or gives two tensors one name.
+void rename_planned(std::vector<PlannedTensor>& tensors, const Renamer& renamer, std::vector<std::string>& dropped,
+                    const Checkpoint* in = nullptr);
 
 }  // namespace moeckpt

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "loader/error.h"
+
 #include <algorithm>
 #include <set>
 
@@ -41,9 +43,10 @@ uint64_t product(const std::vector<uint64_t>& s) {
 class Scanner {
  public:
   explicit Scanner(const Checkpoint& ck) : ck_(ck), used_(ck.tensors().size(), 0) {
-    auto [b0, b1] = block_size_from_config(ck.config() ? &*ck.config() : nullptr);
-    b0_ = b0;
-    b1_ = b1;
+    BlockSize b = block_size_from_config(ck.config() ? &*ck.config() : nullptr);
+    b0_ = b.rows;
+    b1_ = b.cols;
+    out_.block_size_invalid = std::move(b.invalid);
   }
 
   QuantScan run() {
@@ -254,16 +257,27 @@ bool QuantScan::complete() const {
   return true;
 }
 
-std::pair<uint64_t, uint64_t> block_size_from_config(const Json* config) {
-  if (!config || !config->is_object()) return {kFp8BlockDefault, kFp8BlockDefault};
+BlockSize block_size_from_config(const Json* config) {
+  BlockSize b;
+  if (!config || !config->is_object()) return b;
   auto qc = config->find("quantization_config");
-  if (qc == config->end() || !qc->is_object()) return {kFp8BlockDefault, kFp8BlockDefault};
+  if (qc == config->end() || !qc->is_object()) return b;
   auto bs = qc->find("weight_block_size");
-  if (bs == qc->end() || !bs->is_array() || bs->size() != 2) return {kFp8BlockDefault, kFp8BlockDefault};
-  const auto& a = (*bs)[0];
-  const auto& b = (*bs)[1];
-  if (!a.is_number_unsigned() || !b.is_number_unsigned() || a.get<uint64_t>() == 0 || b.get<uint64_t>() == 0) return {kFp8BlockDefault, kFp8BlockDefault};
-  return {a.get<uint64_t>(), b.get<uint64_t>()};
+  if (bs == qc->end() || bs->is_null()) return b;
+  auto positive = [](const Json& v) { return v.is_number_unsigned() && v.get<uint64_t>() > 0; };
+  if (!bs->is_array() || bs->size() != 2 || !positive((*bs)[0]) || !positive((*bs)[1])) {
+    b.invalid = "quantization_config.weight_block_size is " + bs->dump() + ", expected two positive integers such as [128, 128]";
+    return b;
+  }
+  b.rows = (*bs)[0].get<uint64_t>();
+  b.cols = (*bs)[1].get<uint64_t>();
+  return b;
+}
+
+void require_known_block(const Checkpoint& ck, const QuantScan& scan, const QuantTensor& q) {
+  if (q.scheme != Scheme::kBlockFp8 || scan.block_size_invalid.empty()) return;
+  throw Error(Errc::kQuantInvalid, ck.config_file().empty() ? ck.input() : ck.config_file(),
+              scan.block_size_invalid + ": " + q.weight->name + " cannot be dequantized", q.weight->name);
 }
 
 QuantScan scan_quantized(const Checkpoint& ck) { return Scanner(ck).run(); }

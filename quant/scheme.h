@@ -43,13 +43,26 @@ struct QuantScan {
   std::vector<QuantTensor> tensors;  // sorted by weight name
   // E-SCALE-SHAPE, E-SCALE-MISSING, E-SCALE-DTYPE, W-SCALE-FLATTENED, W-SCALE-ORPHAN ...
   Findings findings;
+  // Why config.json's weight_block_size cannot be used ("" when it can, or is absent): block-FP8
+  // weights are then found (and their scales checked against 128x128) but not dequantized.
+  std::string block_size_invalid;
   // Whether every tensor in a quantized dtype has a scheme (dequantization can be complete).
   bool complete() const;
 };
 
-// Block size [rows, cols] from config.json's quantization_config.weight_block_size, else 128x128.
-std::pair<uint64_t, uint64_t> block_size_from_config(const Json* config);
+// Block size [rows, cols] from config.json's quantization_config.weight_block_size, 128x128
+// when the key is absent (or null). A present value that is not two positive integers leaves
+// the default in place and says why in `invalid`: nothing may be dequantized with a guess.
+struct BlockSize {
+  uint64_t rows = 128, cols = 128;
+  std::string invalid;
+};
+BlockSize block_size_from_config(const Json* config);
 
 QuantScan scan_quantized(const Checkpoint& ck);
+
+// Throws Error(kQuantInvalid) naming config.json when q is block FP8 and the scan's block size
+// is unusable; the check every dequantization makes before it starts.
+void require_known_block(const Checkpoint& ck, const QuantScan& scan, const QuantTensor& q);
 
 }  // namespace moeckpt::quant

@@ -39,7 +39,10 @@ void plan_dequant(const Checkpoint& in, DType target, OpsResult& r) {
   refuse_incomplete(in, scan);
   const Fmt to = *fmt_of(target);
   std::map<std::string, const QuantTensor*, std::less<>> by_weight;
-  for (const auto& q : scan.tensors) by_weight[q.weight->name] = &q;
+  for (const auto& q : scan.tensors) {
+    require_known_block(in, scan, q);
+    by_weight[q.weight->name] = &q;
+  }
   const std::set<std::string, std::less<>> consumed = folded_names(scan);
   for (const auto& t : in.tensors()) {
     if (auto it = by_weight.find(t.name); it != by_weight.end()) {

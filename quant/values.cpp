@@ -13,6 +13,7 @@ TensorValues::TensorValues(const Checkpoint& ck, const QuantScan& scan, const st
     for (const auto& q : scan.tensors)
       if (q.name == name || q.weight->name == name) q_ = &q;
   if (q_) {
+    require_known_block(ck, scan, *q_);
     shape_ = q_->shape;
     rows_ = dequant_rows(*q_);
     row_elems_ = dequant_row_elems(*q_);

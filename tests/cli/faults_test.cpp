@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -230,9 +231,106 @@ TEST_F(Concurrent, TwoConversionsWithOtherOptionsAtOnceNeverGiveAMixedOutput) {
     EXPECT_TRUE(a.exit_code == 0 || a.exit_code == 4) << a.err;
     EXPECT_TRUE(b.exit_code == 0 || b.exit_code == 4) << b.err;
     EXPECT_FALSE(a.exit_code == 0 && b.exit_code == 0) << "both wrote OUT";
-    if (a.exit_code == 0) EXPECT_EQ(snapshot(out), snapshot(tmp_ / "f32"));
-    if (b.exit_code == 0) EXPECT_EQ(snapshot(out), snapshot(tmp_ / "f16"));
+    if (a.exit_code == 0) {
+      EXPECT_EQ(snapshot(out), snapshot(tmp_ / "f32"));
+    }
+    if (b.exit_code == 0) {
+      EXPECT_EQ(snapshot(out), snapshot(tmp_ / "f16"));
+    }
   }
+}
+
+// A copy of a fixture with config.json edited by `edit`.
+fs::path edited_copy(const TempDir& t, const char* fixture, const std::function<void(nlohmann::ordered_json&)>& edit) {
+  fs::path d = t / "ck";
+  fs::copy(testing::source_dir(fixture), d);
+  auto c = nlohmann::ordered_json::parse(testing::read_file(d / "config.json"));
+  edit(c);
+  testing::write_file(d / "config.json", c.dump());
+  return d;
+}
+
+TEST(Faults, AnInvalidBlockSizeIsNeverReplacedByTheDefault) {
+  for (const char* bad : {"[0,128]", "[-128,128]", "[128]", "\"x\"", "[128,128,1]", "{}"}) {
+    TempDir t;
+    fs::path d = edited_copy(t, "testdata/fp8model/qwen3_moe_aligned_fp8",
+                             [&](auto& c) { c["quantization_config"]["weight_block_size"] = nlohmann::ordered_json::parse(bad); });
+    auto conv = run_guarded({"convert", d.string(), (t / "out").string(), "--dequant", "bf16"});
+    EXPECT_EQ(conv.exit_code, 3) << bad << ": " << conv.err;
+    expect_one_line_naming(conv, "config.json");
+    EXPECT_FALSE(fs::exists(t / "out" / "config.json")) << bad;
+    auto ten = run_guarded({"tensor", d.string(), "model.layers.0.mlp.down_proj.weight", "--dequant"});
+    EXPECT_EQ(ten.exit_code, 3) << bad << ": " << ten.err;
+    expect_one_line_naming(ten, "weight_block_size");
+    auto val = run_guarded({"validate", d.string(), "--json"});
+    EXPECT_EQ(val.exit_code, 1) << bad;
+    EXPECT_NE(val.out.find("E-QUANT-BLOCK"), std::string::npos) << bad;
+  }
+}
+
+TEST(Faults, AbsurdConfigNumbersAreOneLineNotAnOutOfMemory) {
+  struct Case {
+    const char* key;
+    double value;
+  };
+  for (const Case& c : {Case{"num_hidden_layers", 1e15}, Case{"num_hidden_layers", 1e8}, Case{"num_local_experts", 4.611686018427388e18},
+                        Case{"num_local_experts", 1e9}, Case{"hidden_size", 1e15}, Case{"num_experts_per_tok", 1e12},
+                        Case{"num_attention_heads", 1e18}}) {
+    TempDir t;
+    fs::path d = edited_copy(t, "testdata/models/qwen3_moe", [&](auto& cfg) { cfg[c.key] = static_cast<uint64_t>(c.value); });
+    for (const char* cmd : {"validate", "map", "inspect"}) {
+      auto r = run_guarded({cmd, d.string()});
+      EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1 || r.exit_code == 3) << cmd << " " << c.key << ": " << r.exit_code << " " << r.err;
+      EXPECT_EQ(r.err.find("out of memory"), std::string::npos) << cmd << " " << c.key;
+      if (std::string(cmd) == "validate") {
+        EXPECT_NE(r.out.find(c.key), std::string::npos) << c.key << ": " << r.out;
+      }
+    }
+    auto e = run_guarded({"experts", "--config", (d / "config.json").string()});
+    if (std::string(c.key) == "num_local_experts") {
+      EXPECT_EQ(e.exit_code, 3) << e.err;
+      expect_one_line_naming(e, "config.json");
+    }
+  }
+  TempDir t;
+  fs::path zero = edited_copy(t, "testdata/models/qwen3_moe", [](auto& cfg) { cfg["num_local_experts"] = 0; });
+  auto e = run_guarded({"experts", "--config", (zero / "config.json").string()});
+  EXPECT_EQ(e.exit_code, 3) << e.err;
+  expect_one_line_naming(e, "num_local_experts");
+}
+
+TEST(Faults, DeeplyNestedJsonIsRefusedAtParseTime) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  TempDir t;
+  fs::path d = edited_copy(t, "testdata/models/qwen3_moe", [](auto&) {});
+  std::string cfg = testing::read_file(d / "config.json");
+  cfg.insert(cfg.rfind('}'), ", \"quantization_config\": " + deep);
+  testing::write_file(d / "config.json", cfg);
+  for (const char* cmd : {"inspect", "map"}) {
+    auto r = run_guarded({cmd, d.string()});
+    EXPECT_EQ(r.exit_code, 3) << cmd << ": " << r.err;
+    expect_one_line_naming(r, "nested deeper than 64");
+  }
+  auto v = run_guarded({"validate", d.string()});
+  EXPECT_EQ(v.exit_code, 1) << v.err;
+  auto c = run_guarded({"convert", d.string(), (t / "out").string()});
+  EXPECT_EQ(c.exit_code, 3) << c.err;
+  EXPECT_FALSE(fs::exists(t / "out" / "config.json"));
+  testing::write_file(t / "rules.json", "{\"substr\": " + deep + "}");
+  auto rr = run_guarded({"map", "testdata/models/qwen3_moe", "--rules", (t / "rules.json").string()});
+  EXPECT_EQ(rr.exit_code, 2) << rr.err;
+  expect_one_line_naming(rr, "rules.json");
+}
+
+TEST(Faults, ATensorWithAnEmptyNameIsAnInputFaultNotAUsageError) {
+  TempDir t;
+  testing::write_file(t / "m.safetensors",
+                      testing::safetensors_bytes(R"({"":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})", "xy"));
+  auto r = run_guarded({"convert", (t / "m.safetensors").string(), (t / "out").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  expect_one_line_naming(r, "m.safetensors");
+  auto ok = run_guarded({"convert", (t / "m.safetensors").string(), (t / "out2").string(), "--exclude", "^$", "-q"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 // finalize step, a stop request, a failing producer, and OUT's checks.
 #include "loader/shard_writer.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <mutex>
@@ -308,6 +310,50 @@ TEST(ShardWriter, RefusesANonEmptyOutputUnlessOverwrite) {
   EXPECT_FALSE(fs::exists(o.output / "model.safetensors"));
   EXPECT_EQ(testing::read_file(o.output / "notes.txt"), "mine");
   expect_shards_written(o.output, p.plan);
+}
+
+TEST(ShardWriter, AnInputThatChangesDuringTheRunFailsItWithoutAConfig) {
+  Input in;
+  Plan p(in.ck);
+  // Another process rewrites the input while the writer runs (same size, new time).
+  const fs::path file = in.dir / "model.safetensors";
+  p.producers[0]->hook = [&] {
+    struct timespec times[2] = {{0, UTIME_OMIT}, {1'000'000'000, 0}};
+    ::utimensat(AT_FDCWD, file.c_str(), times, 0);
+  };
+  TempDir out;
+  WriterOptions o;
+  o.output = out / "o";
+  try {
+    write_plan(in.ck, p.plan, o, nullptr);
+    FAIL() << "a changed input went unnoticed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kTruncated);
+    EXPECT_NE(e.file().find("model.safetensors"), std::string::npos) << e.file();
+  }
+  EXPECT_FALSE(fs::exists(o.output / "config.json"));
+}
+
+TEST(ShardWriter, APlanFileOfOtherOptionsIsRefusedAndKept) {
+  Input in;
+  TempDir out;
+  WriterOptions w;
+  w.output = out / "o";
+  w.worker_count = 2;
+  Plan a(in.ck);
+  write_plan(in.ck, a.plan, w, nullptr);
+  const std::string plan_file = testing::read_file(w.output / kPlanFile);
+  Plan b(in.ck);
+  b.plan.signature = "other options";
+  w.worker_index = 1;
+  try {
+    write_plan(in.ck, b.plan, w, nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::kOutputExists);
+  }
+  EXPECT_EQ(testing::read_file(w.output / kPlanFile), plan_file);
+  for (auto& prod : b.producers) EXPECT_EQ(prod->calls, 0);
 }
 
 TEST(CheckOutputDir, RefusesInsideTheInputAndNonDirectories) {
