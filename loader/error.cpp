@@ -50,6 +50,7 @@ std::string_view errc_name(Errc code) {
     case Errc::kTruncated: return "truncated";
     case Errc::kOutputExists: return "output-exists";
     case Errc::kOutputWrite: return "output-write";
+    case Errc::kOutputBusy: return "output-busy";
   }
   return "unknown";
 }
@@ -61,6 +62,7 @@ int exit_code_for(Errc code) {
       return kExitUsage;
     case Errc::kOutputExists:
     case Errc::kOutputWrite:
+    case Errc::kOutputBusy:
       return kExitOutput;
     default:
       return kExitInput;

@@ -60,6 +60,7 @@ enum class Errc {
   // Output could not be written (exit 4)
   kOutputExists,         // convert's OUT is not a directory, or holds files that --resume or --overwrite does not cover
   kOutputWrite,          // an output that cannot be created, written or renamed; an interrupted convert; --finalize missing shards
+  kOutputBusy,           // convert's OUT is locked by another conversion, or its plan file is another conversion's
 };
 
 // Exit codes (moeckpt-formats(7), EXIT STATUS).

@@ -118,7 +118,7 @@ class OutputLock {
     ::close(fd_);
     fd_ = -1;
     if (e == EWOULDBLOCK)
-      throw Error(Errc::kOutputExists, out.string(),
+      throw Error(Errc::kOutputBusy, out.string(),
                   shared ? "another moeckpt convert (not a worker of a split) is writing here; wait for it or choose another OUT"
                          : "another moeckpt convert is writing here (OUT is locked); wait for it or choose another OUT");
   }
@@ -321,7 +321,7 @@ class Writer {
         if (old == mine) why = "was planned for " + std::to_string(workers) + " worker(s), not " + std::to_string(opt_.worker_count);
       }
     }
-    throw Error(Errc::kOutputExists, (out_ / kPlanFile).string(),
+    throw Error(Errc::kOutputBusy, (out_ / kPlanFile).string(),
                 "OUT " + why + ": rerun with the options of the first run, or use a new OUT");
   }
 

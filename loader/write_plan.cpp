@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "loader/error.h"
 #include "loader/file_names.h"
 
 namespace fs = std::filesystem;
@@ -104,9 +105,18 @@ std::vector<CopiedFile> sidecar_files(const Checkpoint& in) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(in.directory(), ec)) {
     std::error_code ec2;
-    if (!e.is_regular_file(ec2)) continue;
+    if (e.is_directory(ec2)) continue;
     std::string n = e.path().filename().string();
     if (n.empty() || n[0] == '.' || n == "config.json" || is_weight_file_name(n)) continue;
+    // A FIFO, socket or device beside the weights is refused now, not after every shard.
+    if (!e.is_regular_file(ec2)) {
+      const char* kind = e.is_fifo(ec2)                                     ? "is a FIFO"
+                         : e.is_socket(ec2)                                 ? "is a socket"
+                         : e.is_character_file(ec2) || e.is_block_file(ec2) ? "is a device"
+                                                                            : "is a dangling link or special file";
+      throw Error(Errc::kFileOpen, e.path().string(),
+                  std::string(kind) + ", not a regular file: convert copies it beside the weights (tokenizer, generation config)");
+    }
     out.push_back({e.path(), n});
   }
   std::sort(out.begin(), out.end(), [](const CopiedFile& a, const CopiedFile& b) { return a.name < b.name; });

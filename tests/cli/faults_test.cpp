@@ -80,7 +80,8 @@ TEST(Faults, AFifoWhereAFileShouldBeIsRefusedAtOnce) {
                         {"model.safetensors.index.json", "inspect", 3},
                         {"model-00002-of-00002.safetensors", "inspect", 3},
                         {"model-00002-of-00002.safetensors", "validate", 1},
-                        {"config.json", "convert", 3}};
+                        {"config.json", "convert", 3},
+                        {"tokenizer.json", "convert", 3}};
   for (const auto& c : cases) {
     TempDir t;
     fs::copy(src, t / "ck");

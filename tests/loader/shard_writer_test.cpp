@@ -350,7 +350,7 @@ TEST(ShardWriter, APlanFileOfOtherOptionsIsRefusedAndKept) {
     write_plan(in.ck, b.plan, w, nullptr);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::kOutputExists);
+    EXPECT_EQ(e.code(), Errc::kOutputBusy);
   }
   EXPECT_EQ(testing::read_file(w.output / kPlanFile), plan_file);
   for (auto& prod : b.producers) EXPECT_EQ(prod->calls, 0);
