@@ -98,13 +98,17 @@ void OutputFile::copy_from(int src_fd, uint64_t src_offset, std::span<const std:
   }
 }
 
-void OutputFile::commit() {
+void OutputFile::flush_and_close() {
   if (::fsync(fd_) != 0) fail("fsync failed", errno);
   if (::close(fd_) != 0) {
     fd_ = -1;
     fail("close failed", errno);
   }
   fd_ = -1;
+}
+
+void OutputFile::commit() {
+  flush_and_close();
   std::error_code ec;
   fs::rename(temp_, final_, ec);
   if (ec) throw Error(Errc::kOutputWrite, final_.string(), "cannot rename into place: " + ec.message());
@@ -114,12 +118,7 @@ void OutputFile::commit() {
 }
 
 bool OutputFile::commit_if_absent() {
-  if (::fsync(fd_) != 0) fail("fsync failed", errno);
-  if (::close(fd_) != 0) {
-    fd_ = -1;
-    fail("close failed", errno);
-  }
-  fd_ = -1;
+  flush_and_close();
   if (::link(temp_.c_str(), final_.c_str()) != 0) {
     if (errno == EEXIST) return false;  // the destructor removes the temporary
     fail("cannot link into place", errno);

@@ -42,6 +42,7 @@ class OutputFile {
   const std::filesystem::path& final_path() const { return final_; }
 
  private:
+  void flush_and_close();  // fsync and close, or throw
   [[noreturn]] void fail(const std::string& what, int err) const;
   int fd_ = -1;
   std::filesystem::path temp_, final_;
