@@ -230,8 +230,12 @@ TEST_F(Concurrent, TwoConversionsWithOtherOptionsAtOnceNeverGiveAMixedOutput) {
     EXPECT_TRUE(a.exit_code == 0 || a.exit_code == 4) << a.err;
     EXPECT_TRUE(b.exit_code == 0 || b.exit_code == 4) << b.err;
     EXPECT_FALSE(a.exit_code == 0 && b.exit_code == 0) << "both wrote OUT";
-    if (a.exit_code == 0) EXPECT_EQ(snapshot(out), snapshot(tmp_ / "f32"));
-    if (b.exit_code == 0) EXPECT_EQ(snapshot(out), snapshot(tmp_ / "f16"));
+    if (a.exit_code == 0) {
+      EXPECT_EQ(snapshot(out), snapshot(tmp_ / "f32"));
+    }
+    if (b.exit_code == 0) {
+      EXPECT_EQ(snapshot(out), snapshot(tmp_ / "f16"));
+    }
   }
 }
 
