@@ -95,21 +95,6 @@ void rename(const Checkpoint& in, const ConvertOptions& o, std::vector<PlannedTe
   rename_planned(tensors, renamer, dropped, &in);
 }
 
-// FNV-1a, 64 bits: stable across runs and builds, which std::hash is not.
-uint64_t fnv1a(uint64_t h, std::string_view s) {
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return (h ^ 0xff) * 0x100000001b3ULL;  // a separator, so ("ab","c") differs from ("a","bc")
-}
-
-// What two runs into one OUT must agree on beyond names, dtypes and shapes: the options that
-// change bytes and every tensor's op and source.
-std::string signature_of(const WritePlan& plan, const ConvertOptions& o) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (const auto& t : plan.tensors) h = fnv1a(fnv1a(fnv1a(h, t.out.name), t.source), t.producer->describe());
-  Json sig = {{"saturate", o.ops.saturate}, {"tensors_fnv1a", fmt::format("{:016x}", h)}};
-  return sig.dump();
-}
-
 // The whole plan; throws (usage, input or unsupported) before anything is written.
 WritePlan plan_conversion(const Checkpoint& in, const ConvertOptions& o) {
   const TensorFilter filter(o.only, o.exclude);
@@ -122,7 +107,6 @@ WritePlan plan_conversion(const Checkpoint& in, const ConvertOptions& o) {
   assign_shards(plan, o.max_shard_size, output_metadata(in));  // step 4
   if (in.config()) plan.config = quant::config_after(*in.config(), o.ops);  // step 5
   plan.copies = sidecar_files(in);
-  plan.signature = signature_of(plan, o);
   return plan;
 }
 

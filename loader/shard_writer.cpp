@@ -63,6 +63,16 @@ bool shard_is_complete(const fs::path& path, uint64_t size, const std::string& h
   return read_head(path, head.size()) == head;
 }
 
+// What the headers do not show but two runs into one OUT must agree on: each tensor's source
+// and op (saturation, say, changes bytes and no header). CRC-32 chained over every string.
+uint32_t ops_crc(const WritePlan& plan) {
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  for (const auto& t : plan.tensors)
+    for (const std::string& s : {t.out.name, t.source, t.producer->describe()})
+      crc = ::crc32(crc, reinterpret_cast<const Bytef*>(s.c_str()), static_cast<uInt>(s.size() + 1));  // with its NUL
+  return static_cast<uint32_t>(crc);
+}
+
 Json plan_file_json(const WritePlan& plan, unsigned workers) {
   Json shards = Json::array();
   for (const auto& s : plan.shards)
@@ -72,7 +82,7 @@ Json plan_file_json(const WritePlan& plan, unsigned workers) {
   for (const auto& c : plan.copies) copies.push_back({{"source", canon(c.source).string()}, {"name", c.name}});
   return Json{{"moeckpt_plan", 1},
               {"workers", workers},
-              {"signature", plan.signature},
+              {"ops_crc32", ops_crc(plan)},
               {"shards", std::move(shards)},
               {"index", plan.index ? *plan.index : Json(nullptr)},
               {"config", plan.config ? *plan.config : Json(nullptr)},
@@ -175,6 +185,9 @@ class Writer {
     check_output_dir(in_, out_);
     create_output();
     const OutputLock lock(out_, multi_);
+    // A worker run again after --finalize: config.json is there and the plan file is gone.
+    std::error_code ec;
+    finalized_before_ = multi_ && !fs::exists(out_ / kPlanFile, ec) && fs::exists(out_ / "config.json", ec);
     prepare_output();
     publish_plan();
     try {
@@ -185,7 +198,6 @@ class Writer {
     }
     if (!multi_) {
       write_final_files(out_, plan_.index ? &*plan_.index : nullptr, plan_.copies, plan_.config ? &*plan_.config : nullptr);
-      std::error_code ec;
       fs::remove(out_ / kPlanFile, ec);
       report_.finalized = true;
     }
@@ -198,6 +210,9 @@ class Writer {
 
   void write_shards() {
     select_shards();
+    if (finalized_before_ && !todo_.empty())
+      throw Error(Errc::kOutputBusy, (out_ / plan_.shards[todo_.front()].name).string(),
+                  "OUT is a finished conversion but this worker's shard is missing or not as planned: convert into a new OUT");
     const InputStamps stamps(in_);
     InputFds fds(in_);
     open_shards();
@@ -326,6 +341,7 @@ class Writer {
   }
 
   void publish_plan() const {
+    if (finalized_before_) return;  // a task re-run after success changes nothing
     const std::string text = plan_text();
     if (write_file_if_absent(out_, kPlanFile, text)) return;
     check_existing_plan(text);
@@ -470,6 +486,7 @@ class Writer {
   ProgressSink* progress_;
   const fs::path out_;
   const bool multi_;
+  bool finalized_before_ = false;
   const unsigned threads_;
   const std::vector<size_t> mine_;
   std::vector<size_t> todo_;

@@ -63,10 +63,6 @@ struct WritePlan {
   std::vector<std::string> notes;      // shared storages, dropped tensors, ... for the user
   std::vector<std::string> dropped;    // input tensors not written (scales consumed, filters)
   uint64_t total_bytes = 0;
-  // What made the plan beyond its tensors' names, dtypes and shapes (the options of the
-  // conversion, each tensor's op): two runs into one OUT must agree on it, since options such
-  // as saturation change bytes but no header.
-  std::string signature;
 };
 
 using ShardMetadata = std::vector<std::pair<std::string, std::string>>;

@@ -72,7 +72,9 @@ class CastProducer final : public TensorProducer {
     job.saturate = saturate_;
     run_row(job);
   }
-  std::string describe() const override { return fmt::format("cast {} -> {}", dtype_name(t_.dtype), dtype_name(dtype_of(to_))); }
+  std::string describe() const override {
+    return fmt::format("cast {} -> {}{}", dtype_name(t_.dtype), dtype_name(dtype_of(to_)), saturate_ ? " (saturating)" : "");
+  }
   std::vector<const TensorInfo*> inputs() const override { return {&t_}; }
 
  private:
