@@ -18,9 +18,23 @@ struct MapOptions {
   std::string path;
   std::string arch;
   std::string rules;
+  bool params = false;
 };
 
 Json opt_int(const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+
+// The engine's side: every parameter with the checkpoint tensors that fill it, or the name that
+// would.
+Json parameters_json(const MapPlan& plan) {
+  Json out = Json::array();
+  for (const auto& p : engine_parameters(plan)) {
+    Json fillers = Json::array(), missing = Json::array();
+    for (size_t i : p.fillers) fillers.push_back(plan.entries[i].checkpoint);
+    for (size_t i : p.unfilled) missing.push_back(plan.unfilled[i].expected);
+    out.push_back({{"param", p.param}, {"filled_by", std::move(fillers)}, {"unfilled", std::move(missing)}});
+  }
+  return out;
+}
 
 Json plan_json(const MapPlan& plan, const ArchChoice& choice) {
   Json doc = Json::object();
@@ -59,13 +73,42 @@ Json plan_json(const MapPlan& plan, const ArchChoice& choice) {
   for (const auto& [n, why] : plan.skipped) skipped.push_back({{"checkpoint", n}, {"reason", why}});
   doc["skipped"] = std::move(skipped);
   doc["notes"] = plan.notes;
+  doc["parameter_model"] = plan.param_model;
+  doc["unexpected"] = plan.unexpected;
+  Json findings = Json::array();
+  for (const auto& f : plan.param_findings) findings.push_back({{"code", f.code}, {"tensor", f.tensor}, {"message", f.message}});
+  doc["parameter_findings"] = std::move(findings);
+  doc["parameters"] = parameters_json(plan);
   doc["summary"] = {{"entries", plan.entries.size()}, {"unmapped", plan.unmapped.size()},
                     {"unfilled", plan.unfilled.size()}, {"dropped", plan.dropped.size()},
-                    {"skipped", plan.skipped.size()}};
+                    {"skipped", plan.skipped.size()}, {"unexpected", plan.unexpected.size()},
+                    {"parameters", engine_parameters(plan).size()}};
   return doc;
 }
 
-void print_human(const MapPlan& plan, const ArchChoice& choice, const Context& ctx) {
+// --params: one line per engine parameter, "param <- filler" (a count for expert stacks).
+std::string parameters_text(const MapPlan& plan, const Context& ctx) {
+  std::string out;
+  auto params = engine_parameters(plan);
+  size_t width = 0;
+  for (const auto& p : params) width = std::max(width, p.param.size());
+  width = std::min<size_t>(width, 90);
+  for (const auto& p : params) {
+    std::string from;
+    if (p.fillers.size() == 1) from = plan.entries[p.fillers[0]].checkpoint;
+    else if (!p.fillers.empty())
+      from = fmt::format("{} tensors ({} ... {})", p.fillers.size(), plan.entries[p.fillers.front()].checkpoint,
+                         plan.entries[p.fillers.back()].checkpoint);
+    if (!p.unfilled.empty())
+      from += styled(ctx, fmt::format("{}UNFILLED: {}{}", from.empty() ? "" : "; ", plan.unfilled[p.unfilled[0]].expected,
+                                      p.unfilled.size() > 1 ? fmt::format(" and {} more", p.unfilled.size() - 1) : ""),
+                     Style::kRed);
+    out += fmt::format("{:<{}} <- {}\n", p.param, width, from);
+  }
+  return out + fmt::format("\n{} engine parameters\n", params.size());
+}
+
+void print_human(const MapPlan& plan, const ArchChoice& choice, const MapOptions& opt, const Context& ctx) {
   std::string out;
   out += fmt::format("{} {} ({}; {})\n", styled(ctx, "architecture", Style::kBold), plan.arch->name, plan.arch->title,
                      choice.how);
@@ -76,6 +119,11 @@ void print_human(const MapPlan& plan, const ArchChoice& choice, const Context& c
     out += fmt::format("{} {} ({})\n", styled(ctx, "MoE layers", Style::kBold), format_layers(plan.moe_layers),
                        plan.moe_layers_explanation);
   out += "\n";
+  if (opt.params) {
+    out += parameters_text(plan, ctx);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return;
+  }
   size_t width = 0;
   for (const auto& e : plan.entries) width = std::max(width, e.checkpoint.size());
   width = std::min<size_t>(width, 90);
@@ -93,6 +141,11 @@ void print_human(const MapPlan& plan, const ArchChoice& choice, const Context& c
     out += "\n" + styled(ctx, fmt::format("unmapped ({}): no tensor family of {} matches", plan.unmapped.size(), plan.arch->name), Style::kRed) + "\n";
     for (const auto& n : plan.unmapped) out += "  " + n + "\n";
   }
+  if (!plan.unexpected.empty()) {
+    out += "\n" + styled(ctx, fmt::format("unexpected ({}): the engine allocates no parameter for them under this config", plan.unexpected.size()), Style::kRed) + "\n";
+    for (const auto& f : plan.param_findings)
+      if (f.code == "E-PARAM-UNEXPECTED") out += fmt::format("  {}: {}\n", f.tensor, f.message);
+  }
   if (!plan.unfilled.empty()) {
     out += "\n" + styled(ctx, fmt::format("unfilled ({}): parameters the config implies that no tensor fills", plan.unfilled.size()), Style::kRed) + "\n";
     for (const auto& u : plan.unfilled) {
@@ -102,8 +155,9 @@ void print_human(const MapPlan& plan, const ArchChoice& choice, const Context& c
     }
   }
   for (const auto& n : plan.notes) out += styled(ctx, "note: ", Style::kYellow) + n + "\n";
-  out += fmt::format("\n{} mapped, {} unmapped, {} unfilled, {} skipped, {} dropped\n", plan.entries.size(),
-                     plan.unmapped.size(), plan.unfilled.size(), plan.skipped.size(), plan.dropped.size());
+  out += fmt::format("\n{} mapped, {} unmapped, {} unfilled, {} skipped, {} dropped{}\n", plan.entries.size(),
+                     plan.unmapped.size(), plan.unfilled.size(), plan.skipped.size(), plan.dropped.size(),
+                     plan.unexpected.empty() ? "" : fmt::format(", {} unexpected", plan.unexpected.size()));
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
@@ -120,8 +174,8 @@ int run_map(const MapOptions& opt, const Context& ctx) {
   if (ctx.json)
     print_json(plan_json(plan, choice));
   else
-    print_human(plan, choice, ctx);
-  return plan.unmapped.empty() && plan.unfilled.empty() ? kExitOk : kExitFindings;
+    print_human(plan, choice, opt, ctx);
+  return plan.unmapped.empty() && plan.unfilled.empty() && plan.unexpected.empty() ? kExitOk : kExitFindings;
 }
 
 }  // namespace
@@ -132,6 +186,7 @@ void register_map(CLI::App& app, Context& ctx) {
   sub->add_option("PATH", opt->path, "Checkpoint directory, .safetensors/.bin file or *.index.json")->required();
   sub->add_option("--arch", opt->arch, "Architecture (see `moeckpt archs`); default: from config.json");
   sub->add_option("--rules", opt->rules, "JSON file of extra renaming rules applied first (see moeckpt-rules(5))");
+  sub->add_flag("--params", opt->params, "List the engine's parameters, each with the tensors that fill it, instead of the tensors");
   sub->callback([opt, &ctx] { ctx.exit_code = run_map(*opt, ctx); });
 }
 

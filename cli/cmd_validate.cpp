@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -18,6 +19,8 @@
 #include "mapping/cross_checks.h"
 #include "mapping/moe_summary.h"
 #include "mapping/planner.h"
+#include "mapping/config_view.h"
+#include "mapping/sidecar_checks.h"
 #include "quant/quant_checks.h"
 
 namespace fs = std::filesystem;
@@ -72,6 +75,37 @@ void mapping_findings(const Checkpoint& ck, const Json* config, const Architectu
   f.insert(f.end(), x.begin(), x.end());
 }
 
+// The input embedding's rows, for the token-id checks: the first tensor an embedding is
+// called by (outside the MTP layers).
+std::pair<std::optional<int64_t>, std::string> embedding_rows(const Checkpoint& ck) {
+  static const char* const kNames[] = {"embed_tokens.weight", "wte.weight", "tok_embeddings.weight", "word_embeddings.weight", "embed.weight"};
+  for (const char* n : kNames)
+    for (const auto& t : ck.tensors()) {
+      std::string_view name = t.name;
+      if (!name.ends_with(n) || name.find("layers.") != std::string_view::npos || t.shape.size() != 2) continue;
+      if (name.size() != std::strlen(n) && name[name.size() - std::strlen(n) - 1] != '.') continue;
+      return {static_cast<int64_t>(t.shape[0]), t.name};
+    }
+  return {std::nullopt, ""};
+}
+
+void sidecar_findings(const Checkpoint& ck, const Json* config, const Architecture* arch, Findings& f) {
+  if (ck.config_file().empty()) return;  // a lone weight file: no sidecars expected
+  SidecarInput in;
+  in.dir = fs::path(ck.config_file()).parent_path();
+  in.config = config;
+  in.config_label = ck.config_file();
+  if (config) {
+    std::vector<std::vector<std::string>> aliases;
+    if (arch) aliases.assign(arch->aliases.begin(), arch->aliases.end());
+    ConfigView view(*config, aliases, arch ? arch->config_section : std::string());
+    in.vocab_size = view.get_int("vocab_size");
+  }
+  std::tie(in.embed_rows, in.embed_name) = embedding_rows(ck);
+  auto s = check_sidecars(in);
+  f.insert(f.end(), s.begin(), s.end());
+}
+
 void sort_and_count(const ValidateOptions& opt, Verdict& v) {
   Findings& f = v.findings;
   std::sort(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
@@ -93,6 +127,7 @@ Verdict check_all(const Checkpoint& ck, const RuleSet* rules, const ValidateOpti
   else if (config) v.arch = registry().detect(*config);
   config_findings(ck, config, v.arch, opt, f);
   if (v.arch) mapping_findings(ck, config, *v.arch, rules, f);
+  sidecar_findings(ck, config, v.arch, f);
   quant::QuantCheckResult q = quant::check_quantization(ck, config, opt.data, opt.threads);
   f.insert(f.end(), q.findings.begin(), q.findings.end());
   v.values = std::move(q.values);

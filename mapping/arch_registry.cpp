@@ -24,6 +24,8 @@ const std::vector<std::string>& quant_companion_suffixes() {
 
 namespace {
 
+constexpr const char* kBlocksFile = "_blocks.json";
+
 [[noreturn]] void bad(const std::string& file, const std::string& why) {
   throw Error(Errc::kUnsupported, "mapping/archs/" + file, "malformed architecture entry: " + why);
 }
@@ -82,7 +84,7 @@ void check_keys(const Json& j, const std::string& file) {
   static const std::set<std::string> known = {"name", "title", "hf_architectures", "model_types", "engine_class",
                                               "engine_file", "source", "fixture", "config_section", "aliases",
                                               "moe_layers", "experts", "stacked", "mapper", "renames", "skip",
-                                              "scale_rule", "tensors", "notes"};
+                                              "scale_rule", "tensors", "params", "param_vars", "notes"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) bad(file, "unknown key '" + it.key() + "'");
 }
@@ -247,7 +249,15 @@ void compile_expert_patterns(const std::string& file, Architecture& a) {
   }
 }
 
-Architecture parse_entry(const std::string& file, const std::string& text) {
+void read_params(const Json& j, const std::string& file, const ParamBlocks& blocks, Architecture& a) {
+  try {
+    a.params = parse_param_model(j.value("params", Json()), j.value("param_vars", Json()), blocks);
+  } catch (const std::invalid_argument& e) {
+    bad(file, e.what());
+  }
+}
+
+Architecture parse_entry(const std::string& file, const std::string& text, const ParamBlocks& blocks) {
   Architecture a;
   a.raw = parse_json(file, text);
   const Json& j = a.raw;
@@ -262,6 +272,7 @@ Architecture parse_entry(const std::string& file, const std::string& text) {
   a.tensors = strings(j.value("tensors", Json()), file, "tensors");
   compile_tensor_templates(file, a);
   compile_expert_patterns(file, a);
+  read_params(j, file, blocks, a);
   return a;
 }
 
@@ -282,9 +293,19 @@ ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string,
                                         bool lenient) {
   ArchRegistry r;
   std::set<std::string> names, classes, types;
+  ParamBlocks blocks;
   for (const auto& [file, text] : entries) {
+    if (file != kBlocksFile) continue;
     try {
-      Architecture a = parse_entry(file, text);
+      blocks = parse_param_blocks(parse_json(file, text));
+    } catch (const std::invalid_argument& e) {
+      bad(file, e.what());  // every entry may use a block: this one is never lenient
+    }
+  }
+  for (const auto& [file, text] : entries) {
+    if (file == kBlocksFile) continue;
+    try {
+      Architecture a = parse_entry(file, text, blocks);
       if (names.count(a.name)) bad(file, "duplicate name '" + a.name + "'");
       for (const auto& c : a.hf_architectures)
         if (classes.count(c)) bad(file, "architecture class '" + c + "' is claimed by two entries");

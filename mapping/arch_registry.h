@@ -16,6 +16,7 @@
 #include "loader/config_file.h"
 #include "mapping/config_view.h"
 #include "mapping/moe_layers.h"
+#include "mapping/param_model.h"
 #include "mapping/rules.h"
 
 
@@ -74,6 +75,7 @@ struct Architecture {
   std::vector<std::string> skip;  // substrings (post-mapper) the engine ignores on load
   ScaleRule scale_rule = ScaleRule::kNone;  // "scale_rule": absent or "deepseek_v4"
   std::vector<std::string> tensors;  // checkpoint-side templates of every non-expert tensor family
+  ParamModel params;  // "params"/"param_vars": what the engine allocates (empty: no model yet)
   std::string notes;
   Json raw;  // the entry as written
 
@@ -97,7 +99,9 @@ class ArchRegistry {
   // entry is skipped and reported in load_errors() rather than stopping everything.
   static const ArchRegistry& get();
   const std::vector<std::string>& load_errors() const { return load_errors_; }
-  // Parses entries; used by tests with hand-made entries. Each item: (file name, JSON text).
+  // Parses entries; used by tests with hand-made entries. Each item: (file name, JSON text);
+  // the item "_blocks.json", if any, holds the parameter model's shared blocks
+  // (mapping/param_model.h) and is not an entry.
   static ArchRegistry from_entries(const std::vector<std::pair<std::string, std::string>>& entries,
                                    bool lenient = false);
 

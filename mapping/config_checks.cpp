@@ -76,7 +76,12 @@ Findings check_config(const Json& config, const std::string& label, const Archit
   }
   if (auto it = config.find("model_type"); it != config.end() && !it->is_string())
     f.push_back(error("E-CONFIG-TYPE", "'model_type' must be a string", label));
-  if (!arch) f.push_back(warning("W-ARCH-UNKNOWN", "the architecture is not in moeckpt's registry: config and tensors are checked with generic rules only", label));
+  // An error, as map's refusal is: validate never passes what map cannot plan.
+  if (!arch)
+    f.push_back(error("E-ARCH-UNKNOWN",
+                      "the architecture is not in moeckpt's registry, so how an engine loads it cannot be checked (map refuses it); "
+                      "config and tensors were checked with generic rules only; pass --arch NAME for a compatible entry",
+                      label));
 
   bool moe = moe_expected || (arch && !arch->experts.empty()) || v.get(ConfigField::kNumExperts) || v.get(ConfigField::kTopK);
   auto bad_type = [&](ConfigField fld) {

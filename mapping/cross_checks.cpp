@@ -39,6 +39,7 @@ class CrossChecker {
     if (plan_.expert_dtype && dsv4_dtype_) check_dsv4_expert_dtype();
     report_unmapped();
     report_unfilled();
+    report_params();
     return std::move(f_);
   }
 
@@ -166,6 +167,15 @@ class CrossChecker {
                                                (u.packed.empty() ? "" : " shard " + u.packed) + ": " + u.reason + " (expected " +
                                                u.expected + ")",
                          "", u.expected));
+  }
+
+  // The parameter model's findings (mapping/param_check.h).
+  void report_params() {
+    for (const auto& p : plan_.param_findings) {
+      const TensorInfo* t = by_name(p.tensor);
+      if (p.code.starts_with("W-")) f_.push_back(warning(p.code, p.message, file_of_(*t), p.tensor));
+      else f_.push_back(error(p.code, p.message, file_of_(*t), p.tensor));
+    }
   }
 
   struct Seen {

@@ -1,7 +1,8 @@
 // Config <-> tensor cross-checks of validate: experts per MoE layer against the routed-expert
 // count, MoE layers where the config puts them, expert shapes against hidden_size x
 // moe_intermediate_size, experts of a layer agreeing in dtype and shape, DeepSeek V4's
-// expert_dtype against the experts' real dtype, and what map leaves unmapped or unfilled.
+// expert_dtype against the experts' real dtype, what map leaves unmapped or unfilled, and the
+// parameter model's shape, dtype and unexpected-tensor findings.
 #pragma once
 
 #include <functional>

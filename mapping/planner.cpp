@@ -142,6 +142,7 @@ class Planner {
     if (plan_.expert_dtype && !config_) plan_.notes.push_back("no config.json: expert_dtype taken as \"fp4\", its default");
     note_what_is_not_checked();
     map_tensors();
+    check_param_model();
     std::sort(expert_filled_.begin(), expert_filled_.end());
     std::sort(fused_present_.begin(), fused_present_.end());
     unfilled_experts();
@@ -151,6 +152,10 @@ class Planner {
       return std::tie(a.layer, a.param, a.expert_id, a.shard_id, a.packed, a.expected) <
              std::tie(b.layer, b.param, b.expert_id, b.shard_id, b.packed, b.expected);
     });
+    // The parameter model and the stacked-shard check may name one gap each.
+    plan_.unfilled.erase(std::unique(plan_.unfilled.begin(), plan_.unfilled.end(), [](const UnfilledEntry& a, const UnfilledEntry& b) {
+      return std::tie(a.param, a.expert_id, a.shard_id, a.packed, a.expected) == std::tie(b.param, b.expert_id, b.shard_id, b.packed, b.expected);
+    }), plan_.unfilled.end());
     return std::move(plan_);
   }
 
@@ -227,6 +232,47 @@ class Planner {
     if (r.fill_fused) fused_present_.emplace_back(r.fused_spec, r.e.layer, std::string(r.fused_name));
     if (r.e.kind == "stacked") stacked_present_[r.e.param].insert(r.e.packed);
     plan_.entries.push_back(std::move(r.e));
+    user_names_.emplace_back(*name);
+  }
+
+  // What the engine calls the parameter a checkpoint-side name would fill (the name as it
+  // would be after the user's rules): map_tensor's resolution without a tensor.
+  std::optional<std::pair<std::string, std::string>> engine_name(std::string_view name) {
+    std::string buf;
+    auto n1 = renamer_->engine(name, buf);
+    if (!n1) return std::nullopt;
+    if (std::any_of(arch_.skip.begin(), arch_.skip.end(), [&](const std::string& s) { return n1->find(s) != std::string_view::npos; }))
+      return std::nullopt;
+    Resolved r;
+    if (!resolve_expert(*n1, r) && !resolve_stacked(*n1, r)) r.e.param = *n1;
+    auto renamed = renamer_->load_time(r.e.param);
+    if (!renamed) return std::nullopt;
+    return std::make_pair(std::move(*renamed), r.e.packed);
+  }
+
+  // Every parameter the architecture's model implies, against the mapped tensors.
+  void check_param_model() {
+    if (arch_.params.empty()) {
+      plan_.notes.push_back(arch_.name + " has no parameter model yet: only experts, stacked shards and scales are checked for completeness");
+      return;
+    }
+    if (!view_ || !plan_.num_layers) return;  // note_what_is_not_checked said why
+    ParamCheckInput in;
+    in.model = &arch_.params;
+    in.config = &*view_;
+    in.layers = {*plan_.num_layers, plan_.moe_layers};
+    in.layers_key = view_->get(ConfigField::kNumLayers)->key;
+    in.entries = &plan_.entries;
+    in.user_names = &user_names_;
+    in.tensor = [this](size_t i) { return by_name_.find(plan_.entries[i].checkpoint); };
+    in.engine_name = [this](std::string_view n) { return engine_name(n); };
+    ParamCheckResult r = check_params(in);
+    plan_.param_model = true;
+    plan_.params_expected = r.expected;
+    plan_.unfilled.insert(plan_.unfilled.end(), r.unfilled.begin(), r.unfilled.end());
+    plan_.unexpected = std::move(r.unexpected);
+    plan_.param_findings = std::move(r.findings);
+    plan_.notes.insert(plan_.notes.end(), r.notes.begin(), r.notes.end());
   }
 
   // "<path>.<e>.<proj>.<rest>" -> "<path>.w13_<rest>" / "<path>.w2_<rest>".
@@ -423,12 +469,29 @@ class Planner {
   std::vector<ExpertMatcher> matchers_;
   std::vector<re2::StringPiece> sub_;
   std::string name_buf_, n1_buf_, probe_;
+  std::vector<std::string> user_names_;  // parallel to plan_.entries: the name after the user's rules
   std::vector<ExpertKey> expert_filled_;
   std::vector<FusedKey> fused_present_;
   std::map<std::string, std::set<std::string>> stacked_present_;  // param -> shard ids
 };
 
 }  // namespace
+
+std::vector<EngineParam> engine_parameters(const MapPlan& plan) {
+  std::map<std::string_view, EngineParam> by;
+  for (size_t i = 0; i < plan.entries.size(); ++i) {
+    EngineParam& p = by[plan.entries[i].param];
+    p.fillers.push_back(i);
+  }
+  for (size_t i = 0; i < plan.unfilled.size(); ++i) by[plan.unfilled[i].param].unfilled.push_back(i);
+  std::vector<EngineParam> out;
+  out.reserve(by.size());
+  for (auto& [name, p] : by) {
+    p.param = std::string(name);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
 
 MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<const TensorInfo> tensors,
                      const PlanOptions& opt) {

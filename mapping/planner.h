@@ -12,7 +12,9 @@
 //   7. otherwise the name itself; then the architecture's load-time renames.
 // unmapped: tensors that match no tensor family the architecture knows. unfilled: parameters
 // the config implies (MoE layers x experts x projections, the other shards of a stacked
-// parameter, the scale a quantized weight needs) that no tensor fills.
+// parameter, the scale a quantized weight needs, and with a parameter model every other
+// parameter the engine allocates) that no tensor fills. unexpected: tensors of a known family
+// that the parameter model says the engine does not allocate under this config.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +28,7 @@
 #include "loader/tensor.h"
 #include "mapping/arch_registry.h"
 #include "mapping/dsv4_rule.h"
+#include "mapping/param_check.h"
 
 namespace moeckpt {
 
@@ -63,12 +66,27 @@ struct MapPlan {
   std::vector<std::string> dropped;                          // by a rule
   std::vector<std::pair<std::string, std::string>> skipped;  // name, why
   std::vector<std::string> notes;                            // e.g. what could not be checked
+  // The parameter model (mapping/param_model.h), when the architecture has one and the config
+  // gives the layer count.
+  bool param_model = false;
+  size_t params_expected = 0;  // non-expert tensors the model implies
+  std::vector<std::string> unexpected;
+  std::vector<ParamFinding> param_findings;  // shapes, dtypes, ignored and unexpected tensors
 };
 
 struct PlanOptions {
   const RuleSet* user_rules = nullptr;
   std::string config_label = "config.json";
 };
+
+// The engine's side of a plan: each parameter with the entries that fill it and the gaps
+// (indices into plan.entries and plan.unfilled), sorted by parameter name.
+struct EngineParam {
+  std::string param;
+  std::vector<size_t> fillers;
+  std::vector<size_t> unfilled;
+};
+std::vector<EngineParam> engine_parameters(const MapPlan& plan);
 
 // Throws Error(kConfigInvalid) for an invalid expert_dtype or a malformed MoE-layer key.
 MapPlan plan_mapping(const Architecture& arch, const Json* config, std::span<const TensorInfo> tensors,

@@ -17,8 +17,10 @@
 namespace moeckpt::quant {
 namespace {
 
+// E8M0 holds nothing but scales: a tensor of it means the checkpoint is quantized even where
+// the scan does not know the layout.
 bool quantized_dtype(DType d) {
-  return d == DType::kF8_E4M3 || d == DType::kF8_E5M2 || d == DType::kF4;
+  return d == DType::kF8_E4M3 || d == DType::kF8_E5M2 || d == DType::kF4 || d == DType::kF8_E8M0;
 }
 
 // Schemes each quant_method of config.json can describe; a method not listed is not checked.
@@ -53,7 +55,12 @@ void config_checks(const Checkpoint& ck, const Json* config, const QuantScan& sc
   }
   if (!qc) return;
   if (!has_quant_tensors) {
-    f.push_back(warning("W-QUANT-CONFIG-UNUSED", "config.json has a quantization_config but no tensor is quantized", ck.config_file()));
+    // The engine builds quantized layers from the config and loads these float weights into
+    // them: their scales never arrive (issue reports: FP8 params, garbage output).
+    f.push_back(error("E-QUANT-CONFIG-UNUSED",
+                      "config.json has a quantization_config but no tensor is quantized: an engine would allocate quantized "
+                      "parameters and load these unquantized weights into them; remove quantization_config",
+                      ck.config_file()));
     return;
   }
   auto m = qc->find("quant_method");

@@ -49,7 +49,7 @@ _moeckpt() {
   local opts=""
   case $cmd in
     inspect) opts="--tensors --filter" ;;
-    map) opts="--arch --rules" ;;
+    map) opts="--arch --rules --params" ;;
     experts) opts="--arch --config --num-experts --redundant-experts --tp --ep --lora" ;;
     archs) opts="" ;;
     validate) opts="--arch --rules --tp --ep --data --strict --threads" ;;

@@ -35,6 +35,7 @@ complete -c moeckpt -n "__fish_seen_subcommand_from inspect" -l filter -x -d 'On
 
 complete -c moeckpt -n "__fish_seen_subcommand_from map validate convert experts" -l arch -x -a '(__moeckpt_archs)' -d 'Architecture'
 complete -c moeckpt -n "__fish_seen_subcommand_from map validate convert" -l rules -r -F -d 'Rules file (moeckpt-rules(5))'
+complete -c moeckpt -n "__fish_seen_subcommand_from map" -l params -d 'Engine parameters with their fillers'
 
 complete -c moeckpt -n "__fish_seen_subcommand_from experts" -l config -r -F -d 'config.json for architecture and sizes'
 complete -c moeckpt -n "__fish_seen_subcommand_from experts" -l num-experts -x -d 'Routed (logical) experts'

@@ -75,7 +75,10 @@ class ValidateCodes : public ::testing::Test {
   json check(const std::vector<T>& ts, const json& config, const std::vector<std::string>& extra = {}) {
     fs::path d = fresh();
     testing::write_file(d / "model.safetensors", st_file(ts));
-    if (!config.is_null()) testing::write_file(d / "config.json", config.dump());
+    if (!config.is_null()) {
+      testing::write_file(d / "config.json", config.dump());
+      testing::write_file(d / "generation_config.json", "{}");  // as every released checkpoint has
+    }
     return run(d, extra);
   }
   static std::set<std::string> codes(const json& doc) {
@@ -393,15 +396,9 @@ TEST_F(ValidateCodes, ExpertDtypeInvalid) {
 }
 
 TEST_F(ValidateCodes, MapAbortedByAMalformedMoeLayerKey) {
-  std::vector<T> ts = {{"model.embed_tokens.weight", "BF16", {16, 8}}};
-  for (int l = 0; l < 2; ++l)
-    for (int e = 0; e < 2; ++e)
-      for (std::string p : {"gate_proj", "up_proj", "down_proj"})
-        ts.push_back({"model.layers." + std::to_string(l) + ".mlp.experts." + std::to_string(e) + "." + p + ".weight", "BF16",
-                      p == "down_proj" ? std::vector<uint64_t>{8, 4} : std::vector<uint64_t>{4, 8}});
-  json c = {{"architectures", {"Qwen3MoeForCausalLM"}}, {"hidden_size", 8}, {"moe_intermediate_size", 4},
-            {"num_hidden_layers", 2}, {"num_experts", 2}, {"num_experts_per_tok", 1}, {"mlp_only_layers", json::array()},
-            {"decoder_sparse_step", 0}};
+  std::vector<T> ts = testing::qwen3_moe_tensors(2, 2);
+  json c = testing::qwen3_moe_config(2, 2);
+  c["decoder_sparse_step"] = 0;
   json doc = check(ts, c);
   expect_only(doc, "E-MAP-ABORTED", "config.json");
   EXPECT_NE(finding(doc, "E-MAP-ABORTED")["message"].get<std::string>().find("decoder_sparse_step"), std::string::npos);
@@ -439,7 +436,9 @@ TEST_F(ValidateCodes, ExpertDtypeMismatchFp4ExpertsUnderFp8) {
   json clean = check(dsv4_tensors("I8"), c);
   expect_clean(clean, "E-EXPERT-DTYPE-MISMATCH");
   EXPECT_TRUE(clean["findings"].empty()) << clean.dump(2);
-  // BF16 experts are neither: no expert_dtype is wrong for them.
+  // BF16 experts are neither: no expert_dtype is wrong for them (and without quantized tensors
+  // the checkpoint carries no quantization_config).
+  c.erase("quantization_config");
   expect_clean(check(dsv4_tensors(), c), "E-EXPERT-DTYPE-MISMATCH");
 }
 

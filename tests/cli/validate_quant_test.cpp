@@ -94,10 +94,14 @@ TEST(ValidateQuant, QuantizationConfigWithoutQuantizedTensors) {
   auto dir = with_config(tmp, "fp8model/qwen3_moe_aligned_bf16",
                          [](json& c) { c["quantization_config"] = {{"quant_method", "fp8"}, {"weight_block_size", {128, 128}}}; });
   auto r = run_moeckpt({"validate", dir.string(), "--json"});
-  EXPECT_EQ(r.exit_code, 0) << r.out;  // a warning: the engine would build FP8 layers for BF16 weights
-  EXPECT_TRUE(has_code(r, "W-QUANT-CONFIG-UNUSED")) << r.out;
-  auto strict = run_moeckpt({"validate", dir.string(), "--strict"});
-  EXPECT_EQ(strict.exit_code, 1);
+  // An error: the engine would build FP8 layers for the BF16 weights and never load a scale.
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_TRUE(has_code(r, "E-QUANT-CONFIG-UNUSED")) << r.out;
+  TempDir tmp2;
+  auto twin = with_config(tmp2, "fp8model/qwen3_moe_aligned_bf16", [](json&) {});
+  auto clean = run_moeckpt({"validate", twin.string(), "--json"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out;
+  EXPECT_FALSE(has_code(clean, "E-QUANT-CONFIG-UNUSED")) << clean.out;
 }
 
 TEST(ValidateQuant, QuantMethodThatDoesNotDescribeTheTensors) {
