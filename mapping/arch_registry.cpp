@@ -24,7 +24,8 @@ const std::vector<std::string>& quant_companion_suffixes() {
 
 namespace {
 
-constexpr const char* kBlocksFile = "_blocks.json";
+// "_blocks.json" and any "_blocks_<group>.json": the parameter model's shared blocks, merged.
+bool is_blocks_file(const std::string& file) { return file == "_blocks.json" || (file.starts_with("_blocks_") && file.ends_with(".json")); }
 
 [[noreturn]] void bad(const std::string& file, const std::string& why) {
   throw Error(Errc::kUnsupported, "mapping/archs/" + file, "malformed architecture entry: " + why);
@@ -295,15 +296,25 @@ ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string,
   std::set<std::string> names, classes, types;
   ParamBlocks blocks;
   for (const auto& [file, text] : entries) {
-    if (file != kBlocksFile) continue;
+    if (!is_blocks_file(file)) continue;
     try {
-      blocks = parse_param_blocks(parse_json(file, text));
+      ParamBlocks more = parse_param_blocks(parse_json(file, text));
+      for (auto& b : more.blocks) {
+        if (std::any_of(blocks.blocks.begin(), blocks.blocks.end(), [&](const auto& x) { return x.first == b.first; }))
+          bad(file, "block '" + b.first + "' is defined twice");
+        blocks.blocks.push_back(std::move(b));
+      }
+      for (auto& v : more.vars) {
+        if (std::any_of(blocks.vars.begin(), blocks.vars.end(), [&](const auto& x) { return x.first == v.first; }))
+          bad(file, "block variable '" + v.first + "' is defined twice");
+        blocks.vars.push_back(std::move(v));
+      }
     } catch (const std::invalid_argument& e) {
-      bad(file, e.what());  // every entry may use a block: this one is never lenient
+      bad(file, e.what());  // every entry may use a block: these files are never lenient
     }
   }
   for (const auto& [file, text] : entries) {
-    if (file == kBlocksFile) continue;
+    if (is_blocks_file(file)) continue;
     try {
       Architecture a = parse_entry(file, text, blocks);
       if (names.count(a.name)) bad(file, "duplicate name '" + a.name + "'");

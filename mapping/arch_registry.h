@@ -100,8 +100,8 @@ class ArchRegistry {
   static const ArchRegistry& get();
   const std::vector<std::string>& load_errors() const { return load_errors_; }
   // Parses entries; used by tests with hand-made entries. Each item: (file name, JSON text);
-  // the item "_blocks.json", if any, holds the parameter model's shared blocks
-  // (mapping/param_model.h) and is not an entry.
+  // items "_blocks.json" and "_blocks_<group>.json" hold the parameter model's shared blocks
+  // (mapping/param_model.h), merged, and are not entries.
   static ArchRegistry from_entries(const std::vector<std::pair<std::string, std::string>>& entries,
                                    bool lenient = false);
 
