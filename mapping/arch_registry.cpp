@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "loader/error.h"
@@ -85,7 +86,7 @@ void check_keys(const Json& j, const std::string& file) {
   static const std::set<std::string> known = {"name", "title", "hf_architectures", "model_types", "engine_class",
                                               "engine_file", "source", "fixture", "config_section", "aliases",
                                               "moe_layers", "experts", "stacked", "mapper", "renames", "skip",
-                                              "scale_rule", "tensors", "params", "param_vars", "notes"};
+                                              "scale_rule", "tensors", "params", "param_vars", "composite", "notes"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) bad(file, "unknown key '" + it.key() + "'");
 }
@@ -250,6 +251,69 @@ void compile_expert_patterns(const std::string& file, Architecture& a) {
   }
 }
 
+// The (from, to) pairs of a {"prefix": from -> to} object, in order.
+std::vector<std::pair<std::string, std::string>> string_pairs(const Json& j, const std::string& file, const char* what) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (j.is_null()) return out;
+  if (!j.is_object()) bad(file, std::string("'composite.") + what + "' must be an object of strings");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!it.value().is_string() || it.key().empty()) bad(file, std::string("'composite.") + what + "' must be an object of strings");
+    out.emplace_back(it.key(), it.value().get<std::string>());
+  }
+  return out;
+}
+
+RuleSet prefix_rules(const std::vector<std::pair<std::string, std::string>>& pairs, const std::string& file) {
+  Json doc = {{"prefix", Json::object()}};
+  for (const auto& [from, to] : pairs) doc["prefix"][from] = to;
+  try {
+    return RuleSet::from_json(doc, "mapping/archs/" + file + " composite");
+  } catch (const Error& e) {
+    bad(file, e.what());
+  }
+}
+
+// A composite entry takes every mapping field of its language-model entry and keeps its own
+// identity (names, classes, engine class, fixture, notes).
+Architecture resolve_composite(Architecture& wrapper, Architecture a) {
+  const std::string text_section = a.config_section;
+  for (std::string Architecture::*f : {&Architecture::name, &Architecture::title, &Architecture::engine_class, &Architecture::source,
+                  &Architecture::fixture, &Architecture::notes})
+    a.*f = wrapper.*f;
+  a.hf_architectures = std::move(wrapper.hf_architectures);
+  a.model_types = std::move(wrapper.model_types);
+  a.raw = std::move(wrapper.raw);
+  a.config_section = !wrapper.config_section.empty() ? wrapper.config_section : !text_section.empty() ? text_section : "text_config";
+  a.composite = wrapper.composite;
+  // The wrapper's own tensor families and parameters (its head, say, where the language model
+  // is a bare text model) join the language model's.
+  if (!wrapper.tensors.empty()) {
+    a.tensors.insert(a.tensors.end(), wrapper.tensors.begin(), wrapper.tensors.end());
+    a.tensor_res.clear();
+    compile_tensor_templates(a.name + ".json", a);
+  }
+  a.params.specs.insert(a.params.specs.end(), wrapper.params.specs.begin(), wrapper.params.specs.end());
+  a.params.vars.insert(a.params.vars.begin(), wrapper.params.vars.begin(), wrapper.params.vars.end());
+  return a;
+}
+
+void read_composite(const Json& j, const std::string& file, Architecture& a) {
+  auto it = j.find("composite");
+  if (it == j.end()) return;
+  if (!it->is_object()) bad(file, "'composite' must be an object");
+  for (auto k = it->begin(); k != it->end(); ++k)
+    if (k.key() != "text" && k.key() != "checkpoint_prefix" && k.key() != "engine_prefix" && k.key() != "towers")
+      bad(file, "unknown key 'composite." + k.key() + "'");
+  auto c = std::make_shared<CompositeSpec>();
+  c->text = str(*it, "text", file, true);
+  c->in_prefixes = string_pairs(it->value("checkpoint_prefix", Json()), file, "checkpoint_prefix");
+  c->checkpoint_in = prefix_rules(c->in_prefixes, file);
+  c->engine_out = prefix_rules(string_pairs(it->value("engine_prefix", Json()), file, "engine_prefix"), file);
+  c->towers = string_pairs(it->value("towers", Json()), file, "towers");
+  c->own = a.tensor_res;  // compiled from the wrapper's own "tensors" just before
+  a.composite = std::move(c);
+}
+
 void read_params(const Json& j, const std::string& file, const ParamBlocks& blocks, Architecture& a) {
   try {
     a.params = parse_param_model(j.value("params", Json()), j.value("param_vars", Json()), blocks);
@@ -274,6 +338,7 @@ Architecture parse_entry(const std::string& file, const std::string& text, const
   compile_tensor_templates(file, a);
   compile_expert_patterns(file, a);
   read_params(j, file, blocks, a);
+  read_composite(j, file, a);
   return a;
 }
 
@@ -295,6 +360,8 @@ ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string,
   ArchRegistry r;
   std::set<std::string> names, classes, types;
   ParamBlocks blocks;
+  std::map<std::string, const std::pair<std::string, std::string>*> by_file;  // entry name -> (file, text)
+  for (const auto& e : entries) by_file[e.first.substr(0, e.first.size() - std::min<size_t>(e.first.size(), 5))] = &e;
   for (const auto& [file, text] : entries) {
     if (!is_blocks_file(file)) continue;
     try {
@@ -331,6 +398,24 @@ ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string,
       r.load_errors_.push_back(e.what());
     }
   }
+  for (auto& a : r.archs_) {
+    if (!a.composite) continue;
+    auto text = std::find_if(r.archs_.begin(), r.archs_.end(), [&](const Architecture& t) { return t.name == a.composite->text; });
+    std::string why = text == r.archs_.end() ? "names no entry '" + a.composite->text + "'"
+                      : text->composite  ? "names '" + a.composite->text + "', itself a composite entry"
+                                         : "";
+    if (why.empty()) {
+      // A fresh parse of the language-model entry (an Architecture owns its compiled rules).
+      const auto* src = by_file.at(text->name);
+      a = resolve_composite(a, parse_entry(src->first, src->second, blocks));
+      continue;
+    }
+    Error e(Errc::kUnsupported, "mapping/archs/" + a.name + ".json", "malformed architecture entry: 'composite.text' " + why);
+    if (!lenient) throw e;
+    r.load_errors_.push_back(e.what());
+  }
+  if (lenient)  // a composite whose language model could not be had is dropped with its error
+    r.archs_.erase(std::remove_if(r.archs_.begin(), r.archs_.end(), [](const Architecture& a) { return a.composite && a.experts.empty() && a.tensors.empty(); }), r.archs_.end());
   std::sort(r.archs_.begin(), r.archs_.end(), [](const Architecture& x, const Architecture& y) { return x.name < y.name; });
   return r;
 }

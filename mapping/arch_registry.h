@@ -57,6 +57,19 @@ enum class ScaleRule : uint8_t {
 // The registry's spelling: "" or "deepseek_v4".
 inline std::string_view scale_rule_name(ScaleRule r) { return r == ScaleRule::kDeepseekV4 ? "deepseek_v4" : ""; }
 
+// A multimodal wrapper class whose language model is another entry (mapping/archs/README.md,
+// "Composite entries"): its checkpoint names reach that entry's through checkpoint_in, the
+// engine's names leave through engine_out, and its towers (vision, audio, projector) are
+// reported as towers, not mapped.
+struct CompositeSpec {
+  std::string text;       // registry name of the language-model entry
+  RuleSet checkpoint_in;  // "model.language_model." -> "model."
+  RuleSet engine_out;     // "model." -> "language_model.model."
+  std::vector<std::pair<std::string, std::string>> in_prefixes;  // checkpoint_in's pairs, for the inverse
+  std::vector<std::pair<std::string, std::string>> towers;       // checkpoint prefix, what it is
+  std::vector<std::shared_ptr<re2::RE2>> own;  // the wrapper's own "tensors": never prefixed
+};
+
 struct Architecture {
   std::string name;   // registry id, the file name
   std::string title;
@@ -76,6 +89,7 @@ struct Architecture {
   ScaleRule scale_rule = ScaleRule::kNone;  // "scale_rule": absent or "deepseek_v4"
   std::vector<std::string> tensors;  // checkpoint-side templates of every non-expert tensor family
   ParamModel params;  // "params"/"param_vars": what the engine allocates (empty: no model yet)
+  std::shared_ptr<const CompositeSpec> composite;  // "composite": a wrapper of another entry
   std::string notes;
   Json raw;  // the entry as written
 

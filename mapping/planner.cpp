@@ -152,6 +152,9 @@ class Planner {
       return std::tie(a.layer, a.param, a.expert_id, a.shard_id, a.packed, a.expected) <
              std::tie(b.layer, b.param, b.expert_id, b.shard_id, b.packed, b.expected);
     });
+    // Gaps are named as the checkpoint would name them (a composite's prefixes put back).
+    for (auto& u : plan_.unfilled) u.expected = renamer.checkpoint_name(u.expected);
+    note_unmapped_prefix();
     // The parameter model and the stacked-shard check may name one gap each.
     plan_.unfilled.erase(std::unique(plan_.unfilled.begin(), plan_.unfilled.end(), [](const UnfilledEntry& a, const UnfilledEntry& b) {
       return std::tie(a.param, a.expert_id, a.shard_id, a.packed, a.expected) == std::tie(b.param, b.expert_id, b.shard_id, b.packed, b.expected);
@@ -160,6 +163,29 @@ class Planner {
   }
 
  private:
+  // When most tensors are unmapped under one prefix, the likely cause in one line: a language
+  // model saved under a multimodal wrapper's names, loaded by a composite entry.
+  void note_unmapped_prefix() {
+    if (plan_.unmapped.size() * 2 < tensors_.size() || plan_.unmapped.empty()) return;
+    std::string prefix = plan_.unmapped.front();
+    for (const auto& n : plan_.unmapped) {
+      size_t i = 0;
+      while (i < prefix.size() && i < n.size() && prefix[i] == n[i]) ++i;
+      prefix.resize(i);
+    }
+    prefix.resize(prefix.rfind('.') == std::string::npos ? 0 : prefix.rfind('.') + 1);
+    if (prefix.empty()) return;
+    std::string note = std::to_string(plan_.unmapped.size()) + " of " + std::to_string(tensors_.size()) + " tensors are under '" + prefix +
+                       "', which no tensor family of " + arch_.name + " matches";
+    for (const auto& a : ArchRegistry::get().all()) {
+      if (!a.composite || a.composite->text != arch_.name) continue;
+      for (const auto& [from, to] : a.composite->in_prefixes)
+        if (from == prefix) note += ": a language model saved under its multimodal wrapper's names, which " + a.name + " (" +
+                                    (a.hf_architectures.empty() ? a.title : a.hf_architectures.front()) + ") loads; try --arch " + a.name;
+    }
+    plan_.notes.push_back(note);
+  }
+
   // Expert count, layer count and the MoE layers, from config.json.
   void read_config() {
     if (!config_) return;
@@ -197,6 +223,12 @@ class Planner {
   // tensor family of the architecture knows the name.
   void map_tensor(const TensorInfo& t) {
     auto name = renamer_->user(t.name, name_buf_);
+    if (name) {
+      if (const std::string* tower = renamer_->tower(*name)) {
+        plan_.towers.emplace_back(t.name, *tower);
+        return;
+      }
+    }
     auto n1 = name ? renamer_->engine(*name, n1_buf_) : std::nullopt;
     if (!n1) {
       plan_.dropped.push_back(t.name);

@@ -65,6 +65,7 @@ struct MapPlan {
   std::vector<UnfilledEntry> unfilled;
   std::vector<std::string> dropped;                          // by a rule
   std::vector<std::pair<std::string, std::string>> skipped;  // name, why
+  std::vector<std::pair<std::string, std::string>> towers;   // a composite's tower tensors: name, tower
   std::vector<std::string> notes;                            // e.g. what could not be checked
   // The parameter model (mapping/param_model.h), when the architecture has one and the config
   // gives the layer count.

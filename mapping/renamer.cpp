@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include <re2/re2.h>
+
 #include "loader/error.h"
 
 namespace moeckpt {
@@ -14,11 +16,34 @@ Renamer::Renamer(const Architecture* arch, const RuleSet* user_rules, const Json
 }
 
 std::optional<std::string_view> Renamer::user(std::string_view name, std::string& buf) const {
-  if (!user_) return name;
-  auto r = user_->apply(name);
+  if (user_) {
+    auto r = user_->apply(name);
+    if (!r) return std::nullopt;
+    buf = std::move(*r);
+    name = buf;
+  }
+  if (!arch_ || !arch_->composite || tower(name)) return name;
+  auto r = arch_->composite->checkpoint_in.apply(name);
   if (!r) return std::nullopt;
   buf = std::move(*r);
   return std::string_view(buf);
+}
+
+const std::string* Renamer::tower(std::string_view name) const {
+  if (!arch_ || !arch_->composite) return nullptr;
+  for (const auto& [prefix, what] : arch_->composite->towers)
+    if (name.starts_with(prefix)) return &what;
+  return nullptr;
+}
+
+std::string Renamer::checkpoint_name(std::string_view name) const {
+  if (arch_ && arch_->composite) {
+    for (const auto& re : arch_->composite->own)
+      if (re2::RE2::FullMatch(re2::StringPiece(name.data(), name.size()), *re)) return std::string(name);
+    for (const auto& [from, to] : arch_->composite->in_prefixes)
+      if (name.starts_with(to)) return from + std::string(name.substr(to.size()));
+  }
+  return std::string(name);
 }
 
 std::optional<std::string_view> Renamer::engine(std::string_view name, std::string& buf) const {
@@ -37,8 +62,10 @@ std::optional<std::string_view> Renamer::engine(std::string_view name, std::stri
 }
 
 std::optional<std::string> Renamer::load_time(std::string_view name) const {
-  if (!arch_ || arch_->renames.empty()) return std::string(name);
-  return arch_->renames.apply(name);
+  std::optional<std::string> out(name);
+  if (arch_ && !arch_->renames.empty()) out = arch_->renames.apply(name);
+  if (out && arch_ && arch_->composite) out = arch_->composite->engine_out.apply(*out);
+  return out;
 }
 
 std::string Renamer::scale_name(std::string_view name) const {

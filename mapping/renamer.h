@@ -1,10 +1,12 @@
 // The one renaming chain from a checkpoint's tensor names to the engine's, shared by `map`
 // (mapping/planner) and `convert --rename engine`:
-//   1. the user's rules (--rules);
+//   1. the user's rules (--rules), then, for a composite (multimodal wrapper) entry, its
+//      checkpoint prefixes (the wrapper's names -> its language-model entry's);
 //   2. the architecture's hf_to_vllm mapper;
 //   3. the architecture's scale rule (DeepSeek V4: ".scale" by expert_dtype, dsv4_rule.h);
-//   4. the architecture's load-time renames, which the planner applies to the engine parameter
-//      (after expert and stacked resolution) and convert to the name it writes.
+//   4. the architecture's load-time renames, then a composite's engine prefixes, which the
+//      planner applies to the engine parameter (after expert and stacked resolution) and
+//      convert to the name it writes.
 // Each step may drop a tensor (a rule whose new value is null).
 #pragma once
 
@@ -37,6 +39,10 @@ class Renamer {
   std::optional<std::string> load_time(std::string_view name) const;
   // Step 3 alone (what a scale tensor of this name is called by the engine).
   std::string scale_name(std::string_view name) const;
+  // A composite's tower that a name (after step 1) belongs to ("the vision tower ..."), or null.
+  const std::string* tower(std::string_view name) const;
+  // Step 1's composite prefixes undone: the checkpoint name of a language-model-side name.
+  std::string checkpoint_name(std::string_view name) const;
 
   const Architecture* arch() const { return arch_; }
   // Set under the DeepSeek V4 scale rule.

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Builds the composite (multimodal wrapper) fixtures, and the text families the main generator
+could not build, in the reference environment, with transformers' own classes.
+
+    python3 testdata/generate_composite.py OUTDIR [MODEL_TYPE...]
+
+For each composite MoE model type transformers 5 knows (its MoE keys only under text_config):
+OUTDIR/composite/<type>/ is the full checkpoint from save_pretrained (towers included) and
+OUTDIR/composite/<type>_lm_only/ the same config with only the language model's tensors, as
+text-only releases under the wrapper's names ship. Tiny sizes: the text model takes
+generate.py's TINY sizes, every other sub-config VISION_TINY's. OUTDIR/composite_report.json
+records each build, its class, tensor names, and every failure with its traceback.
+"""
+import json
+import os
+import shutil
+import sys
+import traceback
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import generate as g  # noqa: E402  (TINY, safetensors_view)
+
+COMPOSITE = ["qwen3_vl_moe", "qwen3_5_moe", "glm4v_moe", "gemma4", "llama4", "aria", "ernie4_5_vl_moe",
+             "kimi_k25", "minimax_m3_vl", "deepseek_ocr2", "qwen3_omni_moe_thinker", "inkling_mm_model", "step3p7",
+             "glm5_next", "diffusion_gemma"]
+# Sizes for vision/audio/projector sub-configs; the keys that meet the text model must equal its
+# hidden size (64).
+VISION_TINY = {"depth": 1, "num_hidden_layers": 1, "num_layers": 1, "hidden_size": 32, "intermediate_size": 64,
+               "num_heads": 2, "num_attention_heads": 2, "num_key_value_heads": 2, "head_dim": 16,
+               "out_hidden_size": 64, "projection_dim": 64, "text_hidden_size": 64, "output_dim": 64,
+               "fullatt_block_indexes": [0], "deepstack_visual_indexes": [0], "vision_output_dim": 64,
+               "projector_hidden_size": 64, "d_model": 32, "encoder_layers": 1, "encoder_attention_heads": 2,
+               "encoder_ffn_dim": 64, "num_mel_bins": 16, "vocab_size": 128}
+# Text families generate.py could not build, with the overrides that make them tiny.
+TEXT_RETRY = {
+    "lfm2_moe": [{"layer_types": ["conv", "full_attention"], "num_dense_layers": 1},
+                 {"full_attn_idxs": [1], "num_dense_layers": 1}],
+    "gemma4_text": [{"vocab_size_per_layer_input": 128, "hidden_size_per_layer_input": 16, "num_kv_shared_layers": 0,
+                     "global_head_dim": 16, "moe_intermediate_size": 32}],
+    "longcat_flash": [{"expert_ffn_hidden_size": 32, "ffn_hidden_size": 96, "num_layers": 1, "zero_expert_num": 2}],
+    "deepseek_ocr2_text": [{}],
+}
+REPORT = {"composite": {}, "text": {}, "errors": {}}
+
+
+def note(part, key, exc):
+    REPORT["errors"].setdefault(part, {})[key] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-2500:]
+
+
+def shrink(sub, sizes):
+    return {k: sizes[k] for k in sizes if k in sub}
+
+
+def largest(model, n=6):
+    return sorted(((p.numel(), name) for name, p in model.named_parameters()), reverse=True)[:n]
+
+
+def build(cls_autos, cfg, limit):
+    # Counted on the meta device first: a sub-config left at its default size would otherwise
+    # take minutes to initialise before being refused.
+    errs = []
+    for auto in cls_autos:
+        try:
+            with torch.device("meta"):
+                probe = auto.from_config(cfg, dtype=torch.bfloat16)
+            n = sum(p.numel() for p in probe.parameters())
+            if n > limit:
+                raise RuntimeError(f"too large: {n} params; largest {largest(probe)}")
+            return auto.from_config(cfg, dtype=torch.bfloat16), auto.__name__
+        except Exception as e:  # noqa: BLE001
+            errs.append(f"{auto.__name__}: {type(e).__name__}: {e}"[:800])
+    raise RuntimeError(" | ".join(errs))
+
+
+def fit_text(default, sub):
+    """The text sub-config's per-layer lists and keyed settings cut to the tiny layer count, as
+    generate.tiny_config does for text classes; list-valued sizes (one per layer kind) kept as lists."""
+    n = sub.get("num_hidden_layers", 2)
+    for key in ("layer_types", "mlp_layer_types"):
+        lt = default.get(key)
+        if isinstance(lt, list) and lt:
+            distinct = list(dict.fromkeys(lt))
+            n = max(n, len(distinct))
+    for key in ("layer_types", "mlp_layer_types"):
+        lt = default.get(key)
+        if isinstance(lt, list) and lt:
+            distinct = list(dict.fromkeys(lt))
+            sub[key] = (distinct * n)[:n]
+    sub["num_hidden_layers"] = n
+    if isinstance(default.get("per_layer_config"), dict):
+        sub["per_layer_config"] = {}
+    for key in ("moe_intermediate_size", "moe_num_experts"):
+        if isinstance(default.get(key), list):
+            sub[key] = [g.TINY.get(key, 4) if key in g.TINY else 4] * len(default[key])
+    if default.get("num_key_value_heads") == default.get("num_attention_heads"):
+        sub["num_key_value_heads"] = sub.get("num_attention_heads", 4)
+    if "index_kpool" in default and "index_topk" in sub:
+        sub["index_topk"] = default["index_kpool"]
+    sub.update(g.PER_TYPE.get(default.get("model_type", ""), {}))
+    sub.update({k: v for k, v in TEXT_RETRY.get(default.get("model_type", ""), [{}])[0].items() if k in default})
+
+
+def composite_config(mt):
+    from transformers import CONFIG_MAPPING
+    cls = CONFIG_MAPPING[mt]
+    default = cls().to_dict()
+    kw = {}
+    for k, v in default.items():
+        if not isinstance(v, dict):
+            continue
+        sizes = dict(g.TINY) if k in ("text_config", "llm_config", "language_config") else VISION_TINY
+        sub = dict(v)
+        sub.update(shrink(v, sizes))
+        if k == "text_config":
+            fit_text(v, sub)
+        kw[k] = sub
+    return cls(**kw)
+
+
+def lm_only(src, dst):
+    # The language model's tensors only, under the wrapper's names, with the same config.
+    from safetensors.torch import load_file, save_file
+    os.makedirs(dst, exist_ok=True)
+    tensors = {}
+    for fn in sorted(os.listdir(src)):
+        if fn.endswith(".safetensors"):
+            tensors.update(load_file(os.path.join(src, fn)))
+    keep = {k: v for k, v in tensors.items()
+            if k.startswith(("model.language_model.", "language_model.", "lm_head.", "model.lm_head."))}
+    if not keep:
+        raise RuntimeError("no language-model tensors under the usual prefixes: " + ", ".join(sorted(tensors)[:20]))
+    save_file(keep, os.path.join(dst, "model.safetensors"), metadata={"format": "pt"})
+    for fn in ("config.json", "generation_config.json"):
+        if os.path.exists(os.path.join(src, fn)):
+            shutil.copy(os.path.join(src, fn), os.path.join(dst, fn))
+    return len(keep), len(tensors)
+
+
+def part_composite(out, only):
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText
+    root = os.path.join(out, "composite")
+    for mt in [m for m in COMPOSITE if not only or m in only]:
+        torch.manual_seed(0)
+        d = os.path.join(root, mt)
+        try:
+            cfg = composite_config(mt)
+            model, auto = build((AutoModelForImageTextToText, AutoModelForCausalLM, AutoModel), cfg, 6_000_000)
+            n = sum(p.numel() for p in model.parameters())
+            model.save_pretrained(d)
+            kept, total = lm_only(d, d + "_lm_only")
+            REPORT["composite"][mt] = {"class": type(model).__name__, "auto": auto, "params": n,
+                                       "lm_only_tensors": kept, "tensors": total,
+                                       "names": sorted(model.state_dict().keys())[:3000]}
+        except Exception as e:  # noqa: BLE001
+            note("composite", mt, e)
+            shutil.rmtree(d, ignore_errors=True)
+            shutil.rmtree(d + "_lm_only", ignore_errors=True)
+
+
+def part_text(out, only):
+    from transformers import AutoModel, AutoModelForCausalLM
+    root = os.path.join(out, "models")
+    for mt, tries in TEXT_RETRY.items():
+        if only and mt not in only:
+            continue
+        for i, extra in enumerate(tries):
+            torch.manual_seed(0)
+            d = os.path.join(root, mt)
+            try:
+                cfg, _ = g.tiny_config(mt)
+                for k, v in extra.items():
+                    setattr(cfg, k, v)
+                model, auto = build((AutoModelForCausalLM, AutoModel), cfg, 4_000_000)
+                n = sum(p.numel() for p in model.parameters())
+                model.save_pretrained(d)
+                with open(os.path.join(d, "reference.json"), "w") as f:
+                    json.dump({"model_class": type(model).__name__, **g.safetensors_view(d)}, f, indent=1, sort_keys=True)
+                REPORT["text"][mt] = {"class": type(model).__name__, "auto": auto, "params": n, "try": i}
+                break
+            except Exception as e:  # noqa: BLE001
+                note("text", f"{mt}#{i}", e)
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    import transformers
+    out = sys.argv[1]
+    only = sys.argv[2:]  # model types to build (default: all); the report is per run
+    os.makedirs(out, exist_ok=True)
+    REPORT["transformers"] = transformers.__version__
+    part_composite(out, only)
+    part_text(out, only)
+    name = "composite_report" + ("_" + "_".join(only) if only else "") + ".json"
+    with open(os.path.join(out, name), "w") as f:
+        json.dump(REPORT, f, indent=1, sort_keys=True)
+    print(json.dumps({k: sorted(v) for k, v in REPORT.items() if isinstance(v, dict)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
