@@ -39,7 +39,7 @@ std::string ExprValue::to_string() const {
   }
 }
 
-enum class Op { kLit, kName, kNot, kNeg, kAdd, kSub, kMul, kDiv, kMod, kEq, kNe, kLt, kLe, kGt, kGe, kAnd, kOr, kCoalesce };
+enum class Op { kLit, kName, kIndex, kNot, kNeg, kAdd, kSub, kMul, kDiv, kMod, kEq, kNe, kLt, kLe, kGt, kGe, kAnd, kOr, kCoalesce };
 
 struct Expr::Node {
   Op op = Op::kLit;
@@ -195,6 +195,11 @@ class Parser {
     else {
       n->op = Op::kName;
       n->name = std::move(t);
+      if (eat("[")) {  // name[i]: the i-th entry of a config list, or character of a string
+        n->op = Op::kIndex;
+        n->a = coalesce();
+        if (!eat("]")) fail("expected ']'");
+      }
     }
     return n;
   }
@@ -270,6 +275,11 @@ ExprValue eval_node(const Expr::Node& n, const ExprResolver& resolve) {
   switch (n.op) {
     case Op::kLit: return n.lit;
     case Op::kName: return resolve(n.name);
+    case Op::kIndex: {
+      auto i = eval_node(*n.a, resolve).as_int();
+      if (!i || *i < 0) return undefined();
+      return resolve(n.name + "[" + std::to_string(*i) + "]");
+    }
     case Op::kNot: {
       ExprValue a = eval_node(*n.a, resolve);
       return {!a.truthy()};

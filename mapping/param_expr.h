@@ -3,6 +3,8 @@
 //
 //   literals     64   0.5   'noaux_tc'   true   false   null
 //   names        hidden_size   rope_parameters.rope_theta   (see Resolver)
+//   indexing     layer_types[L]   pattern[L]   (an entry of a list, a character of a string;
+//                the resolver is asked for "layer_types[3]")
 //   arithmetic   + - * / %      (integers stay integers; / of integers truncates)
 //   comparison   == != < <= > >=
 //   logic        ! && ||        (truthy: set, not null, not false, not 0, not '')

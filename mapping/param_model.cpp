@@ -162,6 +162,7 @@ class Scope {
 
   ExprValue resolve(std::string_view name) {
     if (name == "L" && layer_ >= 0) return {layer_};
+    if (!name.empty() && name.back() == ']') return element(name);
     bool busy = std::find(busy_.begin(), busy_.end(), name) != busy_.end();
     if (!busy) {
       for (const ExprVars* vars : {local_, &m_.vars}) {
@@ -185,6 +186,20 @@ class Scope {
     ExprValue v = e.eval([this](std::string_view n) { return resolve(n); });
     busy_.pop_back();
     return v;
+  }
+
+  // "base[i]" (param_expr.cpp asks so for base[expr]): a character of a string value (a
+  // variable's or the config's), or an entry of a config list; undefined out of range.
+  ExprValue element(std::string_view name) {
+    size_t open = name.rfind('[');
+    if (open == std::string_view::npos) return {};
+    std::string_view base = name.substr(0, open);
+    size_t i = std::stoull(std::string(name.substr(open + 1, name.size() - open - 2)));
+    ExprValue v = resolve(base);
+    if (auto* s = std::get_if<std::string>(&v.v)) return i < s->size() ? ExprValue{std::string(1, (*s)[i])} : ExprValue{};
+    const Json* j = lookup(base);
+    if (j && j->is_array() && i < j->size()) return from_json(&(*j)[i]);
+    return {};
   }
 
   const Json* lookup(std::string_view name) const {

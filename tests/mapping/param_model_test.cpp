@@ -66,6 +66,27 @@ TEST(ParamExpr, AbsurdNumbersGiveUndefinedNotGarbage) {
   EXPECT_FALSE(eval("1.0 / zero", c).defined());
 }
 
+// Hybrid models choose a layer's mixer from a per-layer list or pattern string of the config.
+TEST(ParamExpr, IndexingTakesAListEntryOrAStringCharacter) {
+  Json c = Json::parse(R"({"layer_types": ["linear_attention", "full_attention"], "pattern": "M*-E", "i": 1, "n": 64})");
+  EXPECT_EQ(eval("layer_types[1]", c).to_string(), "'full_attention'");
+  EXPECT_TRUE(eval("layer_types[i - 1] == 'linear_attention'", c).truthy());
+  EXPECT_EQ(eval("pattern[3]", c).to_string(), "'E'");
+  EXPECT_EQ(eval("pattern[ 1 + 1 ]", c).to_string(), "'-'");
+  EXPECT_FALSE(eval("layer_types[2]", c).defined());   // past the end
+  EXPECT_FALSE(eval("pattern[4]", c).defined());
+  EXPECT_FALSE(eval("layer_types[-1]", c).defined());
+  EXPECT_FALSE(eval("n[0]", c).defined());             // neither a list nor a string
+  EXPECT_FALSE(eval("missing[0]", c).defined());
+  EXPECT_EQ(eval("missing[0] ?? 'x'", c).to_string(), "'x'");
+  // a variable holding a string indexes too (the entry's param_vars)
+  ParamModel m;
+  m.vars.push_back({"p", Expr::parse("pattern ?? 'MMMM'")});
+  ConfigView view(c);
+  EXPECT_EQ(eval_param_expr(Expr::parse("p[0]"), m, view).to_string(), "'M'");
+  for (const char* bad : {"a[", "a[1", "a[]", "1[0]"}) EXPECT_THROW(Expr::parse(bad), std::invalid_argument) << bad;
+}
+
 TEST(ParamExpr, ParseErrorsSayWhere) {
   for (const char* bad : {"", "1 +", "(1", "a b", "'open", "a.", "1 $ 2", "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1"}) {
     try {
