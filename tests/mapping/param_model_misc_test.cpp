@@ -64,13 +64,18 @@ void reshape(Fixture& f, const std::string& name, std::vector<uint64_t> shape) {
   it->shape = std::move(shape);
 }
 
+// The clean fixture plans clean; without `tensor` the plan names it unfilled.
+void expect_required(const char* arch, const char* dir, const std::string& tensor) {
+  Fixture f = load(arch, dir);
+  ASSERT_TRUE(clean(plan(f)));
+  drop(f, tensor);
+  EXPECT_TRUE(unfilled(plan(f), tensor)) << tensor;
+}
+
 // gpt-oss: attention sinks [heads] are a parameter of every layer; a missing one would be
 // left as torch.empty by the engine.
 TEST(ParamModelMisc, GptOssAttentionSinksAreRequired) {
-  Fixture f = load("gpt_oss", "testdata/models/gpt_oss");
-  ASSERT_TRUE(clean(plan(f)));
-  drop(f, "model.layers.1.self_attn.sinks");
-  EXPECT_TRUE(unfilled(plan(f), "model.layers.1.self_attn.sinks"));
+  expect_required("gpt_oss", "testdata/models/gpt_oss", "model.layers.1.self_attn.sinks");
 }
 
 // gpt-oss: vLLM's QKVParallelLinear / RowParallelLinear keep bias=True whatever
@@ -102,10 +107,7 @@ TEST(ParamModelMisc, ErnieMoeStaticsBiasKeepsItsLeadingDimension) {
 
 // AfMoE: the routing bias is mlp.expert_bias, on every MoE layer.
 TEST(ParamModelMisc, AfmoeExpertBiasIsRequired) {
-  Fixture f = load("afmoe", "testdata/models/afmoe");
-  ASSERT_TRUE(clean(plan(f)));
-  drop(f, "model.layers.1.mlp.expert_bias");
-  EXPECT_TRUE(unfilled(plan(f), "model.layers.1.mlp.expert_bias"));
+  expect_required("afmoe", "testdata/models/afmoe", "model.layers.1.mlp.expert_bias");
 }
 
 // Bailing: mlp.gate.expert_bias exists only with moe_router_enable_expert_bias; the fused
@@ -147,10 +149,7 @@ TEST(ParamModelMisc, PrivacyFilterScoreHeadFollowsId2Label) {
 
 // A.X K1: post_mlp_layernorm is used (and required) on MoE layers only.
 TEST(ParamModelMisc, Axk1PostMlpNormOnMoeLayers) {
-  Fixture f = load("axk1", "testdata/models/axk1");
-  ASSERT_TRUE(clean(plan(f)));
-  drop(f, "model.layers.1.post_mlp_layernorm.weight");
-  EXPECT_TRUE(unfilled(plan(f), "model.layers.1.post_mlp_layernorm.weight"));
+  expect_required("axk1", "testdata/models/axk1", "model.layers.1.post_mlp_layernorm.weight");
 }
 
 }  // namespace
