@@ -39,7 +39,7 @@ std::string ExprValue::to_string() const {
   }
 }
 
-enum class Op { kLit, kName, kIndex, kNot, kNeg, kAdd, kSub, kMul, kDiv, kMod, kEq, kNe, kLt, kLe, kGt, kGe, kAnd, kOr, kCoalesce };
+enum class Op { kLit, kName, kIndex, kNot, kNeg, kAdd, kSub, kMul, kDiv, kMod, kEq, kNe, kLt, kLe, kGt, kGe, kAnd, kOr, kCoalesce, kLen };
 
 struct Expr::Node {
   Op op = Op::kLit;
@@ -185,14 +185,25 @@ class Parser {
     }
     return n;
   }
-  NodeP name(std::shared_ptr<Expr::Node>& n) {
+  std::string name_text() {
     size_t start = i_;
     while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_' || s_[i_] == '.')) ++i_;
     std::string t(s_.substr(start, i_ - start));
+    if (t.empty() || std::isdigit(static_cast<unsigned char>(t[0]))) fail("expected a name");
     if (t.back() == '.') fail("a name cannot end with '.'");
+    return t;
+  }
+  NodeP name(std::shared_ptr<Expr::Node>& n) {
+    std::string t = name_text();
     if (t == "true" || t == "false") n->lit.v = t == "true";
     else if (t == "null") n->lit.v = nullptr;
-    else {
+    else if (t == "len" && eat("(")) {
+      // len(list_or_object): its number of entries (the name + kExprLengthSuffix, for the resolver).
+      skip_space();
+      n->op = Op::kLen;
+      n->name = name_text();
+      if (!eat(")")) fail("expected ')'");
+    } else {
       n->op = Op::kName;
       n->name = std::move(t);
       if (eat("[")) {  // name[i]: the i-th entry of a config list, or character of a string
@@ -280,6 +291,7 @@ ExprValue eval_node(const Expr::Node& n, const ExprResolver& resolve) {
       if (!i || *i < 0) return undefined();
       return resolve(n.name + "[" + std::to_string(*i) + "]");
     }
+    case Op::kLen: return resolve(n.name + std::string(kExprLengthSuffix));
     case Op::kNot: {
       ExprValue a = eval_node(*n.a, resolve);
       return {!a.truthy()};

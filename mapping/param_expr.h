@@ -10,6 +10,8 @@
 //   logic        ! && ||        (truthy: set, not null, not false, not 0, not '')
 //   fallback     a ?? b         (b when a is undefined or null)
 //   grouping     ( ... )
+//   length       len(id2label)    (entries of a config list or object: the resolver is asked
+//                for the name + kExprLengthSuffix)
 //
 // A name the config lacks is undefined; undefined propagates through arithmetic and
 // comparisons, counts as false in conditions and leaves a shape dimension unchecked.
@@ -38,6 +40,8 @@ struct ExprValue {
 };
 
 // What a name means: the caller's view of the config (and of its own variables).
+// len(x) asks the resolver for x + kExprLengthSuffix: the size of list or object x.
+inline constexpr std::string_view kExprLengthSuffix = ".#len";
 using ExprResolver = std::function<ExprValue(std::string_view name)>;
 
 class Expr {

@@ -176,6 +176,11 @@ class Scope {
       auto v = c_.get(static_cast<ConfigField>(f));
       return v ? ExprValue{v->value} : ExprValue{};
     }
+    if (name.ends_with(kExprLengthSuffix)) {
+      const Json* j = lookup(name.substr(0, name.size() - kExprLengthSuffix.size()));
+      if (!j || !(j->is_array() || j->is_object())) return {};
+      return {static_cast<int64_t>(j->size())};
+    }
     return from_json(lookup(name));
   }
 
@@ -208,9 +213,16 @@ class Scope {
     while (j && dot != std::string_view::npos) {
       size_t next = name.find('.', dot + 1);
       std::string key(name.substr(dot + 1, next == std::string_view::npos ? std::string_view::npos : next - dot - 1));
-      if (!j->is_object()) return nullptr;
-      auto it = j->find(key);
-      j = it == j->end() ? nullptr : &*it;
+      if (j->is_array()) {
+        // a list element: "layer_types.3" (from layer_types[L])
+        if (key.empty() || key.size() > 9 || key.find_first_not_of("0123456789") != std::string::npos) return nullptr;
+        size_t i = std::stoul(key);
+        j = i < j->size() ? &(*j)[i] : nullptr;
+      } else {
+        if (!j->is_object()) return nullptr;
+        auto it = j->find(key);
+        j = it == j->end() ? nullptr : &*it;
+      }
       dot = next;
     }
     return j;

@@ -57,6 +57,31 @@ TEST(ParamExpr, UndefinedPropagatesAndFallsBack) {
   EXPECT_FALSE(eval("!a", c).truthy());
 }
 
+// Per-layer lists (num_attention_heads_per_layer[L], layer_types[L]) and the size of a list or
+// object (len(id2label): a classifier head's labels), which configs carry instead of a number.
+TEST(ParamExpr, ListElementsAndLengths) {
+  Json c = Json::parse(R"({"heads": [4, 8], "types": ["full", "sliding"], "id2label": {"0": "O", "1": "B", "2": "I"},
+                          "n": 1, "text_config": {"per_layer": [2, 6]}})");
+  EXPECT_EQ(eval("heads[1]", c).as_int(), 8);
+  EXPECT_EQ(eval("heads[n] * 2", c).as_int(), 16);
+  EXPECT_EQ(eval("heads[n - 1]", c).as_int(), 4);
+  EXPECT_EQ(eval("per_layer[1]", c).as_int(), 6);  // the text section, as for plain names
+  EXPECT_TRUE(eval("types[1] == 'sliding'", c).truthy());
+  EXPECT_FALSE(eval("heads[2]", c).defined());
+  EXPECT_FALSE(eval("heads[0 - 1]", c).defined());
+  EXPECT_FALSE(eval("heads[missing]", c).defined());
+  EXPECT_FALSE(eval("n[0]", c).defined());
+  EXPECT_EQ(eval("len(id2label)", c).as_int(), 3);
+  EXPECT_EQ(eval("len(heads) + 1", c).as_int(), 3);
+  EXPECT_FALSE(eval("len(n)", c).defined());
+  EXPECT_FALSE(eval("len(missing) ?? 0", c).as_int().value_or(-1) != 0);
+  ConfigView view(c);
+  ParamModel none;
+  EXPECT_EQ(eval_param_expr(Expr::parse("heads[L]"), none, view, nullptr, 0).as_int(), 4);
+  EXPECT_EQ(eval_param_expr(Expr::parse("heads[L]"), none, view, nullptr, 1).as_int(), 8);
+  for (const char* bad : {"heads[1", "heads[]", "len(heads", "len()", "len(1)"}) EXPECT_THROW(Expr::parse(bad), std::invalid_argument) << bad;
+}
+
 TEST(ParamExpr, AbsurdNumbersGiveUndefinedNotGarbage) {
   Json c = Json::parse(R"({"big": 9223372036854775807, "zero": 0})");
   EXPECT_FALSE(eval("big * 2", c).defined());
