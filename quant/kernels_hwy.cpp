@@ -653,8 +653,66 @@ bool AbsMax(Fmt in, const void* src, uint64_t n, float* out) {
     default: return false;
   }
 }
+
+// ---- packed integer codes (IntRowJob) -------------------------------------------------------
+// One vector of elements [i, i + N): the words holding them loaded once, each lane's word picked
+// by a table lookup and shifted by its own amount (variable shifts), masked, converted (codes are
+// below 2^8, so the int->float conversion is exact) and combined with its group's zero and scale.
+template <int kOut>
+void IntRowT(const IntRowJob& j) {
+  const DF df;
+  const DU du;
+  const hn::RebindToSigned<DU> di;
+  const uint64_t N = hn::Lanes(df);
+  const unsigned per = 32 / j.bits;
+  const uint64_t nwords = (j.n + per - 1) / per;
+  HWY_ALIGN uint32_t idx_lanes[hn::MaxLanes(du)];
+  HWY_ALIGN uint32_t shift_lanes[hn::MaxLanes(du)];
+  for (size_t l = 0; l < N; ++l) {
+    idx_lanes[l] = static_cast<uint32_t>(l / per);
+    shift_lanes[l] = static_cast<uint32_t>((l % per) * j.bits);
+  }
+  const auto idx = hn::SetTableIndices(du, reinterpret_cast<const int32_t*>(idx_lanes));
+  const VU shifts = hn::Load(du, shift_lanes);
+  const VU mask = hn::Set(du, (1u << j.bits) - 1);
+  // Vector loads must start on a word and read N whole words inside the row.
+  const bool aligned = N % per == 0 && (j.group == 1 || j.group % N == 0);
+  uint64_t i = 0;
+  if (aligned) {
+    for (; i + N <= j.n && i / per + N <= nwords; i += N) {
+      const VU w = hn::TableLookupLanes(hn::LoadU(du, j.words + i / per), idx);
+      const VF q = hn::ConvertTo(df, hn::BitCast(di, hn::And(hn::Shr(w, shifts), mask)));
+      VF z, s;
+      if (j.group == 1) {
+        z = hn::LoadU(df, j.zeros + i);
+        s = hn::LoadU(df, j.scales + i);
+      } else {
+        z = hn::Set(df, j.zeros[i / j.group]);
+        s = hn::Set(df, j.scales[i / j.group]);
+      }
+      Store<kOut>(df, hn::Mul(hn::Sub(q, z), s), j.dst, i, false);
+    }
+  }
+  const unsigned mask_s = (1u << j.bits) - 1;
+  for (; i < j.n; ++i) {
+    const uint32_t code = (j.words[i / per] >> (j.bits * (i % per))) & mask_s;
+    const uint64_t g = i / j.group;
+    encode_at(j.out, (static_cast<float>(code) - j.zeros[g]) * j.scales[g], j.dst, i);
+  }
+}
+
+bool RunIntRow(const IntRowJob& j) {
+  switch (j.out) {
+    case Fmt::kF32: IntRowT<kF32>(j); return true;
+    case Fmt::kBF16: IntRowT<kBF16>(j); return true;
+    case Fmt::kF16: IntRowT<kF16>(j); return true;
+    default: return false;
+  }
+}
+
 #else
 bool RunRow(const RowJob&) { return false; }
+bool RunIntRow(const IntRowJob&) { return false; }
 bool AbsMax(Fmt, const void*, uint64_t, float*) { return false; }
 #endif
 
@@ -669,10 +727,15 @@ namespace moeckpt::quant {
 
 HWY_EXPORT(RunRow);
 HWY_EXPORT(AbsMax);
+HWY_EXPORT(RunIntRow);
 HWY_EXPORT(TargetName);
 
 void run_row(const RowJob& job) {
   if (!HWY_DYNAMIC_DISPATCH(RunRow)(job)) ref::run_row(job);
+}
+
+void run_int_row(const IntRowJob& job) {
+  if (!HWY_DYNAMIC_DISPATCH(RunIntRow)(job)) ref::run_int_row(job);
 }
 
 float absmax(Fmt in, const void* src, uint64_t n) {

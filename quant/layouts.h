@@ -38,6 +38,10 @@ inline constexpr SchemeLayout kSchemeLayouts[] = {
     {Scheme::kMxfp4Packed, "mxfp4", 1, kMxGroup},
     {Scheme::kMxfp4GptOss, "mxfp4-gpt-oss", 1, kMxGroup},
     {Scheme::kNvfp4, "nvfp4", 1, kNvfp4Group},
+    {Scheme::kNvfp4Ct, "nvfp4-ct", 1, kNvfp4Group},
+    {Scheme::kIntPacked, "int-packed", 1, 0},
+    {Scheme::kGptq, "gptq", 1, 0},
+    {Scheme::kAwq, "awq", 1, 0},
 };
 
 const SchemeLayout& scheme_layout(Scheme s);

@@ -37,18 +37,44 @@ class DequantProducer final : public TensorProducer {
   uint64_t rows() const override { return dequant_rows(q_); }
   uint64_t row_bytes() const override { return dequant_row_elems(q_) * elem_bytes(out_); }
   void produce(uint64_t r0, uint64_t r1, std::span<std::byte> out) const override {
-    TensorBytes w = in_.bytes(*q_.weight), s = in_.bytes(*q_.scale);
-    TensorBytes s2 = q_.scale2 ? in_.bytes(*q_.scale2) : TensorBytes{};
-    dequantize_rows(q_, {w.span(), s.span(), s2.span()}, out_, r0, r1, out.data());
+    const DequantBytes b = dequant_bytes(in_, q_);
+    if (q_.shape_tensor) check_weight_shape();
+    try {
+      dequantize_rows(q_, b.input(), out_, r0, r1, out.data());
+    } catch (const Error& e) {
+      if (e.code() != Errc::kQuantInvalid) throw;
+      throw Error(e.code(), in_.file_label(q_.weight->file), e.reason(), e.tensor().empty() ? q_.weight->name : e.tensor());
+    }
   }
   std::string describe() const override { return fmt::format("dequant {} -> {}", scheme_name(q_.scheme), dtype_name(dtype_of(out_))); }
   std::vector<const TensorInfo*> inputs() const override {
-    std::vector<const TensorInfo*> v{q_.weight, q_.scale};
-    if (q_.scale2) v.push_back(q_.scale2);
+    std::vector<const TensorInfo*> v{q_.weight};
+    for (const TensorInfo* t : {q_.scale, q_.scale2, q_.zero, q_.g_idx, q_.shape_tensor})
+      if (t) v.push_back(t);
     return v;
   }
 
  private:
+  // compressed-tensors' weight_shape is the unpacked [out, in]; packing that disagrees with it
+  // would dequantize into the wrong shape.
+  void check_weight_shape() const {
+    const TensorInfo& t = *q_.shape_tensor;
+    TensorBytes b = in_.bytes(t);
+    int64_t v[2];
+    for (int k = 0; k < 2; ++k) {
+      if (t.dtype == DType::kI64) {
+        std::memcpy(&v[k], b.data() + 8 * k, 8);
+      } else {
+        int32_t x;
+        std::memcpy(&x, b.data() + 4 * k, 4);
+        v[k] = x;
+      }
+    }
+    if (v[0] != static_cast<int64_t>(q_.shape[0]) || v[1] != static_cast<int64_t>(q_.shape[1]))
+      throw Error(Errc::kQuantInvalid, in_.file_label(t.file),
+                  fmt::format("{} says [{}, {}] but {} packs {}", t.name, v[0], v[1], q_.weight->name, shape_string(q_.shape)), t.name);
+  }
+
   const Checkpoint& in_;
   QuantTensor q_;
   Fmt out_;

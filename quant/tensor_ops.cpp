@@ -26,11 +26,8 @@ void refuse_incomplete(const Checkpoint& in, const QuantScan& scan) {
 // The input names a dequantization folds away: scales and the tensors a scheme drops.
 std::set<std::string, std::less<>> folded_names(const QuantScan& scan) {
   std::set<std::string, std::less<>> consumed;
-  for (const auto& q : scan.tensors) {
-    consumed.insert(q.scale->name);
-    if (q.scale2) consumed.insert(q.scale2->name);
-    for (auto* d : q.dropped) consumed.insert(d->name);
-  }
+  for (const auto& q : scan.tensors)
+    for (const TensorInfo* c : companions(q)) consumed.insert(c->name);
   return consumed;
 }
 
