@@ -235,9 +235,16 @@ class Scanner {
     }
     return true;
   }
+  // The bits of the module's group; for a module no group targets (validate says so), the
+  // bits every group declares when they all agree.
   unsigned config_bits(std::string_view stem) const {
-    const QuantGroup* g = cfg_.group_for(module_of(stem));
-    return g ? g->weights.bits : 0;
+    if (const QuantGroup* g = cfg_.group_for(module_of(stem))) return g->weights.bits;
+    unsigned bits = 0;
+    for (const auto& g : cfg_.groups) {
+      if (bits && g.weights.bits != bits) return 0;
+      bits = g.weights.bits;
+    }
+    return bits;
   }
   const WeightArgs* config_weights(std::string_view stem) const {
     const QuantGroup* g = cfg_.group_for(module_of(stem));
