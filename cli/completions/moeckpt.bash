@@ -25,7 +25,7 @@ _moeckpt() {
     --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
     --dequant) COMPREPLY=($(compgen -W "bf16 f16 f32" -- "$cur")); return ;;
     --cast) COMPREPLY=($(compgen -W "BF16 F16 F32 F8_E4M3 F8_E5M2" -- "$cur")); return ;;
-    --quantize) COMPREPLY=($(compgen -W "fp8-block mxfp4" -- "$cur")); return ;;
+    --quantize) COMPREPLY=($(compgen -W "fp8-block mxfp4 fp8-tensor fp8-channel nvfp4" -- "$cur")); return ;;
     --rename) COMPREPLY=($(compgen -W "engine" -- "$cur")); return ;;
     --arch)
       # Ask the program itself, so the list follows its registry.

@@ -51,7 +51,7 @@ complete -c moeckpt -n "__fish_seen_subcommand_from validate convert diff" -l th
 
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l dequant -x -a 'bf16 f16 f32' -d 'Dequantize quantized tensors'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l cast -x -a 'BF16 F16 F32 F8_E4M3 F8_E5M2' -d 'Cast every floating tensor'
-complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l quantize -x -a 'fp8-block mxfp4' -d 'Quantize BF16/F16/F32 weights'
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l quantize -x -a 'fp8-block mxfp4 fp8-tensor fp8-channel nvfp4' -d 'Quantize BF16/F16/F32 weights'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l saturate -d "Clamp values beyond a format's range"
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l rename -x -a engine -d "Give tensors the engine's names"
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l only -x -d 'Write only tensors matching this RE2 regex'

@@ -281,5 +281,85 @@ TEST_F(QuantFmtConvert, EveryFixtureDequantizesToItsReference) {
   }
 }
 
+// ---- --quantize nvfp4 / fp8-tensor / fp8-channel ------------------------------------------
+
+class QuantFmtQuantize : public QuantFmt {
+ protected:
+  fs::path convert(const fs::path& in, const std::vector<std::string>& op) {
+    fs::path out = dir_ / ("q" + std::to_string(n_++));
+    std::vector<std::string> args = {"convert", in.string(), out.string()};
+    args.insert(args.end(), op.begin(), op.end());
+    auto r = run_moeckpt(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return out;
+  }
+  // Every tensor of `want` whose name ends in one of `suffixes` is in `got` with the same dtype
+  // and bytes; returns how many were compared.
+  static size_t same(const Tensors& want, const Tensors& got, std::initializer_list<const char*> suffixes) {
+    size_t n = 0;
+    for (const auto& [name, t] : want) {
+      bool pick = false;
+      for (const char* s : suffixes) pick = pick || name.ends_with(s);
+      if (!pick) continue;
+      ++n;
+      EXPECT_TRUE(got.count(name)) << name;
+      if (!got.count(name)) continue;
+      EXPECT_EQ(got.at(name).dtype, t.dtype) << name;
+      EXPECT_TRUE(got.at(name).bytes == t.bytes) << name;
+    }
+    return n;
+  }
+};
+
+TEST_F(QuantFmtQuantize, Nvfp4ReproducesModeloptCodesAndBothScales) {
+  // The fixture was quantized in torch with ModelOpt's definition; its float32 dequantization,
+  // quantized again by moeckpt, gives the same E2M1 codes, E4M3 block scales and weight_scale_2.
+  fs::path src = testing::testdata("quantfmt/modelopt_nvfp4_dsv3");
+  fs::path q = convert(convert(src, {"--dequant", "f32"}), {"--quantize", "nvfp4"});
+  Tensors want = read_st(src / "model.safetensors"), got = read_st(q / "model.safetensors");
+  // 28 NVFP4 weights; 12 others: lm_head, embeddings, 9 norms, the router
+  EXPECT_EQ(same(want, got, {".weight", ".weight_scale", ".weight_scale_2"}), 3u * 28 + 12);
+  EXPECT_EQ(got.count(kQ + "input_scale"), 0u);  // activation scales need calibration
+  json c = json::parse(testing::read_file(q / "config.json"))["quantization_config"];
+  EXPECT_EQ(c["quant_method"], "modelopt");
+  EXPECT_EQ(c["quant_algo"], "NVFP4");
+  EXPECT_EQ(c["exclude_modules"], json::array({"lm_head", "model.layers.1.mlp.gate"}));
+  // The ModelOpt sidecar of the input describes the input's quantization: not copied.
+  EXPECT_FALSE(fs::exists(q / "hf_quant_config.json"));
+}
+
+TEST_F(QuantFmtQuantize, Fp8TensorReproducesModeloptFp8) {
+  fs::path src = testing::testdata("quantfmt/modelopt_fp8_qwen3");
+  fs::path q = convert(convert(src, {"--dequant", "f32"}), {"--quantize", "fp8-tensor"});
+  Tensors want = read_st(src / "model.safetensors"), got = read_st(q / "model.safetensors");
+  for (auto& [name, t] : want)
+    if (name.ends_with(".weight_scale")) t.shape = {1};  // compressed-tensors' [1] for ModelOpt's scalar
+  EXPECT_EQ(same(want, got, {".weight", ".weight_scale"}), 32u * 2 + 13);
+  EXPECT_EQ(got.at(kQ + "weight_scale").shape, std::vector<uint64_t>{1});
+  json doc = validate(q);
+  EXPECT_EQ(last_rc_, 0) << doc.dump(2);
+  json c = json::parse(testing::read_file(q / "config.json"))["quantization_config"];
+  EXPECT_EQ(c["quant_method"], "compressed-tensors");
+  EXPECT_EQ(c["config_groups"]["group_0"]["weights"]["strategy"], "tensor");
+}
+
+TEST_F(QuantFmtQuantize, Fp8ChannelAndNvfp4RoundTripsReproduceCodesAndScales) {
+  fs::path src = testing::testdata("models/qwen3_moe");
+  for (const char* target : {"fp8-channel", "nvfp4"}) {
+    fs::path q1 = convert(src, {"--quantize", target});
+    fs::path q2 = convert(convert(q1, {"--dequant", "f32"}), {"--quantize", target});
+    Tensors a = read_st(q1 / "model.safetensors"), b = read_st(q2 / "model.safetensors");
+    EXPECT_EQ(a.size(), b.size()) << target;
+    EXPECT_EQ(same(a, b, {""}), a.size()) << target;
+    auto r = run_moeckpt({"inspect", q1.string(), "--json"});
+    json schemes = json::parse(r.out)["quantization"]["schemes"];
+    ASSERT_EQ(schemes.size(), 1u) << target;
+    EXPECT_EQ(schemes[0]["scheme"], std::string(target) == "nvfp4" ? "nvfp4" : "fp8-channel");
+    EXPECT_EQ(schemes[0]["weights"], 32) << target;  // 2 layers x (4 experts x 3 + 4 attention)
+  }
+  json doc = validate(convert(src, {"--quantize", "fp8-channel"}));
+  EXPECT_EQ(last_rc_, 0) << doc.dump(2);
+}
+
 }  // namespace
 }  // namespace moeckpt
