@@ -12,6 +12,8 @@
 #include "loader/checkpoint.h"
 #include "mapping/config_view.h"
 #include "mapping/moe_summary.h"
+#include "cli/arch_select.h"
+#include "quant/moe_backend.h"
 #include "quant/quant_summary.h"
 
 namespace moeckpt::cli {
@@ -135,6 +137,14 @@ std::string scheme_text(const quant::SchemeSummary& e) {
   return fmt::format("{} weights {}{}", e.weights, quant::scheme_name(e.scheme), detail.empty() ? "" : " (" + detail + ")");
 }
 
+// DeepSeek V4 only: which fused MoE kernels its experts can run on (the tensors decide).
+std::optional<quant::BackendFit> moe_backend(const Checkpoint& ck) {
+  if (!ck.config()) return std::nullopt;
+  const Architecture* arch = registry().detect(*ck.config());
+  if (!arch || arch->scale_rule != ScaleRule::kDeepseekV4) return std::nullopt;
+  return quant::check_megamoe(ck, quant::scan_quantized(ck));
+}
+
 std::unique_ptr<RE2> compile_filter(const std::string& pattern) {
   if (pattern.empty()) return nullptr;
   RE2::Options o;
@@ -241,6 +251,7 @@ void print_inspect_json(const InspectOptions& opt, const Checkpoint& ck, const C
   doc["config"] = view ? config_json(ck, view) : Json(nullptr);
   doc["moe"] = moe_json(s.moe);
   doc["quantization"] = quantization_json(ck, quant::summarize_quantization(ck));
+  if (auto b = moe_backend(ck)) doc["moe_backends"] = Json::array({{{"backend", b->backend}, {"ok", b->ok}, {"reasons", b->reasons}}});
   doc["metadata"] = metadata_json(ck);
   doc["tensors"] = tensors_json(ck, s);
   print_json(doc);
@@ -348,6 +359,11 @@ void print_inspect_text(const InspectOptions& opt, const Context& ctx, const Che
   add_contents_lines(r, opt, ck, s);
   add_architecture_line(r, view);
   if (s.moe) add_moe_lines(r, *s.moe);
+  if (auto b = moe_backend(ck)) {
+    std::string why;
+    for (const auto& x : b->reasons) why += (why.empty() ? ": " : "; ") + x;
+    r.line("moe backends", fmt::format("megamoe {}{}", b->ok ? "yes" : "no", why));
+  }
   add_quantization_and_metadata_lines(r, ck);
   if (opt.tensors) add_tensor_list(r, ck, s);
   r.print();

@@ -45,6 +45,7 @@ complete -c moeckpt -n "__fish_seen_subcommand_from experts" -l lora -d 'Names a
 
 complete -c moeckpt -n "__fish_seen_subcommand_from archs" -x -a '(__moeckpt_archs)'
 
+complete -c moeckpt -n "__fish_seen_subcommand_from validate" -l moe-backend -x -a 'megamoe' -d 'Check the experts can run on a fused MoE kernel'
 complete -c moeckpt -n "__fish_seen_subcommand_from validate" -l data -d "Also scan every tensor's values"
 complete -c moeckpt -n "__fish_seen_subcommand_from validate" -l strict -d 'Treat warnings as errors'
 complete -c moeckpt -n "__fish_seen_subcommand_from validate convert diff" -l threads -x -d 'Threads (default: all cores)'

@@ -281,6 +281,84 @@ TEST_F(QuantFmtConvert, EveryFixtureDequantizesToItsReference) {
   }
 }
 
+// ---- validate --moe-backend megamoe ----------------------------------------------------------
+
+class MegaMoe : public QuantFmt {
+ protected:
+  // A DeepSeek V4 layer of two routed experts, hidden and moe_intermediate_size 128, experts in
+  // the given weight/scale layout (zero bytes: the check reads names, dtypes and shapes).
+  fs::path dsv4(const std::string& wdtype, std::vector<uint64_t> wshape, const std::string& sdtype, std::vector<uint64_t> sshape,
+                const std::string& expert_dtype) {
+    fs::path d = dir_ / ("dsv4_" + std::to_string(n_++));
+    fs::create_directories(d);
+    Tensors ts;
+    auto add = [&](const std::string& name, const std::string& dt, const std::vector<uint64_t>& shape) {
+      uint64_t n = dt == "F32" ? 4 : 1;
+      for (auto x : shape) n *= x;
+      ts[name] = {dt, shape, std::string(n, '\0')};
+    };
+    for (int e = 0; e < 2; ++e)
+      for (const char* w : {"w1", "w2", "w3"}) {
+        const std::string stem = "layers.0.ffn.experts." + std::to_string(e) + "." + w;
+        add(stem + ".weight", wdtype, wshape);
+        add(stem + ".scale", sdtype, sshape);
+      }
+    testing::write_file(d / "model.safetensors", write_st(ts));
+    json c = {{"architectures", {"DeepseekV4ForCausalLM"}}, {"model_type", "deepseek_v4"}, {"hidden_size", 128},
+              {"moe_intermediate_size", 128}, {"n_routed_experts", 2}, {"num_experts_per_tok", 1}, {"num_hidden_layers", 1},
+              {"expert_dtype", expert_dtype},
+              {"quantization_config", {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"}, {"weight_block_size", {128, 128}}}}};
+    testing::write_file(d / "config.json", c.dump(2));
+    return d;
+  }
+  // The E-MOE-BACKEND findings of validate --moe-backend megamoe.
+  std::vector<json> backend(const fs::path& d) {
+    auto r = run_moeckpt({"validate", d.string(), "--moe-backend", "megamoe", "--json"});
+    last_rc_ = r.exit_code;
+    std::vector<json> out;
+    const json doc = json::parse(r.out);
+    for (const auto& f : doc["findings"])
+      if (f["code"] == "E-MOE-BACKEND") out.push_back(f);
+    return out;
+  }
+};
+
+TEST_F(MegaMoe, Fp4ExpertsWithE8m0Per32Pass) {
+  fs::path d = dsv4("I8", {128, 64}, "F8_E8M0", {128, 4}, "fp4");
+  EXPECT_TRUE(backend(d).empty());
+  json inspect = json::parse(run_moeckpt({"inspect", d.string(), "--json"}).out);
+  EXPECT_EQ(inspect["moe_backends"][0]["backend"], "megamoe");
+  EXPECT_TRUE(inspect["moe_backends"][0]["ok"]) << inspect["moe_backends"];
+  auto e = run_moeckpt({"experts", "--config", (d / "config.json").string(), "--json"});
+  EXPECT_TRUE(json::parse(e.out)["moe_backends"][0]["ok"]) << e.out;
+}
+
+TEST_F(MegaMoe, Fp8ExpertsFailNamingTheBackend) {
+  auto f = backend(dsv4("F8_E4M3", {128, 128}, "F32", {1, 1}, "fp8"));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(last_rc_, 1);
+  EXPECT_EQ(f[0]["severity"], "error");
+  EXPECT_EQ(f[0]["tensor"], "layers.0.ffn.experts.0.w1.weight");
+  EXPECT_TRUE(f[0]["message"].get<std::string>().starts_with("megamoe: expert weights are fp8-block")) << f[0];
+  // The real DeepSeek V4 FP8-expert fixture, too.
+  EXPECT_EQ(backend(testing::testdata("quantfmt/dsv4_fp8")).size(), 1u);
+}
+
+TEST_F(MegaMoe, ScalesPer16FailNamingTheBackend) {
+  auto f = backend(dsv4("I8", {128, 64}, "F8_E8M0", {128, 8}, "fp4"));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_NE(f[0]["message"].get<std::string>().find("MegaMoE takes FP4 experts only"), std::string::npos) << f[0];
+}
+
+TEST_F(MegaMoe, ShapesTheKernelCannotTileFail) {
+  // The generated DeepSeek V4 FP4 fixture: hidden 64, moe_intermediate_size 32.
+  auto f = backend(testing::testdata("quantfmt/dsv4_fp4"));
+  ASSERT_EQ(f.size(), 2u);  // w1/w3 [32, 64] and w2 [64, 32]
+  for (const auto& x : f) EXPECT_NE(x["message"].get<std::string>().find("multiples of 128"), std::string::npos) << x;
+  auto e = run_moeckpt({"experts", "--config", testing::testdata("quantfmt/dsv4_fp4/config.json").string(), "--json"});
+  EXPECT_FALSE(json::parse(e.out)["moe_backends"][0]["ok"]) << e.out;
+}
+
 // ---- --quantize nvfp4 / fp8-tensor / fp8-channel ------------------------------------------
 
 class QuantFmtQuantize : public QuantFmt {
