@@ -25,6 +25,11 @@ Fmt scale_fmt(DType t) {
 void decode_scales(const TensorInfo& t, std::span<const std::byte> bytes, uint64_t first, uint64_t count, std::vector<float>& out) {
   Fmt f = scale_fmt(t.dtype);
   out.resize(count);
+  if (const float* table = decode_table(f); table && f != Fmt::kE2M1) {  // 8-bit scales: one lookup each
+    const auto* b = reinterpret_cast<const uint8_t*>(bytes.data()) + first;
+    for (uint64_t k = 0; k < count; ++k) out[k] = table[b[k]];
+    return;
+  }
   for (uint64_t k = 0; k < count; ++k) out[k] = decode_at(f, bytes.data(), first + k);
 }
 

@@ -49,21 +49,10 @@ class IntRows {
       job_.words = row_words(n);
       row_zeros(n);
       row_scales(n);
-      if (g_idx_.empty()) {
-        job_.zeros = zeros_.data();
-        job_.scales = scales_.data();
-        job_.group = q_.block_cols;
-      } else {  // activation order: each column's own group, so one zero and scale per column
-        col_zeros_.resize(in_cols_);
-        col_scales_.resize(in_cols_);
-        for (uint64_t k = 0; k < in_cols_; ++k) {
-          col_zeros_[k] = zeros_[g_idx_[k]];
-          col_scales_[k] = scales_[g_idx_[k]];
-        }
-        job_.zeros = col_zeros_.data();
-        job_.scales = col_scales_.data();
-        job_.group = 1;
-      }
+      job_.zeros = zeros_.data();
+      job_.scales = scales_.data();
+      job_.group = q_.block_cols;
+      job_.g_idx = g_idx_.empty() ? nullptr : g_idx_.data();  // activation order: each column's own group
       job_.dst = dst + (n - r0) * row_bytes_;
       run_int_row(job_);
     }
@@ -81,19 +70,37 @@ class IntRows {
     }
   }
 
-  // Row n's codes in pack-quantized order.
+  // Row n's codes in pack-quantized order (padded for the kernel's vector loads).
   const uint32_t* row_words(uint64_t n) {
-    buf_.assign(row_words_, 0);
+    const uint64_t stride = row_words_ + kIntRowPad;
     if (q_.scheme == Scheme::kIntPacked) {
+      buf_.assign(stride, 0);
       std::memcpy(buf_.data(), in_.weight.data() + n * row_words_ * 4, row_words_ * 4);
-    } else if (q_.scheme == Scheme::kGptq) {  // [in/p, out]: row n is column n
-      for (uint64_t w = 0; w < row_words_; ++w) buf_[w] = word_at(in_.weight, w * out_rows_ + n);
-    } else {  // AWQ [in, out/8]: one nibble of each input row's word
-      const uint64_t cols = out_rows_ / 8, col = n / 8, shift = 4 * kAwqNibble[n % 8];
-      for (uint64_t k = 0; k < in_cols_; ++k)
-        buf_[k / 8] |= ((word_at(in_.weight, k * cols + col) >> shift) & 0xFu) << (4 * (k % 8));
+      return buf_.data();
     }
-    return buf_.data();
+    // GPTQ and AWQ store a word's codes across output rows: eight rows are unpacked in one pass
+    // over the input, so each input word is read once.
+    const uint64_t b0 = n / kRowBlock * kRowBlock;
+    if (block_first_ != b0) fill_block(b0, std::min(kRowBlock, out_rows_ - b0));
+    return buf_.data() + (n - b0) * stride;
+  }
+
+  static constexpr uint64_t kRowBlock = 8;
+
+  void fill_block(uint64_t b0, uint64_t rows) {
+    const uint64_t stride = row_words_ + kIntRowPad;
+    buf_.assign(kRowBlock * stride, 0);
+    block_first_ = b0;
+    if (q_.scheme == Scheme::kGptq) {  // [in/p, out]: row n's word w is element (w, n)
+      for (uint64_t w = 0; w < row_words_; ++w)
+        for (uint64_t b = 0; b < rows; ++b) buf_[b * stride + w] = word_at(in_.weight, w * out_rows_ + b0 + b);
+      return;
+    }
+    const uint64_t cols = out_rows_ / 8, col = b0 / 8;  // AWQ [in, out/8]: one word holds rows b0..b0+7
+    for (uint64_t k = 0; k < in_cols_; ++k) {
+      const uint32_t word = word_at(in_.weight, k * cols + col);
+      for (uint64_t b = 0; b < 8; ++b) buf_[b * stride + k / 8] |= ((word >> (4 * kAwqNibble[b])) & 0xFu) << (4 * (k % 8));
+    }
   }
 
   void row_zeros(uint64_t n) {
@@ -124,8 +131,9 @@ class IntRows {
   const uint32_t mask_;
   const uint64_t groups_, row_words_, row_bytes_;
   IntRowJob job_;
+  uint64_t block_first_ = UINT64_MAX;  // the first row fill_block unpacked into buf_
   std::vector<uint32_t> g_idx_, buf_;
-  std::vector<float> zeros_, scales_, col_zeros_, col_scales_;
+  std::vector<float> zeros_, scales_;
 };
 
 }  // namespace

@@ -22,7 +22,7 @@ void run_int_row(const IntRowJob& j) {
   const uint32_t mask = (1u << j.bits) - 1;
   for (uint64_t i = 0; i < j.n; ++i) {
     const uint32_t code = (j.words[i / per] >> (j.bits * (i % per))) & mask;
-    const uint64_t g = i / j.group;
+    const uint64_t g = j.g_idx ? j.g_idx[i] : i / j.group;
     encode_at(j.out, (static_cast<float>(code) - j.zeros[g]) * j.scales[g], j.dst, i);
   }
 }
