@@ -197,17 +197,25 @@ void released(benchmark::State& st, const moeckpt::quant::QuantTensor& q, const 
 
 constexpr uint64_t kGroup = 128;  // W4A16 as llm-compressor and AutoGPTQ release it
 
+// An int4 [kRows, kCols] weight of scheme s in group-128 layout.
+moeckpt::quant::QuantTensor int4(moeckpt::quant::Scheme s, const moeckpt::TensorInfo* w, const moeckpt::TensorInfo* sc,
+                                 const moeckpt::TensorInfo* z = nullptr, const moeckpt::TensorInfo* g = nullptr) {
+  moeckpt::quant::QuantTensor q;
+  q.scheme = s;
+  q.shape = {kRows, kCols};
+  q.weight = w;
+  q.scale = sc;
+  q.zero = z;
+  q.g_idx = g;
+  q.bits = 4;
+  q.block_cols = kGroup;
+  return q;
+}
+
 void BM_CtInt4ToBf16(benchmark::State& st) {  // compressed-tensors pack-quantized W4A16, symmetric
   using moeckpt::DType;
   auto w = info("w.weight_packed", DType::kI32, {kRows, kCols / 8}), s = info("w.weight_scale", DType::kF16, {kRows, kCols / kGroup});
-  moeckpt::quant::QuantTensor q;
-  q.scheme = moeckpt::quant::Scheme::kIntPacked;
-  q.shape = {kRows, kCols};
-  q.weight = &w;
-  q.scale = &s;
-  q.bits = 4;
-  q.block_cols = kGroup;
-  released(st, q, random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, {}, {});
+  released(st, int4(moeckpt::quant::Scheme::kIntPacked, &w, &s), random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, {}, {});
 }
 
 void BM_CtInt4ActOrderToBf16(benchmark::State& st) {  // with zero points and a permuted g_idx
@@ -220,46 +228,21 @@ void BM_CtInt4ActOrderToBf16(benchmark::State& st) {  // with zero points and a 
     const int32_t v = static_cast<int32_t>(rng() % (kCols / kGroup));
     std::memcpy(gb.data() + 4 * k, &v, 4);
   }
-  moeckpt::quant::QuantTensor q;
-  q.scheme = moeckpt::quant::Scheme::kIntPacked;
-  q.shape = {kRows, kCols};
-  q.weight = &w;
-  q.scale = &s;
-  q.zero = &z;
-  q.g_idx = &g;
-  q.bits = 4;
-  q.block_cols = kGroup;
-  released(st, q, random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, random_bytes(kRows / 8 * kCols / kGroup * 4), gb);
+  released(st, int4(moeckpt::quant::Scheme::kIntPacked, &w, &s, &z, &g), random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, random_bytes(kRows / 8 * kCols / kGroup * 4), gb);
 }
 
 void BM_GptqToBf16(benchmark::State& st) {  // qweight [in/8, out], qzeros [groups, out/8], scales [groups, out]
   using moeckpt::DType;
   auto w = info("w.qweight", DType::kI32, {kCols / 8, kRows}), s = info("w.scales", DType::kF16, {kCols / kGroup, kRows});
   auto z = info("w.qzeros", DType::kI32, {kCols / kGroup, kRows / 8});
-  moeckpt::quant::QuantTensor q;
-  q.scheme = moeckpt::quant::Scheme::kGptq;
-  q.shape = {kRows, kCols};
-  q.weight = &w;
-  q.scale = &s;
-  q.zero = &z;
-  q.bits = 4;
-  q.block_cols = kGroup;
-  released(st, q, random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, random_bytes(kCols / kGroup * kRows / 2), {});
+  released(st, int4(moeckpt::quant::Scheme::kGptq, &w, &s, &z), random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, random_bytes(kCols / kGroup * kRows / 2), {});
 }
 
 void BM_AwqToBf16(benchmark::State& st) {  // qweight [in, out/8] in AWQ's order
   using moeckpt::DType;
   auto w = info("w.qweight", DType::kI32, {kCols, kRows / 8}), s = info("w.scales", DType::kF16, {kCols / kGroup, kRows});
   auto z = info("w.qzeros", DType::kI32, {kCols / kGroup, kRows / 8});
-  moeckpt::quant::QuantTensor q;
-  q.scheme = moeckpt::quant::Scheme::kAwq;
-  q.shape = {kRows, kCols};
-  q.weight = &w;
-  q.scale = &s;
-  q.zero = &z;
-  q.bits = 4;
-  q.block_cols = kGroup;
-  released(st, q, random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, random_bytes(kCols / kGroup * kRows / 2), {});
+  released(st, int4(moeckpt::quant::Scheme::kAwq, &w, &s, &z), random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, random_bytes(kCols / kGroup * kRows / 2), {});
 }
 
 void BM_CtNvfp4ToBf16(benchmark::State& st) {  // nvfp4-pack-quantized: e4m3 scale / weight_global_scale

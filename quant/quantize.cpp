@@ -31,6 +31,27 @@ int mx_exponent(float amax) {
   return std::clamp(e - 1 - 2, -127, 127);
 }
 
+// Packed E2M1 codes of rows [r0, r1): each element divided by its group's divisor (what
+// `divisors_of(row, divisors)` fills in) and rounded, saturating at +-6.
+template <typename Divisors>
+void e2m1_rows(const MatrixView& m, uint64_t group, uint64_t r0, uint64_t r1, std::byte* dst, Divisors&& divisors_of) {
+  std::vector<float> divisors(m.in / group);
+  RowJob job;
+  job.in = m.fmt;
+  job.op = ScaleOp::kDivide;
+  job.group = group;
+  job.out = Fmt::kE2M1;
+  job.saturate = true;
+  for (uint64_t r = r0; r < r1; ++r) {
+    divisors_of(r, divisors);
+    job.src = m.data + r * m.in * elem_bytes(m.fmt);
+    job.n = m.in;
+    job.scales = divisors.data();
+    job.dst = dst + (r - r0) * (m.in / 2);
+    run_row(job);
+  }
+}
+
 }  // namespace
 
 bool should_quantize(std::string_view name, DType dtype, const std::vector<uint64_t>& shape, QuantizeTarget target) {
@@ -102,24 +123,11 @@ void mxfp4_scales(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst)
 }
 
 void mxfp4_quantize(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst) {
-  const uint64_t groups = m.in / kMxGroup, es = elem_bytes(m.fmt);
-  std::vector<std::byte> codes(groups);
-  std::vector<float> scales(groups);
-  RowJob job;
-  job.in = m.fmt;
-  job.op = ScaleOp::kDivide;
-  job.group = kMxGroup;
-  job.out = Fmt::kE2M1;
-  job.saturate = true;
-  for (uint64_t r = r0; r < r1; ++r) {
+  std::vector<std::byte> codes(m.in / kMxGroup);
+  e2m1_rows(m, kMxGroup, r0, r1, dst, [&](uint64_t r, std::vector<float>& divisors) {
     mxfp4_scales(m, r, r + 1, codes.data());
-    for (uint64_t g = 0; g < groups; ++g) scales[g] = std::ldexp(1.0f, static_cast<int>(codes[g]) - 127);
-    job.src = m.data + r * m.in * es;
-    job.n = m.in;
-    job.scales = scales.data();
-    job.dst = dst + (r - r0) * (m.in / 2);
-    run_row(job);
-  }
+    for (size_t g = 0; g < divisors.size(); ++g) divisors[g] = std::ldexp(1.0f, static_cast<int>(codes[g]) - 127);
+  });
 }
 
 float nvfp4_global_scale(const MatrixView& m) {
@@ -146,24 +154,11 @@ void nvfp4_scales(const MatrixView& m, float global, uint64_t r0, uint64_t r1, s
 }
 
 void nvfp4_quantize(const MatrixView& m, float global, uint64_t r0, uint64_t r1, std::byte* dst) {
-  const uint64_t groups = m.in / kNvfp4Group, es = elem_bytes(m.fmt);
-  std::vector<std::byte> codes(groups);
-  std::vector<float> divisors(groups);
-  RowJob job;
-  job.in = m.fmt;
-  job.op = ScaleOp::kDivide;
-  job.group = kNvfp4Group;
-  job.out = Fmt::kE2M1;
-  job.saturate = true;
-  for (uint64_t r = r0; r < r1; ++r) {
+  std::vector<std::byte> codes(m.in / kNvfp4Group);
+  e2m1_rows(m, kNvfp4Group, r0, r1, dst, [&](uint64_t r, std::vector<float>& divisors) {
     nvfp4_scales(m, global, r, r + 1, codes.data());
-    for (uint64_t g = 0; g < groups; ++g) divisors[g] = decode_at(Fmt::kE4M3FN, codes.data(), g) * global;
-    job.src = m.data + r * m.in * es;
-    job.n = m.in;
-    job.scales = divisors.data();
-    job.dst = dst + (r - r0) * (m.in / 2);
-    run_row(job);
-  }
+    for (size_t g = 0; g < divisors.size(); ++g) divisors[g] = decode_at(Fmt::kE4M3FN, codes.data(), g) * global;
+  });
 }
 
 }  // namespace moeckpt::quant
