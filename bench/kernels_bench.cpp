@@ -9,10 +9,13 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "quant/codec.h"
+#include "quant/dequant.h"
 #include "quant/kernels.h"
+#include "quant/scheme.h"
 
 namespace {
 
@@ -62,7 +65,13 @@ void BM_Memcpy(benchmark::State& st) {
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(2 * n));
 }
 // Half the traffic of FP8->BF16 (14 + 28 MiB) / 2 and of F32->BF16 (56 + 28) / 2.
-BENCHMARK(BM_Memcpy)->Arg(static_cast<int64_t>(kElems * 3 / 2))->Arg(static_cast<int64_t>(kElems * 3))->Unit(benchmark::kMillisecond);
+// Half the traffic of FP8->BF16 (14 + 28 MiB) / 2, of F32->BF16 (56 + 28) / 2 and of int4 ->
+// BF16 (7 + 28) / 2.
+BENCHMARK(BM_Memcpy)
+    ->Arg(static_cast<int64_t>(kElems * 3 / 2))
+    ->Arg(static_cast<int64_t>(kElems * 3))
+    ->Arg(static_cast<int64_t>(kElems * 5 / 4))
+    ->Unit(benchmark::kMillisecond);
 
 // Runs `job` row by row over the whole matrix (the convert pipeline's unit of work is a row range).
 // Bytes moved (in + out) per iteration, elements per second, and the SIMD target used.
@@ -151,7 +160,114 @@ void BM_Bf16ToBlockFp8(benchmark::State& st) {
   report(st, kRows * (in_row + out_row));
 }
 
+// ---- released quantized formats, through dequantize_rows as convert runs them ---------------
+// One [kRows, kCols] weight in each layout: codes and scales random, tensors described by
+// TensorInfo records without a file (dequantize_rows reads dtypes, shapes and the bytes given).
+
+moeckpt::TensorInfo info(const char* name, moeckpt::DType d, std::vector<uint64_t> shape) {
+  moeckpt::TensorInfo t;
+  t.name = name;
+  t.dtype = d;
+  t.shape = std::move(shape);
+  return t;
+}
+
+std::vector<uint8_t> f16_scales(uint64_t n) {
+  std::vector<float> s = scales(n);
+  std::vector<uint8_t> v(2 * n);
+  for (uint64_t i = 0; i < n; ++i) moeckpt::quant::encode_at(Fmt::kF16, s[i], v.data(), i);
+  return v;
+}
+
+std::span<const std::byte> bytes(const std::vector<uint8_t>& v) { return {reinterpret_cast<const std::byte*>(v.data()), v.size()}; }
+
+// Dequantizes q (bytes in w, s, s2, z, g) to BF16 whole, 128 rows at a time.
+void released(benchmark::State& st, const moeckpt::quant::QuantTensor& q, const std::vector<uint8_t>& w, const std::vector<uint8_t>& s,
+              const std::vector<uint8_t>& s2, const std::vector<uint8_t>& z, const std::vector<uint8_t>& g) {
+  std::vector<std::byte> dst(kElems * 2);
+  const moeckpt::quant::DequantInput in{bytes(w), bytes(s), bytes(s2), bytes(z), bytes(g)};
+  for (auto _ : st) {
+    for (uint64_t r = 0; r < kRows; r += 128)
+      moeckpt::quant::dequantize_rows(q, in, Fmt::kBF16, r, r + 128, dst.data() + r * kCols * 2);
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  report(st, w.size() + s.size() + z.size() + dst.size());
+}
+
+constexpr uint64_t kGroup = 128;  // W4A16 as llm-compressor and AutoGPTQ release it
+
+// An int4 [kRows, kCols] weight of scheme s in group-128 layout.
+moeckpt::quant::QuantTensor int4(moeckpt::quant::Scheme s, const moeckpt::TensorInfo* w, const moeckpt::TensorInfo* sc,
+                                 const moeckpt::TensorInfo* z = nullptr, const moeckpt::TensorInfo* g = nullptr) {
+  moeckpt::quant::QuantTensor q;
+  q.scheme = s;
+  q.shape = {kRows, kCols};
+  q.weight = w;
+  q.scale = sc;
+  q.zero = z;
+  q.g_idx = g;
+  q.bits = 4;
+  q.block_cols = kGroup;
+  return q;
+}
+
+void BM_CtInt4ToBf16(benchmark::State& st) {  // compressed-tensors pack-quantized W4A16, symmetric
+  using moeckpt::DType;
+  auto w = info("w.weight_packed", DType::kI32, {kRows, kCols / 8}), s = info("w.weight_scale", DType::kF16, {kRows, kCols / kGroup});
+  released(st, int4(moeckpt::quant::Scheme::kIntPacked, &w, &s), random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, {}, {});
+}
+
+void BM_CtInt4ActOrderToBf16(benchmark::State& st) {  // with zero points and a permuted g_idx
+  using moeckpt::DType;
+  auto w = info("w.weight_packed", DType::kI32, {kRows, kCols / 8}), s = info("w.weight_scale", DType::kF16, {kRows, kCols / kGroup});
+  auto z = info("w.weight_zero_point", DType::kI32, {kRows / 8, kCols / kGroup}), g = info("w.weight_g_idx", DType::kI32, {kCols});
+  std::vector<uint8_t> gb(kCols * 4);
+  std::mt19937 rng(5);
+  for (uint64_t k = 0; k < kCols; ++k) {
+    const int32_t v = static_cast<int32_t>(rng() % (kCols / kGroup));
+    std::memcpy(gb.data() + 4 * k, &v, 4);
+  }
+  released(st, int4(moeckpt::quant::Scheme::kIntPacked, &w, &s, &z, &g), random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, random_bytes(kRows / 8 * kCols / kGroup * 4), gb);
+}
+
+void BM_GptqToBf16(benchmark::State& st) {  // qweight [in/8, out], qzeros [groups, out/8], scales [groups, out]
+  using moeckpt::DType;
+  auto w = info("w.qweight", DType::kI32, {kCols / 8, kRows}), s = info("w.scales", DType::kF16, {kCols / kGroup, kRows});
+  auto z = info("w.qzeros", DType::kI32, {kCols / kGroup, kRows / 8});
+  released(st, int4(moeckpt::quant::Scheme::kGptq, &w, &s, &z), random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, random_bytes(kCols / kGroup * kRows / 2), {});
+}
+
+void BM_AwqToBf16(benchmark::State& st) {  // qweight [in, out/8] in AWQ's order
+  using moeckpt::DType;
+  auto w = info("w.qweight", DType::kI32, {kCols, kRows / 8}), s = info("w.scales", DType::kF16, {kCols / kGroup, kRows});
+  auto z = info("w.qzeros", DType::kI32, {kCols / kGroup, kRows / 8});
+  released(st, int4(moeckpt::quant::Scheme::kAwq, &w, &s, &z), random_bytes(kElems / 2), f16_scales(kRows * kCols / kGroup), {}, random_bytes(kCols / kGroup * kRows / 2), {});
+}
+
+void BM_CtNvfp4ToBf16(benchmark::State& st) {  // nvfp4-pack-quantized: e4m3 scale / weight_global_scale
+  using moeckpt::DType;
+  auto w = info("w.weight_packed", DType::kU8, {kRows, kCols / 2}), s = info("w.weight_scale", DType::kF8_E4M3, {kRows, kCols / 16});
+  auto g = info("w.weight_global_scale", DType::kF32, {1});
+  moeckpt::quant::QuantTensor q;
+  q.scheme = moeckpt::quant::Scheme::kNvfp4Ct;
+  q.shape = {kRows, kCols};
+  q.weight = &w;
+  q.scale = &s;
+  q.scale2 = &g;
+  q.block_cols = 16;
+  std::vector<uint8_t> gs(4);
+  const float global = 2688.0f / 0.1f;
+  std::memcpy(gs.data(), &global, 4);
+  released(st, q, random_bytes(kElems / 2), random_bytes(kRows * kCols / 16, 0x77), gs, {}, {});
+}
+
 BENCHMARK(BM_BlockFp8ToBf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CtInt4ToBf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CtInt4ActOrderToBf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GptqToBf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AwqToBf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CtNvfp4ToBf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Mxfp4ToBf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Nvfp4ToBf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_F32ToBf16)->Unit(benchmark::kMillisecond);

@@ -105,8 +105,9 @@ WritePlan plan_conversion(const Checkpoint& in, const ConvertOptions& o) {
   plan.tensors = std::move(ops.tensors);
   std::sort(plan.dropped.begin(), plan.dropped.end());
   assign_shards(plan, o.max_shard_size, output_metadata(in));  // step 4
-  if (in.config()) plan.config = quant::config_after(*in.config(), o.ops);  // step 5
+  if (in.config()) plan.config = quant::config_after(*in.config(), o.ops, ops.unquantized);  // step 5
   plan.copies = sidecar_files(in);
+  std::erase_if(plan.copies, [&](const CopiedFile& c) { return !quant::sidecar_survives(c.name, o.ops); });
   return plan;
 }
 
@@ -206,7 +207,7 @@ void register_convert(CLI::App& app, Context& ctx) {
   sub->add_option("IN_OUT", raw->paths, "IN (the input checkpoint) and OUT (a new output directory)")->expected(0, 2);
   sub->add_option("--dequant", raw->dequant, "Dequantize every quantized tensor to bf16, f16 or f32; scale tensors are dropped");
   sub->add_option("--cast", raw->cast, "Cast every floating tensor to BF16, F16, F32, F8_E4M3 or F8_E5M2");
-  sub->add_option("--quantize", raw->quantize, "Quantize BF16/F16/F32 weights: fp8-block or mxfp4");
+  sub->add_option("--quantize", raw->quantize, "Quantize BF16/F16/F32 weights: fp8-block, mxfp4, fp8-tensor, fp8-channel or nvfp4");
   sub->add_flag("--saturate", o.ops.saturate, "Clamp values beyond a format's range to its largest finite value");
   sub->add_option("--rules", o.rules, "Rename or drop tensors with a rules file (moeckpt-rules(5))");
   sub->add_option("--rename", o.rename, "'engine': give tensors the names the engine's loader expects (needs the architecture)");

@@ -12,7 +12,9 @@
 #include "loader/config_file.h"
 #include "loader/error.h"
 #include "mapping/config_view.h"
+#include "mapping/dsv4_rule.h"
 #include "mapping/expert_mapping.h"
+#include "quant/moe_backend.h"
 
 namespace moeckpt::cli {
 namespace {
@@ -82,7 +84,18 @@ struct ExpertsReport {
   int64_t redundant = 0;
   std::vector<ExpertParamRow> rows;
   std::optional<PlacementPlan> plan;
+  std::optional<quant::BackendFit> megamoe;  // DeepSeek V4 with a config: can MegaMoE run its experts
 };
+
+// DeepSeek V4's fused FP8 x FP4 MoE kernel, judged from expert_dtype and the sizes.
+std::optional<quant::BackendFit> megamoe(const Architecture& arch, const Json* config, const ConfigView* view, const std::string& label) {
+  if (!config || !view || arch.scale_rule != ScaleRule::kDeepseekV4) return std::nullopt;
+  const ExpertDtypeSetting d = resolve_expert_dtype(*config, label);
+  auto h = view->get(ConfigField::kHiddenSize), i = view->get(ConfigField::kMoeIntermediateSize);
+  return quant::megamoe_fit(expert_dtype_name(d.value), h ? static_cast<uint64_t>(h->value) : 0, i ? static_cast<uint64_t>(i->value) : 0);
+}
+
+Json backends_json(const quant::BackendFit& b) { return Json::array({{{"backend", b.backend}, {"ok", b.ok}, {"reasons", b.reasons}}}); }
 
 Json placement_json(const PlacementPlan& plan) {
   Json ranks = Json::array();
@@ -121,6 +134,7 @@ void print_experts_json(const ExpertsReport& r) {
   } else {
     doc["placement"] = nullptr;
   }
+  if (r.megamoe) doc["moe_backends"] = backends_json(*r.megamoe);
   print_json(doc);
 }
 
@@ -141,6 +155,11 @@ void print_experts_text(const Context& ctx, const ExpertsReport& r) {
                      styled(ctx, "architecture", Style::kBold), r.arch.name, r.count.n, r.count.from, r.redundant,
                      r.count.n + r.redundant, r.spec.gate, r.spec.up, r.spec.down);
   if (r.plan) out += placement_text(ctx, *r.plan);
+  if (r.megamoe) {
+    std::string why;
+    for (const auto& x : r.megamoe->reasons) why += (why.empty() ? ": " : "; ") + x;
+    out += fmt::format("{} megamoe {}{}\n", styled(ctx, "moe backend", Style::kBold), r.megamoe->ok ? "yes" : "no", why);
+  }
   out += "\n";
   for (const auto& row : r.rows)
     out += fmt::format("{:<16} {:<28} expert {:>5}  {}\n", row.param, row.weight, row.expert_id, row.shard_id);
@@ -165,6 +184,7 @@ int run_experts(const ExpertsOptions& opt, const Context& ctx) {
   r.rows = make_expert_params_mapping(spec.gate.empty() ? spec.up : spec.gate, spec.down, spec.up, r.count.n, opt.redundant,
                                       opt.lora);
   r.plan = placement(opt, r.count.n, v, config ? &*config : nullptr);
+  r.megamoe = megamoe(arch, config ? &*config : nullptr, v, opt.config);
   if (ctx.json) {
     print_experts_json(r);
   } else {

@@ -12,6 +12,9 @@
 #include "loader/checkpoint.h"
 #include "mapping/config_view.h"
 #include "mapping/moe_summary.h"
+#include "cli/arch_select.h"
+#include "quant/moe_backend.h"
+#include "quant/quant_summary.h"
 
 namespace moeckpt::cli {
 namespace {
@@ -89,15 +92,57 @@ Json moe_json(const std::optional<MoeSummary>& m) {
   return j;
 }
 
-Json quantization_json(const Checkpoint& ck) {
-  if (!ck.config()) return nullptr;
-  auto it = ck.config()->find("quantization_config");
-  if (it == ck.config()->end() || !it->is_object()) return nullptr;
+Json schemes_json(const quant::QuantSummary& s) {
+  Json a = Json::array();
+  for (const auto& e : s.schemes)
+    a.push_back({{"scheme", quant::scheme_name(e.scheme)},
+                 {"weights", e.weights},
+                 {"bits", e.bits ? Json(e.bits) : Json(nullptr)},
+                 {"group_sizes", e.group_sizes},
+                 {"block", e.block.empty() ? Json(nullptr) : Json(e.block)},
+                 {"zero_points", e.zero_points},
+                 {"act_order", e.act_order}});
+  return a;
+}
+
+// The declared method and format (config.json's quantization_config, or hf_quant_config.json)
+// and the schemes the tensors hold; null when neither says anything.
+Json quantization_json(const Checkpoint& ck, const quant::QuantSummary& s) {
+  const Json* declared = nullptr;
+  if (ck.config())
+    if (auto it = ck.config()->find("quantization_config"); it != ck.config()->end() && it->is_object()) declared = &*it;
+  if (!declared && !s.config.present() && s.schemes.empty()) return nullptr;
   Json q = Json::object();
-  auto m = it->find("quant_method");
-  q["method"] = m != it->end() && m->is_string() ? *m : Json(nullptr);
-  q["config"] = *it;
+  q["method"] = s.config.method_name.empty() ? Json(nullptr) : Json(s.config.method_name);
+  q["config"] = declared ? *declared : Json(nullptr);
+  q["config_file"] = s.config.file.empty() ? Json(nullptr) : Json(s.config.file);
+  q["format"] = s.config.format.empty() ? Json(nullptr) : Json(s.config.format);
+  q["schemes"] = schemes_json(s);
+  q["ignore"] = s.config.ignore;
+  q["ignored_modules"] = s.ignored_modules;
+  q["refused"] = s.errors;
   return q;
+}
+
+// "gptq (4-bit, group 32, zero points)"
+std::string scheme_text(const quant::SchemeSummary& e) {
+  std::vector<std::string> parts;
+  if (e.bits) parts.push_back(fmt::format("{}-bit", e.bits));
+  if (!e.block.empty()) parts.push_back(fmt::format("block {}x{}", e.block[0], e.block[1]));
+  for (uint64_t g : e.group_sizes) parts.push_back(fmt::format("group {}", g));
+  if (e.zero_points) parts.push_back("zero points");
+  if (e.act_order) parts.push_back("act-order");
+  std::string detail;
+  for (const auto& p : parts) detail += (detail.empty() ? "" : ", ") + p;
+  return fmt::format("{} weights {}{}", e.weights, quant::scheme_name(e.scheme), detail.empty() ? "" : " (" + detail + ")");
+}
+
+// DeepSeek V4 only: which fused MoE kernels its experts can run on (the tensors decide).
+std::optional<quant::BackendFit> moe_backend(const Checkpoint& ck) {
+  if (!ck.config()) return std::nullopt;
+  const Architecture* arch = registry().detect(*ck.config());
+  if (!arch || arch->scale_rule != ScaleRule::kDeepseekV4) return std::nullopt;
+  return quant::check_megamoe(ck, quant::scan_quantized(ck));
 }
 
 std::unique_ptr<RE2> compile_filter(const std::string& pattern) {
@@ -205,7 +250,8 @@ void print_inspect_json(const InspectOptions& opt, const Checkpoint& ck, const C
   doc["dtypes"] = dtypes_json(s);
   doc["config"] = view ? config_json(ck, view) : Json(nullptr);
   doc["moe"] = moe_json(s.moe);
-  doc["quantization"] = quantization_json(ck);
+  doc["quantization"] = quantization_json(ck, quant::summarize_quantization(ck));
+  if (auto b = moe_backend(ck)) doc["moe_backends"] = Json::array({{{"backend", b->backend}, {"ok", b->ok}, {"reasons", b->reasons}}});
   doc["metadata"] = metadata_json(ck);
   doc["tensors"] = tensors_json(ck, s);
   print_json(doc);
@@ -274,8 +320,18 @@ void add_moe_lines(TextReport& r, const MoeSummary& moe) {
 
 // quantization, then every file's distinct metadata pairs.
 void add_quantization_and_metadata_lines(TextReport& r, const Checkpoint& ck) {
-  Json q = quantization_json(ck);
-  r.line("quantization", q.is_null() ? "none" : (q["method"].is_string() ? q["method"].get<std::string>() : "unknown"));
+  const quant::QuantSummary s = quant::summarize_quantization(ck);
+  Json q = quantization_json(ck, s);
+  std::string head = q.is_null() ? "none" : (q["method"].is_string() ? q["method"].get<std::string>() : "unknown");
+  if (!s.config.format.empty()) head += " (" + s.config.format + ")";
+  r.line("quantization", head);
+  for (const auto& e : s.schemes) r.line("", scheme_text(e));
+  if (!s.config.ignore.empty()) {
+    std::string pats;
+    for (const auto& p : s.config.ignore) pats += (pats.empty() ? "" : ", ") + p;
+    r.line("", fmt::format("ignored {} ({} modules)", pats, s.ignored_modules.size()));
+  }
+  if (s.errors) r.line("", fmt::format("{} quantized tensor(s) refused: run validate", s.errors));
   std::string meta;
   for (const auto& f : ck.files()) {
     for (const auto& [k, v] : f.metadata) {
@@ -303,6 +359,11 @@ void print_inspect_text(const InspectOptions& opt, const Context& ctx, const Che
   add_contents_lines(r, opt, ck, s);
   add_architecture_line(r, view);
   if (s.moe) add_moe_lines(r, *s.moe);
+  if (auto b = moe_backend(ck)) {
+    std::string why;
+    for (const auto& x : b->reasons) why += (why.empty() ? ": " : "; ") + x;
+    r.line("moe backends", fmt::format("megamoe {}{}", b->ok ? "yes" : "no", why));
+  }
   add_quantization_and_metadata_lines(r, ck);
   if (opt.tensors) add_tensor_list(r, ck, s);
   r.print();

@@ -15,6 +15,7 @@
 #include "cli/output.h"
 #include "loader/checkpoint.h"
 #include "loader/structure_checks.h"
+#include "quant/moe_backend.h"
 #include "mapping/config_checks.h"
 #include "mapping/cross_checks.h"
 #include "mapping/moe_summary.h"
@@ -29,7 +30,7 @@ namespace moeckpt::cli {
 namespace {
 
 struct ValidateOptions {
-  std::string path, arch, rules;
+  std::string path, arch, rules, moe_backend;
   int64_t tp = 0, ep = 0;
   bool data = false, strict = false;
   unsigned threads = 0;
@@ -130,6 +131,10 @@ Verdict check_all(const Checkpoint& ck, const RuleSet* rules, const ValidateOpti
   sidecar_findings(ck, config, v.arch, f);
   quant::QuantCheckResult q = quant::check_quantization(ck, config, opt.data, opt.threads);
   f.insert(f.end(), q.findings.begin(), q.findings.end());
+  if (!opt.moe_backend.empty()) {
+    Findings b = quant::backend_findings(ck, opt.moe_backend);
+    f.insert(f.end(), b.begin(), b.end());
+  }
   v.values = std::move(q.values);
   sort_and_count(opt, v);
   return v;
@@ -190,6 +195,9 @@ void register_validate(CLI::App& app, Context& ctx) {
   sub->add_option("--rules", opt->rules, "Extra renaming rules applied before mapping (moeckpt-rules(5))");
   sub->add_option("--tp", opt->tp, "Check divisibility for this many tensor-parallel ranks")->check(CLI::PositiveNumber);
   sub->add_option("--ep", opt->ep, "Check divisibility for this many expert-parallel ranks")->check(CLI::PositiveNumber);
+  std::vector<std::string> backends(std::begin(quant::kMoeBackends), std::end(quant::kMoeBackends));
+  sub->add_option("--moe-backend", opt->moe_backend, "Check that the experts can run on this fused MoE kernel: megamoe")
+      ->check(CLI::IsMember(backends));
   sub->add_flag("--data", opt->data, "Also scan every tensor's values (NaN/Inf, FP8 NaN codes, bad scales)");
   sub->add_flag("--strict", opt->strict, "Treat warnings as errors");
   sub->add_option("--threads", opt->threads, "Threads for reading and --data (default: all cores)");

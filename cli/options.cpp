@@ -121,7 +121,9 @@ DType parse_target(const std::string& s, const char* flag, bool fp8_ok) {
 quant::QuantizeTarget parse_quantize(const std::string& text) {
   for (const auto& l : quant::kQuantizeLayouts)
     if (text == l.name) return l.target;
-  throw Error(Errc::kUsage, "--quantize", "'" + text + "' is not one of fp8-block, mxfp4");
+  std::string names;
+  for (const auto& l : quant::kQuantizeLayouts) names += (names.empty() ? "" : ", ") + std::string(l.name);
+  throw Error(Errc::kUsage, "--quantize", "'" + text + "' is not one of " + names);
 }
 
 }  // namespace moeckpt::cli

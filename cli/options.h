@@ -25,7 +25,7 @@ using EnvLookup = const char* (*)(const char*);
 std::pair<unsigned, unsigned> worker_from_environment(EnvLookup getenv, unsigned workers);
 // bf16|f16|f32 (any case, and their long names); with fp8_ok also F8_E4M3 and F8_E5M2.
 DType parse_target(const std::string& text, const char* flag, bool fp8_ok);
-// fp8-block|mxfp4.
+// fp8-block|mxfp4|fp8-tensor|fp8-channel|nvfp4.
 quant::QuantizeTarget parse_quantize(const std::string& text);
 
 }  // namespace moeckpt::cli

@@ -19,7 +19,7 @@ const std::vector<std::string>& quant_companion_suffixes() {
   static const std::vector<std::string> k = {
       "weight_scale_inv", "weight_scale_2", "weight_scale", "input_scale", "scale", "weight_packed",
       "weight_zero_point", "weight_global_scale", "weight_shape", "input_global_scale", "k_scale", "v_scale",
-      "qweight", "qzeros", "scales", "g_idx", "weight_scale_inv_t", "activation_scale"};
+      "qweight", "qzeros", "scales", "g_idx", "weight_g_idx", "weight_scale_inv_t", "activation_scale"};
   return k;
 }
 

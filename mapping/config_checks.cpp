@@ -54,8 +54,15 @@ Findings check_quantization_config(const Json& q, const std::string& label) {
   } else if (method == "compressed-tensors") {
     if (!q.contains("config_groups") || !q["config_groups"].is_object())
       f.push_back(error("E-QUANT-CONFIG", "compressed-tensors quantization_config has no config_groups object", label));
+  } else if (method == "gptq" || method == "awq") {
+    auto bits = q.find("bits");
+    if (bits == q.end() || !positive_int(*bits))
+      f.push_back(error("E-QUANT-CONFIG", method + " quantization_config has no positive integer bits", label));
+    // group_size -1 means one group per output channel.
+    if (auto it = q.find("group_size"); it != q.end() && !(positive_int(*it) || (it->is_number_integer() && it->get<int64_t>() == -1)))
+      f.push_back(error("E-QUANT-BLOCK", "quantization_config.group_size is " + it->dump() + ", expected a positive integer or -1", label));
   } else {
-    f.push_back(warning("W-QUANT-METHOD-UNKNOWN", "quant_method \"" + method + "\" is not one moeckpt checks (fp8, mxfp4, modelopt, compressed-tensors)", label));
+    f.push_back(warning("W-QUANT-METHOD-UNKNOWN", "quant_method \"" + method + "\" is not one moeckpt checks (fp8, mxfp4, modelopt, compressed-tensors, gptq, awq)", label));
   }
   return f;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "loader/error.h"
+#include "quant/int_dequant.h"
 #include "quant/kernels.h"
 
 namespace moeckpt::quant {
@@ -19,11 +20,20 @@ Fmt scale_fmt(DType t) {
   return *f;
 }
 
+}  // namespace
+
 void decode_scales(const TensorInfo& t, std::span<const std::byte> bytes, uint64_t first, uint64_t count, std::vector<float>& out) {
   Fmt f = scale_fmt(t.dtype);
   out.resize(count);
+  if (const float* table = decode_table(f); table && f != Fmt::kE2M1) {  // 8-bit scales: one lookup each
+    const auto* b = reinterpret_cast<const uint8_t*>(bytes.data()) + first;
+    for (uint64_t k = 0; k < count; ++k) out[k] = table[b[k]];
+    return;
+  }
   for (uint64_t k = 0; k < count; ++k) out[k] = decode_at(f, bytes.data(), first + k);
 }
+
+namespace {
 
 struct Dims {
   uint64_t out = 1, in = 1;  // the output matrix's rows per leading index, and columns
@@ -74,11 +84,13 @@ class RowDequantizer {
     job_.in = Fmt::kE2M1;
     const uint64_t groups = ceil_div(d_.in, q_.block_cols);
     float global = 1.0f;
-    if (q_.scheme == Scheme::kNvfp4) global = decode_at(*fmt_of(q_.scale2->dtype), in_.scale2.data(), 0);
+    if (q_.scale2) global = decode_at(*fmt_of(q_.scale2->dtype), in_.scale2.data(), 0);
     for (uint64_t r = r0_; r < r1_; ++r) {
       decode_scales(*q_.scale, in_.scale, r * groups, groups, scales_);
       if (q_.scheme == Scheme::kNvfp4)
         for (float& s : scales_) s = s * global;
+      if (q_.scheme == Scheme::kNvfp4Ct)
+        for (float& s : scales_) s = s / global;
       dequantize_row(in_.weight.data() + r * (d_.in / 2), d_.in, q_.block_cols, dst_ + (r - r0_) * out_row_bytes_);
     }
   }
@@ -124,6 +136,11 @@ class RowDequantizer {
 
 }  // namespace
 
+DequantBytes dequant_bytes(const Checkpoint& ck, const QuantTensor& q) {
+  auto opt = [&](const TensorInfo* t) { return t ? ck.bytes(*t) : TensorBytes{}; };
+  return {ck.bytes(*q.weight), opt(q.scale), opt(q.scale2), opt(q.zero), opt(q.g_idx)};
+}
+
 uint64_t dequant_rows(const QuantTensor& q) {
   if (q.scheme == Scheme::kMxfp4GptOss) return q.shape[0];
   uint64_t n = 1;
@@ -143,8 +160,12 @@ void dequantize_rows(const QuantTensor& q, const DequantInput& in, Fmt out, uint
     case Scheme::kPerTensorFp8:
     case Scheme::kPerChannelFp8: return rows.per_tensor_or_channel_fp8();
     case Scheme::kMxfp4Packed:
-    case Scheme::kNvfp4: return rows.packed_fp4();
+    case Scheme::kNvfp4:
+    case Scheme::kNvfp4Ct: return rows.packed_fp4();
     case Scheme::kMxfp4GptOss: return rows.mxfp4_gpt_oss();
+    case Scheme::kIntPacked:
+    case Scheme::kGptq:
+    case Scheme::kAwq: return dequantize_int_rows(q, in, out, r0, r1, dst);
   }
 }
 

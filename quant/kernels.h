@@ -31,6 +31,28 @@ struct RowJob {
 
 void run_row(const RowJob& job);
 
+// One row of packed integer codes (compressed-tensors pack-quantized, GPTQ and AWQ after their
+// words are put in this order): `bits`-bit unsigned codes, 32/bits to a little-endian 32-bit
+// word, element 0 in the low bits. Element i is (float32(code) - zeros[i / group]) *
+// scales[i / group] in float32, rounded to `out` (F32, F16 or BF16): what PyTorch computes
+// with `(q - z).float() * s.float()` and `.to(dtype)`. With g_idx (activation order), element i
+// uses zeros[g_idx[i]] and scales[g_idx[i]] instead. `words` must stay readable kIntRowPad words
+// past the row's last word (vector loads read whole registers).
+inline constexpr uint64_t kIntRowPad = 16;
+struct IntRowJob {
+  const uint32_t* words = nullptr;
+  unsigned bits = 4;  // 2, 4 or 8
+  uint64_t n = 0;
+  const float* zeros = nullptr;
+  const float* scales = nullptr;
+  uint64_t group = 1;
+  Fmt out = Fmt::kF32;
+  void* dst = nullptr;
+  const uint32_t* g_idx = nullptr;  // n group indices, each below the number of zeros/scales
+};
+
+void run_int_row(const IntRowJob& job);
+
 // max |x| over n elements of a float format; NaN if any element is NaN.
 float absmax(Fmt in, const void* src, uint64_t n);
 
@@ -40,6 +62,7 @@ const char* simd_target();
 
 namespace ref {
 void run_row(const RowJob& job);
+void run_int_row(const IntRowJob& job);
 float absmax(Fmt in, const void* src, uint64_t n);
 }  // namespace ref
 

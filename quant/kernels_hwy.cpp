@@ -653,8 +653,78 @@ bool AbsMax(Fmt in, const void* src, uint64_t n, float* out) {
     default: return false;
   }
 }
+
+// ---- packed integer codes (IntRowJob) -------------------------------------------------------
+// One vector of elements [i, i + N): the words holding them loaded once, each lane's word picked
+// by a table lookup and shifted by its own amount (variable shifts), masked, converted (codes are
+// below 2^8, so the int->float conversion is exact) and combined with its group's zero and scale.
+// N codes from the words at w: (code - z) * s in float32.
+template <class Idx>
+HWY_INLINE VF IntValues(const IntRowJob& j, uint64_t w, VF z, VF s, Idx idx, VU shifts, VU mask) {
+  const DF df;
+  const hn::RebindToSigned<DU> di;
+  const VU v = hn::TableLookupLanes(hn::LoadU(DU(), j.words + w), idx);
+  const VF q = hn::ConvertTo(df, hn::BitCast(di, hn::And(hn::Shr(v, shifts), mask)));
+  return hn::Mul(hn::Sub(q, z), s);
+}
+
+template <int kOut>
+void IntRowT(const IntRowJob& j) {
+  const DF df;
+  const DU du;
+  const uint64_t N = hn::Lanes(df);
+  const unsigned per = 32 / j.bits;
+  HWY_ALIGN uint32_t idx_lanes[hn::MaxLanes(du)];
+  HWY_ALIGN uint32_t shift_lanes[hn::MaxLanes(du)];
+  for (size_t l = 0; l < N; ++l) {
+    idx_lanes[l] = static_cast<uint32_t>(l / per);
+    shift_lanes[l] = static_cast<uint32_t>((l % per) * j.bits);
+  }
+  const auto idx = hn::SetTableIndices(du, reinterpret_cast<const int32_t*>(idx_lanes));
+  const VU shifts = hn::Load(du, shift_lanes);
+  const VU mask = hn::Set(du, (1u << j.bits) - 1);
+  const uint64_t step = N / per;  // words per vector
+  uint64_t i = 0;
+  if (N % per == 0 && j.g_idx) {  // activation order: each column's group gathered
+    const hn::RebindToSigned<DU> di;
+    for (; i + N <= j.n; i += N) {
+      const auto g = hn::BitCast(di, hn::LoadU(du, j.g_idx + i));
+      Store<kOut>(df, IntValues(j, i / per, hn::GatherIndex(df, j.zeros, g), hn::GatherIndex(df, j.scales, g), idx, shifts, mask), j.dst, i,
+                  false);
+    }
+  } else if (N % per == 0 && j.group % N == 0) {  // whole groups: one zero and scale per run of vectors
+    for (uint64_t g = 0; i + j.group <= j.n; ++g) {
+      const VF z = hn::Set(df, j.zeros[g]), s = hn::Set(df, j.scales[g]);
+      const uint64_t end = i + j.group;
+      uint64_t w = i / per;
+      if constexpr (kOut == kBF16) {  // bfloat16 two vectors at a time, as the other kernels
+        for (; i + 2 * N <= end; i += 2 * N, w += 2 * step)
+          StoreBf16x2<false>(df, IntValues(j, w, z, s, idx, shifts, mask), IntValues(j, w + step, z, s, idx, shifts, mask),
+                             static_cast<uint16_t*>(j.dst) + i);
+      }
+      for (; i < end; i += N, w += step) Store<kOut>(df, IntValues(j, w, z, s, idx, shifts, mask), j.dst, i, false);
+    }
+  }
+  const unsigned mask_s = (1u << j.bits) - 1;
+  for (; i < j.n; ++i) {
+    const uint32_t code = (j.words[i / per] >> (j.bits * (i % per))) & mask_s;
+    const uint64_t g = j.g_idx ? j.g_idx[i] : i / j.group;
+    encode_at(j.out, (static_cast<float>(code) - j.zeros[g]) * j.scales[g], j.dst, i);
+  }
+}
+
+bool RunIntRow(const IntRowJob& j) {
+  switch (j.out) {
+    case Fmt::kF32: IntRowT<kF32>(j); return true;
+    case Fmt::kBF16: IntRowT<kBF16>(j); return true;
+    case Fmt::kF16: IntRowT<kF16>(j); return true;
+    default: return false;
+  }
+}
+
 #else
 bool RunRow(const RowJob&) { return false; }
+bool RunIntRow(const IntRowJob&) { return false; }
 bool AbsMax(Fmt, const void*, uint64_t, float*) { return false; }
 #endif
 
@@ -669,10 +739,15 @@ namespace moeckpt::quant {
 
 HWY_EXPORT(RunRow);
 HWY_EXPORT(AbsMax);
+HWY_EXPORT(RunIntRow);
 HWY_EXPORT(TargetName);
 
 void run_row(const RowJob& job) {
   if (!HWY_DYNAMIC_DISPATCH(RunRow)(job)) ref::run_row(job);
+}
+
+void run_int_row(const IntRowJob& job) {
+  if (!HWY_DYNAMIC_DISPATCH(RunIntRow)(job)) ref::run_int_row(job);
 }
 
 float absmax(Fmt in, const void* src, uint64_t n) {

@@ -17,6 +17,16 @@ void run_row(const RowJob& j) {
   }
 }
 
+void run_int_row(const IntRowJob& j) {
+  const unsigned per = 32 / j.bits;
+  const uint32_t mask = (1u << j.bits) - 1;
+  for (uint64_t i = 0; i < j.n; ++i) {
+    const uint32_t code = (j.words[i / per] >> (j.bits * (i % per))) & mask;
+    const uint64_t g = j.g_idx ? j.g_idx[i] : i / j.group;
+    encode_at(j.out, (static_cast<float>(code) - j.zeros[g]) * j.scales[g], j.dst, i);
+  }
+}
+
 float absmax(Fmt in, const void* src, uint64_t n) {
   float m = 0.0f;
   for (uint64_t i = 0; i < n; ++i) {

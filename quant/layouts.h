@@ -38,6 +38,10 @@ inline constexpr SchemeLayout kSchemeLayouts[] = {
     {Scheme::kMxfp4Packed, "mxfp4", 1, kMxGroup},
     {Scheme::kMxfp4GptOss, "mxfp4-gpt-oss", 1, kMxGroup},
     {Scheme::kNvfp4, "nvfp4", 1, kNvfp4Group},
+    {Scheme::kNvfp4Ct, "nvfp4-ct", 1, kNvfp4Group},
+    {Scheme::kIntPacked, "int-packed", 1, 0},
+    {Scheme::kGptq, "gptq", 1, 0},
+    {Scheme::kAwq, "awq", 1, 0},
 };
 
 const SchemeLayout& scheme_layout(Scheme s);
@@ -50,15 +54,23 @@ struct QuantizeLayout {
   unsigned code_bits;             // bits per code (two E2M1 codes share a U8)
   DType scale_dtype;
   std::string_view scale_suffix;  // replaces "weight" of W.weight
-  uint64_t block_rows, block_cols;
-  std::string_view expert_dtype;  // DeepSeek V4's config.json expert_dtype for these experts
+  uint64_t block_rows, block_cols;  // 0: the whole dimension (per tensor, per channel)
+  std::string_view expert_dtype;  // DeepSeek V4's config.json expert_dtype for these experts ("": keep)
+  std::string_view scale2_suffix = {};  // a second, per-tensor scale (NVFP4's weight_scale_2)
 };
 
 inline constexpr QuantizeLayout kQuantizeLayouts[] = {
     {QuantizeTarget::kFp8Block, "fp8-block", DType::kF8_E4M3, 8, DType::kF32, "weight_scale_inv", kFp8BlockDefault,
      kFp8BlockDefault, "fp8"},
     {QuantizeTarget::kMxfp4, "mxfp4", DType::kU8, 4, DType::kF8_E8M0, "scale", 1, kMxGroup, "fp4"},
+    {QuantizeTarget::kFp8Tensor, "fp8-tensor", DType::kF8_E4M3, 8, DType::kF32, "weight_scale", 0, 0, ""},
+    {QuantizeTarget::kFp8Channel, "fp8-channel", DType::kF8_E4M3, 8, DType::kF32, "weight_scale", 1, 0, ""},
+    {QuantizeTarget::kNvfp4, "nvfp4", DType::kU8, 4, DType::kF8_E4M3, "weight_scale", 1, kNvfp4Group, "", "weight_scale_2"},
 };
+
+// The block [rows, cols] one scale of layout l covers in a matrix [out, in].
+inline uint64_t block_rows_of(const QuantizeLayout& l, uint64_t out) { return l.block_rows ? l.block_rows : out; }
+inline uint64_t block_cols_of(const QuantizeLayout& l, uint64_t in) { return l.block_cols ? l.block_cols : in; }
 
 const QuantizeLayout& quantize_layout(QuantizeTarget t);
 

@@ -21,7 +21,7 @@ std::shared_ptr<const TensorProducer> make_dequant_producer(const Checkpoint& in
 // t converted element by element to `to`; `saturate` clamps values beyond its range.
 std::shared_ptr<const TensorProducer> make_cast_producer(const Checkpoint& in, const TensorInfo& t, Fmt to, bool saturate);
 
-enum class QuantizePart : uint8_t { kCodes, kScales };
+enum class QuantizePart : uint8_t { kCodes, kScales, kScale2 };  // kScale2: NVFP4's weight_scale_2
 // One part of quantizing weight t (F32/F16/BF16 [.., out, in]) to `target`'s layout.
 std::shared_ptr<const TensorProducer> make_quantize_producer(const Checkpoint& in, const TensorInfo& t, QuantizeTarget target,
                                                              QuantizePart part);

@@ -11,6 +11,7 @@
 #include "loader/error.h"
 #include "loader/parallel.h"
 #include "quant/codec.h"
+#include "quant/quant_config.h"
 #include "quant/scheme.h"
 #include "quant/values.h"
 
@@ -28,18 +29,31 @@ const std::map<std::string, std::set<Scheme>>& method_schemes() {
   static const std::map<std::string, std::set<Scheme>> m = {
       {"fp8", {Scheme::kBlockFp8, Scheme::kPerTensorFp8, Scheme::kPerChannelFp8}},
       {"mxfp4", {Scheme::kMxfp4Packed, Scheme::kMxfp4GptOss}},
+      {"compressed-tensors", {Scheme::kBlockFp8, Scheme::kPerTensorFp8, Scheme::kPerChannelFp8, Scheme::kNvfp4Ct, Scheme::kIntPacked}},
+      {"modelopt", {Scheme::kPerTensorFp8, Scheme::kPerChannelFp8, Scheme::kNvfp4}},
+      {"gptq", {Scheme::kGptq}},
+      {"awq", {Scheme::kAwq}},
   };
   return m;
 }
 
-void config_checks(const Checkpoint& ck, const Json* config, const QuantScan& scan, Findings& f) {
+// DeepSeek V4 declares block FP8 (quant_method fp8) and stores its experts as MXFP4 when
+// config.json's expert_dtype is "fp4" (the default).
+bool fp4_experts_under_fp8(const Json& config) {
+  auto it = config.find("expert_dtype");
+  if (it != config.end()) return it->is_string() && *it == "fp4";
+  auto mt = config.find("model_type");
+  return mt != config.end() && mt->is_string() && *mt == "deepseek_v4";
+}
+
+void config_checks(const Checkpoint& ck, const Json* config, const QuantConfig& cfg, const QuantScan& scan, Findings& f) {
   if (!config || !config->is_object()) return;
   const bool has_quant_tensors =
       !scan.tensors.empty() || std::any_of(ck.tensors().begin(), ck.tensors().end(), [](const TensorInfo& t) { return quantized_dtype(t.dtype); });
   const Json* qc = nullptr;
   for (const char* key : {"quantization_config", "compression_config"})
     if (auto it = config->find(key); it != config->end() && it->is_object()) qc = &*it;
-  if (has_quant_tensors && !qc) {
+  if (has_quant_tensors && !qc && !cfg.present()) {
     // Without it an engine builds unquantized layers and fails on the FP8/FP4 bytes or scale names.
     std::string first;
     for (const auto& t : ck.tensors())
@@ -53,7 +67,7 @@ void config_checks(const Checkpoint& ck, const Json* config, const QuantScan& sc
                       ck.config_file()));
     return;
   }
-  if (!qc) return;
+  if (!qc && !cfg.present()) return;
   if (!has_quant_tensors) {
     // The engine builds quantized layers from the config and loads these float weights into
     // them: their scales never arrive (issue reports: FP8 params, garbage output).
@@ -63,18 +77,57 @@ void config_checks(const Checkpoint& ck, const Json* config, const QuantScan& sc
                       ck.config_file()));
     return;
   }
-  auto m = qc->find("quant_method");
-  if (m == qc->end() || !m->is_string()) return;
-  auto known = method_schemes().find(m->get<std::string>());
+  auto known = method_schemes().find(cfg.method_name);
   if (known == method_schemes().end()) return;
   for (const auto& q : scan.tensors)
-    if (!known->second.count(q.scheme)) {
+    if (!known->second.count(q.scheme) && !(q.scheme == Scheme::kMxfp4Packed && known->first == "fp8" && fp4_experts_under_fp8(*config))) {
       f.push_back(error("E-QUANT-METHOD-MISMATCH",
                         fmt::format("quantization_config.quant_method is '{}' but {} is stored as {}", known->first, q.weight->name,
                                     scheme_name(q.scheme)),
-                        ck.config_file(), q.weight->name));
+                        cfg.file, q.weight->name));
       return;  // one is enough: the rest follow from the same cause
     }
+}
+
+std::string_view module_of(std::string_view weight_name) {
+  const size_t dot = weight_name.rfind('.');
+  return dot == std::string_view::npos ? std::string_view() : weight_name.substr(0, dot);
+}
+
+bool has_input_scale(const QuantTensor& q) {
+  return std::any_of(q.dropped.begin(), q.dropped.end(), [](const TensorInfo* t) {
+    std::string_view n = t->name;
+    return n.ends_with("input_scale") || n.ends_with("input_global_scale");
+  });
+}
+
+// What the config says against what the tensors are: ignored modules hold no quantized
+// tensors, every quantized module is one a config group targets, static activation scales
+// are there.
+void group_checks(const QuantConfig& cfg, const QuantScan& scan, const Checkpoint& ck, Findings& f) {
+  for (const auto& p : cfg.problems) f.push_back(error("E-QUANT-CONFIG", p, cfg.file));
+  if (!cfg.present()) return;
+  for (const auto& q : scan.tensors) {
+    const std::string_view module = module_of(q.name);
+    const std::string file = ck.file_label(q.weight->file);
+    if (cfg.ignored(module)) {
+      f.push_back(error("E-QUANT-IGNORED", fmt::format("{} is ignored by the quantization config but holds {} tensors ({}); an engine loads it unquantized",
+                                                       module, scheme_name(q.scheme), q.weight->name),
+                        file, q.weight->name));
+      continue;
+    }
+    const QuantGroup* g = cfg.group_for(module);
+    if (!g && !cfg.groups.empty()) {
+      f.push_back(error("E-QUANT-UNCOVERED", fmt::format("{} is quantized ({}) but no config group targets {}", q.weight->name, scheme_name(q.scheme), module),
+                        file, q.weight->name));
+      continue;
+    }
+    if (g && g->static_inputs && !has_input_scale(q) && q.scheme != Scheme::kGptq && q.scheme != Scheme::kAwq && q.scheme != Scheme::kIntPacked)
+      f.push_back(error("E-QUANT-INPUT-SCALE-MISSING",
+                        fmt::format("{}: the config's group {} has static activations but {}.input_scale{} is missing", q.weight->name, g->name,
+                                    module, q.scheme == Scheme::kNvfp4Ct ? " / input_global_scale" : ""),
+                        file, q.weight->name));
+  }
 }
 
 struct ScanRow {
@@ -113,9 +166,11 @@ Json number(double v) {
 
 QuantCheckResult check_quantization(const Checkpoint& ck, const Json* config, bool data, unsigned threads) {
   QuantCheckResult r;
-  QuantScan scan = scan_quantized(ck);
+  const QuantConfig cfg = read_quant_config(ck);
+  QuantScan scan = scan_quantized(ck, cfg);
   r.findings = scan.findings;
-  config_checks(ck, config, scan, r.findings);
+  config_checks(ck, config, cfg, scan, r.findings);
+  group_checks(cfg, scan, ck, r.findings);
   if (!data) return r;
 
   std::set<const TensorInfo*> scales;

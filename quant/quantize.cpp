@@ -31,6 +31,27 @@ int mx_exponent(float amax) {
   return std::clamp(e - 1 - 2, -127, 127);
 }
 
+// Packed E2M1 codes of rows [r0, r1): each element divided by its group's divisor (what
+// `divisors_of(row, divisors)` fills in) and rounded, saturating at +-6.
+template <typename Divisors>
+void e2m1_rows(const MatrixView& m, uint64_t group, uint64_t r0, uint64_t r1, std::byte* dst, Divisors&& divisors_of) {
+  std::vector<float> divisors(m.in / group);
+  RowJob job;
+  job.in = m.fmt;
+  job.op = ScaleOp::kDivide;
+  job.group = group;
+  job.out = Fmt::kE2M1;
+  job.saturate = true;
+  for (uint64_t r = r0; r < r1; ++r) {
+    divisors_of(r, divisors);
+    job.src = m.data + r * m.in * elem_bytes(m.fmt);
+    job.n = m.in;
+    job.scales = divisors.data();
+    job.dst = dst + (r - r0) * (m.in / 2);
+    run_row(job);
+  }
+}
+
 }  // namespace
 
 bool should_quantize(std::string_view name, DType dtype, const std::vector<uint64_t>& shape, QuantizeTarget target) {
@@ -42,6 +63,8 @@ bool should_quantize(std::string_view name, DType dtype, const std::vector<uint6
   // MoE routers (`mlp.gate.weight`, `ffn.gate.weight`) and DeepSeek V4's output `head.weight`.
   if (ends_with(name, ".gate.weight") || name == "head.weight" || ends_with(name, ".head.weight")) return false;
   if (target == QuantizeTarget::kMxfp4 && shape.back() % kMxGroup != 0) return false;
+  // One weight_scale_2 per weight: fused 3-D experts would need one per expert.
+  if (target == QuantizeTarget::kNvfp4 && (shape.size() != 2 || shape.back() % kNvfp4Group != 0)) return false;
   return true;
 }
 
@@ -100,24 +123,42 @@ void mxfp4_scales(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst)
 }
 
 void mxfp4_quantize(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst) {
-  const uint64_t groups = m.in / kMxGroup, es = elem_bytes(m.fmt);
-  std::vector<std::byte> codes(groups);
-  std::vector<float> scales(groups);
-  RowJob job;
-  job.in = m.fmt;
-  job.op = ScaleOp::kDivide;
-  job.group = kMxGroup;
-  job.out = Fmt::kE2M1;
-  job.saturate = true;
-  for (uint64_t r = r0; r < r1; ++r) {
+  std::vector<std::byte> codes(m.in / kMxGroup);
+  e2m1_rows(m, kMxGroup, r0, r1, dst, [&](uint64_t r, std::vector<float>& divisors) {
     mxfp4_scales(m, r, r + 1, codes.data());
-    for (uint64_t g = 0; g < groups; ++g) scales[g] = std::ldexp(1.0f, static_cast<int>(codes[g]) - 127);
-    job.src = m.data + r * m.in * es;
-    job.n = m.in;
-    job.scales = scales.data();
-    job.dst = dst + (r - r0) * (m.in / 2);
-    run_row(job);
+    for (size_t g = 0; g < divisors.size(); ++g) divisors[g] = std::ldexp(1.0f, static_cast<int>(codes[g]) - 127);
+  });
+}
+
+float nvfp4_global_scale(const MatrixView& m) {
+  const uint64_t es = elem_bytes(m.fmt);
+  float amax = 0.0f;
+  for (uint64_t r = 0; r < m.rows; ++r) {
+    const float a = absmax(m.fmt, m.data + r * m.in * es, m.in);
+    require_finite(a, r);
+    amax = std::max(amax, a);
   }
+  // An all-zero weight: every block gets scale 1 and codes 0 whatever the global scale is.
+  return amax == 0.0f ? 1.0f : amax / (kE2M1Max * kE4M3FNMax);
+}
+
+void nvfp4_scales(const MatrixView& m, float global, uint64_t r0, uint64_t r1, std::byte* dst) {
+  const uint64_t groups = m.in / kNvfp4Group, es = elem_bytes(m.fmt);
+  const float denom = kE2M1Max * global;
+  for (uint64_t r = r0; r < r1; ++r)
+    for (uint64_t g = 0; g < groups; ++g) {
+      const float a = absmax(m.fmt, m.data + (r * m.in + g * kNvfp4Group) * es, kNvfp4Group);
+      require_finite(a, r);
+      encode_at(Fmt::kE4M3FN, a == 0.0f ? 1.0f : a / denom, dst, (r - r0) * groups + g, true);
+    }
+}
+
+void nvfp4_quantize(const MatrixView& m, float global, uint64_t r0, uint64_t r1, std::byte* dst) {
+  std::vector<std::byte> codes(m.in / kNvfp4Group);
+  e2m1_rows(m, kNvfp4Group, r0, r1, dst, [&](uint64_t r, std::vector<float>& divisors) {
+    nvfp4_scales(m, global, r, r + 1, codes.data());
+    for (size_t g = 0; g < divisors.size(); ++g) divisors[g] = decode_at(Fmt::kE4M3FN, codes.data(), g) * global;
+  });
 }
 
 }  // namespace moeckpt::quant

@@ -5,6 +5,11 @@
 // Block FP8: per block of b0 x b1, scale = amax / 448 in float32 (1 when the block is all
 // zeros), q = e4m3fn(x / scale) saturated to +-448; the scale is written as
 // `weight_scale_inv` (the multiplier dequantization applies).
+// Per-tensor and per-channel FP8: block FP8 with the block the whole matrix or one row (scale
+// = amax / 448), written as compressed-tensors float-quantized (`weight_scale`).
+// NVFP4 (ModelOpt): weight_scale_2 = amax / (6 * 448) over the whole weight in float32; per 16
+// elements of a row, the block scale e4m3(amax_block / (6 * weight_scale_2)) (1 for a block of
+// zeros); element = e2m1(x / (float32(block scale) * weight_scale_2)), saturating at +-6.
 // MXFP4: per group of 32 along the last dimension, shared exponent e = floor(log2(amax)) - 2
 // (e2m1's largest exponent), clamped to e8m0's range; element = e2m1(x / 2^e), saturating at
 // +-6; written as `weight` U8 [.., out, in/2] (first element in the low nibble) + `scale`
@@ -21,7 +26,7 @@
 
 namespace moeckpt::quant {
 
-enum class QuantizeTarget : uint8_t { kFp8Block, kMxfp4 };
+enum class QuantizeTarget : uint8_t { kFp8Block, kMxfp4, kFp8Tensor, kFp8Channel, kNvfp4 };
 
 // Whether `--quantize` converts a tensor: a floating 2-D or 3-D `.weight` of a linear layer.
 // Embeddings, norms, output heads and MoE routers stay as they are (as transformers' FP8
@@ -45,5 +50,11 @@ void fp8_block_quantize(const MatrixView& m, uint64_t b0, uint64_t b1, uint64_t 
 // MXFP4 e8m0 scale codes of rows [r0, r1) (in/32 per row) and packed codes (in/2 per row).
 void mxfp4_scales(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst);
 void mxfp4_quantize(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst);
+
+// NVFP4: the global weight_scale_2 of the whole matrix; block scale codes (E4M3, in/16 per row)
+// and packed codes (in/2 per row) of rows [r0, r1).
+float nvfp4_global_scale(const MatrixView& m);
+void nvfp4_scales(const MatrixView& m, float global, uint64_t r0, uint64_t r1, std::byte* dst);
+void nvfp4_quantize(const MatrixView& m, float global, uint64_t r0, uint64_t r1, std::byte* dst);
 
 }  // namespace moeckpt::quant

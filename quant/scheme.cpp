@@ -40,9 +40,14 @@ uint64_t product(const std::vector<uint64_t>& s) {
   return p;
 }
 
+bool is_int_dtype(DType t) { return t == DType::kI32 || t == DType::kI64; }
+
+// The module a tensor belongs to: its name up to the last '.'.
+std::string_view module_of(std::string_view stem) { return stem.empty() ? stem : stem.substr(0, stem.size() - 1); }
+
 class Scanner {
  public:
-  explicit Scanner(const Checkpoint& ck) : ck_(ck), used_(ck.tensors().size(), 0) {
+  Scanner(const Checkpoint& ck, const QuantConfig& cfg) : ck_(ck), cfg_(cfg), used_(ck.tensors().size(), 0) {
     BlockSize b = block_size_from_config(ck.config() ? &*ck.config() : nullptr);
     b0_ = b.rows;
     b1_ = b.cols;
@@ -54,6 +59,8 @@ class Scanner {
     out_.tensors.reserve(ck_.tensors().size());
     for (const auto& t : ck_.tensors()) {
       if (ends_with(t.name, "_blocks")) gpt_oss(t);
+      else if (ends_with(t.name, ".weight_packed")) weight_packed(t);
+      else if (ends_with(t.name, ".qweight")) qweight(t);
       else if (ends_with(t.name, "weight")) weight(t);
     }
     orphans();
@@ -112,13 +119,9 @@ class Scanner {
     return false;
   }
 
-  void take(QuantTensor q, std::initializer_list<const TensorInfo*> extra = {}) {
+  void take(QuantTensor q) {
     use(q.weight);
-    if (q.scale) use(q.scale);
-    if (q.scale2) use(q.scale2);
-    for (auto* d : q.dropped) use(d);
-    for (auto* e : extra)
-      if (e) use(e);
+    for (auto* c : companions(q)) use(c);
     out_.tensors.push_back(std::move(q));
   }
 
@@ -132,16 +135,17 @@ class Scanner {
     return {};
   }
 
-  void block_fp8(const TensorInfo& w, const TensorInfo& scale) {
+  void block_fp8(const TensorInfo& w, const TensorInfo& scale) { block_fp8(w, scale, b0_, b1_); }
+  void block_fp8(const TensorInfo& w, const TensorInfo& scale, uint64_t b0, uint64_t b1) {
     QuantTensor q = make(Scheme::kBlockFp8, w.name, w.shape, &w, &scale);
-    q.block_rows = b0_;
-    q.block_cols = b1_;
+    q.block_rows = b0;
+    q.block_cols = b1;
     if (!is_float_scale(scale.dtype)) return err("E-SCALE-DTYPE", fmt::format("block scale {} is {}, expected F32", scale.name, dtype_name(scale.dtype)), scale);
     if (w.shape.size() < 2) return err("E-SCALE-SHAPE", fmt::format("block-scaled weight {} must have 2 or more dimensions", w.name), w);
     auto want = w.shape;
     uint64_t out = want[want.size() - 2], in = want.back();
-    want[want.size() - 2] = ceil_div(out, b0_);
-    want.back() = ceil_div(in, b1_);
+    want[want.size() - 2] = ceil_div(out, b0);
+    want.back() = ceil_div(in, b1);
     if (scale_fits(q, scale, want, block_hint(scale, out, in))) take(std::move(q));
   }
 
@@ -195,7 +199,12 @@ class Scanner {
     if (dtype_is_fp8(w.dtype) && w.dtype != DType::kF8_E8M0) {
       if (auto* s = companion(stem, "weight_scale_inv")) return block_fp8(w, *s);
       if (auto* s = companion(stem, "scale"); s && is_float_scale(s->dtype)) return block_fp8(w, *s);
-      if (auto* s = companion(stem, "weight_scale")) return per_tensor_fp8(w, *s, stem);
+      if (auto* s = companion(stem, "weight_scale")) {
+        const QuantGroup* g = cfg_.group_for(module_of(stem));
+        if (g && g->weights.strategy == "block" && g->weights.block_rows && g->weights.block_cols)
+          return block_fp8(w, *s, g->weights.block_rows, g->weights.block_cols);
+        return per_tensor_fp8(w, *s, stem);
+      }
       return err("E-SCALE-MISSING", fmt::format("{} weight {} has no scale ({}weight_scale_inv, {}weight_scale or {}scale)", dtype_name(w.dtype), w.name, stem, stem, stem), w);
     }
     if (w.dtype == DType::kU8 || w.dtype == DType::kI8 || w.dtype == DType::kF4) {
@@ -205,6 +214,180 @@ class Scanner {
       if (s && s->dtype == DType::kF8_E4M3 && w.dtype != DType::kI8) return fp4(w, *s, stem, true);
       if (w.dtype == DType::kF4) return err("E-SCALE-MISSING", fmt::format("F4 weight {} has no e8m0 or e4m3 scale", w.name), w);
     }
+  }
+
+  // ---- compressed-tensors weight_packed, GPTQ/AWQ qweight ----------------------------------
+
+  // A required companion: null (and an E-SCALE-MISSING finding) when absent.
+  const TensorInfo* need(std::string_view stem, const char* suffix, const TensorInfo& w, std::string_view what) {
+    const TensorInfo* t = companion(stem, suffix);
+    if (!t) err("E-SCALE-MISSING", fmt::format("{} {} has no {}{} ({})", what, w.name, stem, suffix, scheme_hint_), w);
+    return t;
+  }
+  // A companion of one exact dtype class and shape; false (with the finding) when it is not.
+  bool exact(QuantTensor& q, const TensorInfo& t, bool dtype_ok, const char* dtype_want, const std::vector<uint64_t>& want) {
+    if (!dtype_ok) return err("E-SCALE-DTYPE", fmt::format("{} is {}, expected {}", t.name, dtype_name(t.dtype), dtype_want), t), false;
+    if (t.shape != want) {
+      err("E-SCALE-SHAPE", fmt::format("{} {} does not fit weight {} {}: expected {}", t.name, shape_string(t.shape), q.weight->name,
+                                       shape_string(q.weight->shape), shape_string(want)),
+          t);
+      return false;
+    }
+    return true;
+  }
+  // The bits of the module's group; for a module no group targets (validate says so), the
+  // bits every group declares when they all agree.
+  unsigned config_bits(std::string_view stem) const {
+    if (const QuantGroup* g = cfg_.group_for(module_of(stem))) return g->weights.bits;
+    unsigned bits = 0;
+    for (const auto& g : cfg_.groups) {
+      if (bits && g.weights.bits != bits) return 0;
+      bits = g.weights.bits;
+    }
+    return bits;
+  }
+  const WeightArgs* config_weights(std::string_view stem) const {
+    const QuantGroup* g = cfg_.group_for(module_of(stem));
+    return g ? &g->weights : nullptr;
+  }
+  // Bits from the config, else from g_idx's length (in) against the packed words: nothing is
+  // dequantized with a guessed bit width.
+  unsigned int_bits(std::string_view stem, const TensorInfo& w, const TensorInfo* g_idx, uint64_t packed_in) {
+    unsigned bits = config_bits(stem);
+    if (!bits && g_idx && g_idx->shape.size() == 1 && packed_in)
+      for (unsigned b : {2u, 4u, 8u})
+        if (ceil_div(g_idx->shape[0], 32 / b) == packed_in) bits = b;
+    if (bits != 2 && bits != 4 && bits != 8) {
+      err("E-QUANT-BITS", fmt::format("{}: {} bits per code{}; moeckpt reads 2, 4 and 8 packed into int32", w.name, bits,
+                                      bits ? "" : " (quantization_config says none and no g_idx tells)"),
+          w);
+      return 0;
+    }
+    return bits;
+  }
+  // Group size along in: the config's, else what the scale's group count implies. Checks that it
+  // divides in (E-QUANT-GROUP).
+  uint64_t int_group(std::string_view stem, const TensorInfo& w, uint64_t in, uint64_t scale_groups) {
+    const WeightArgs* a = config_weights(stem);
+    uint64_t group = a ? (a->strategy == "channel" || a->group_size == 0 ? in : a->group_size) : 0;
+    if (!group) group = scale_groups && in % scale_groups == 0 ? in / scale_groups : 0;
+    if (!group || in % group) {
+      err("E-QUANT-GROUP", fmt::format("{}: group size {} does not divide the {} input columns", w.name, group, in), w);
+      return 0;
+    }
+    return group;
+  }
+  bool g_idx_fits(QuantTensor& q, const char* suffix, std::string_view stem, uint64_t in) {
+    q.g_idx = companion(stem, suffix);
+    const WeightArgs* a = config_weights(stem);
+    if (!q.g_idx && a && a->actorder && cfg_.method == QuantMethod::kGptq)
+      return err("E-SCALE-MISSING", fmt::format("{}: desc_act is true but {}{} is missing", q.weight->name, stem, suffix), *q.weight), false;
+    return !q.g_idx || exact(q, *q.g_idx, q.g_idx->dtype == DType::kI32 || q.g_idx->dtype == DType::kI64, "I32", {in});
+  }
+
+  void weight_packed(const TensorInfo& w) {
+    const std::string_view stem = std::string_view(w.name).substr(0, w.name.size() - 13);  // keeps the '.'
+    if (w.dtype == DType::kU8) return nvfp4_ct(w, stem);
+    if (w.dtype == DType::kI32) return int_packed(w, stem);
+    err("E-SCALE-DTYPE", fmt::format("{} is {}: weight_packed holds U8 (nvfp4-pack-quantized) or I32 (pack-quantized)", w.name, dtype_name(w.dtype)), w);
+  }
+
+  void nvfp4_ct(const TensorInfo& w, std::string_view stem) {
+    scheme_hint_ = "nvfp4-pack-quantized";
+    const TensorInfo* s = need(stem, "weight_scale", w, "NVFP4 weight");
+    const TensorInfo* g = need(stem, "weight_global_scale", w, "NVFP4 weight");
+    if (!s || !g) return;
+    if (w.shape.empty()) return err("E-SCALE-SHAPE", fmt::format("packed weight {} has no dimensions", w.name), w);
+    QuantTensor q = make(Scheme::kNvfp4Ct, std::string(stem) + "weight", w.shape, &w, s);
+    q.shape.back() *= 2;
+    q.block_cols = kNvfp4Group;
+    if (s->dtype != DType::kF8_E4M3) return err("E-SCALE-DTYPE", fmt::format("NVFP4 scale {} is {}, expected F8_E4M3", s->name, dtype_name(s->dtype)), *s);
+    if (product(g->shape) != 1 || !is_float_scale(g->dtype))
+      return err("E-SCALE-SHAPE", fmt::format("{} must be one float32 value, is {} {}", g->name, dtype_name(g->dtype), shape_string(g->shape)), *g);
+    q.scale2 = g;
+    if (auto* is = companion(stem, "input_global_scale")) q.dropped.push_back(is);
+    if (auto* is = companion(stem, "input_scale")) q.dropped.push_back(is);
+    auto want = q.shape;
+    want.back() = ceil_div(q.shape.back(), kNvfp4Group);
+    if (scale_fits(q, *s, want)) take(std::move(q));
+  }
+
+  void int_packed(const TensorInfo& w, std::string_view stem) {
+    scheme_hint_ = "pack-quantized";
+    const TensorInfo* s = need(stem, "weight_scale", w, "packed weight");
+    if (!s) return;
+    if (w.shape.size() != 2) return err("E-SCALE-SHAPE", fmt::format("packed weight {} must be 2-D [out, in/(32/bits)], is {}", w.name, shape_string(w.shape)), w);
+    const TensorInfo* gi = companion(stem, "weight_g_idx");
+    const unsigned bits = int_bits(stem, w, gi, w.shape[1]);
+    if (!bits) return;
+    const uint64_t per = 32 / bits, out = w.shape[0];
+    const uint64_t in = gi && gi->shape.size() == 1 && ceil_div(gi->shape[0], per) == w.shape[1] ? gi->shape[0] : w.shape[1] * per;
+    QuantTensor q = make(Scheme::kIntPacked, std::string(stem) + "weight", {out, in}, &w, s);
+    q.bits = bits;
+    if (!is_float_scale(s->dtype)) return err("E-SCALE-DTYPE", fmt::format("scale {} is {}, expected BF16, F16 or F32", s->name, dtype_name(s->dtype)), *s);
+    const uint64_t group = int_group(stem, w, in, s->shape.size() == 2 ? s->shape[1] : 0);
+    if (!group) return;
+    q.block_cols = group;
+    const uint64_t groups = in / group;
+    if (!exact(q, *s, true, "", {out, groups})) return;
+    if (!g_idx_fits(q, "weight_g_idx", stem, in)) return;
+    q.zero = companion(stem, "weight_zero_point");
+    const WeightArgs* a = config_weights(stem);
+    if (!q.zero && a && !a->symmetric)
+      return err("E-SCALE-MISSING", fmt::format("{}: the config says asymmetric but {}weight_zero_point is missing", w.name, stem), w);
+    if (q.zero && !exact(q, *q.zero, q.zero->dtype == DType::kI32, "I32 (packed along out)", {ceil_div(out, per), groups})) return;
+    if ((q.shape_tensor = companion(stem, "weight_shape")) && !exact(q, *q.shape_tensor, is_int_dtype(q.shape_tensor->dtype), "I64 or I32", {2})) return;
+    take(std::move(q));
+  }
+
+  void qweight(const TensorInfo& w) {
+    const std::string_view stem = std::string_view(w.name).substr(0, w.name.size() - 7);
+    scheme_hint_ = cfg_.method == QuantMethod::kAwq ? "AWQ" : "GPTQ";
+    const TensorInfo* s = need(stem, "scales", w, "packed weight");
+    const TensorInfo* z = need(stem, "qzeros", w, "packed weight");
+    if (!s || !z) return;
+    if (w.dtype != DType::kI32) return err("E-SCALE-DTYPE", fmt::format("{} is {}, expected I32", w.name, dtype_name(w.dtype)), w);
+    if (w.shape.size() != 2 || s->shape.size() != 2)
+      return err("E-SCALE-SHAPE", fmt::format("{} {} and {} {} must both be 2-D", w.name, shape_string(w.shape), s->name, shape_string(s->shape)), w);
+    if (!is_float_scale(s->dtype)) return err("E-SCALE-DTYPE", fmt::format("scale {} is {}, expected F16, BF16 or F32", s->name, dtype_name(s->dtype)), *s);
+    // GPTQ packs along in ([in/p, out]), AWQ along out ([in, out/8]); the scales' out says which
+    // when the config does not.
+    bool awq = cfg_.method == QuantMethod::kAwq;
+    if (cfg_.method != QuantMethod::kAwq && cfg_.method != QuantMethod::kGptq) awq = s->shape[1] != w.shape[1] && s->shape[1] == w.shape[1] * 8;
+    if (awq) return awq_weight(w, *s, *z, stem);
+    gptq_weight(w, *s, *z, stem);
+  }
+
+  void gptq_weight(const TensorInfo& w, const TensorInfo& s, const TensorInfo& z, std::string_view stem) {
+    const TensorInfo* gi = companion(stem, "g_idx");
+    const unsigned bits = int_bits(stem, w, gi, w.shape[0]);
+    if (!bits) return;
+    const uint64_t per = 32 / bits, out = w.shape[1];
+    const uint64_t in = gi && gi->shape.size() == 1 && ceil_div(gi->shape[0], per) == w.shape[0] ? gi->shape[0] : w.shape[0] * per;
+    QuantTensor q = make(Scheme::kGptq, std::string(stem) + "weight", {out, in}, &w, &s);
+    q.bits = bits;
+    const uint64_t group = int_group(stem, w, in, s.shape[0]);
+    if (!group) return;
+    q.block_cols = group;
+    if (!exact(q, s, true, "", {in / group, out})) return;
+    if (!exact(q, z, z.dtype == DType::kI32, "I32", {in / group, ceil_div(out, per)})) return;
+    q.zero = &z;
+    if (g_idx_fits(q, "g_idx", stem, in)) take(std::move(q));
+  }
+
+  void awq_weight(const TensorInfo& w, const TensorInfo& s, const TensorInfo& z, std::string_view stem) {
+    const unsigned bits = config_bits(stem) ? config_bits(stem) : 4;
+    if (bits != 4) return err("E-QUANT-BITS", fmt::format("{}: AWQ with {} bits; moeckpt reads AWQ's 4-bit GEMM packing", w.name, bits), w);
+    const uint64_t in = w.shape[0], out = w.shape[1] * 8;
+    QuantTensor q = make(Scheme::kAwq, std::string(stem) + "weight", {out, in}, &w, &s);
+    q.bits = 4;
+    const uint64_t group = int_group(stem, w, in, s.shape[0]);
+    if (!group) return;
+    q.block_cols = group;
+    if (!exact(q, s, true, "", {in / group, out})) return;
+    if (!exact(q, z, z.dtype == DType::kI32, "I32", {in / group, out / 8})) return;
+    q.zero = &z;
+    take(std::move(q));
   }
 
   void gpt_oss(const TensorInfo& b) {
@@ -231,7 +414,9 @@ class Scanner {
     const auto& ts = ck_.tensors();
     for (size_t i = 0; i < ts.size(); ++i) {
       const TensorInfo& t = ts[i];
-      for (std::string_view suf : {"weight_scale_inv", "weight_scale_2", "weight_scale", "input_scale", "_scales"}) {
+      for (std::string_view suf : {"weight_scale_inv", "weight_scale_2", "weight_scale", "input_scale", "_scales", "weight_global_scale",
+                                   "input_global_scale", "weight_zero_point", "weight_g_idx", "weight_shape", ".qzeros", ".scales",
+                                   ".g_idx"}) {
         if (!ends_with(t.name, suf)) continue;
         if (!name_used(i) && !refused.count(t.name))
           warn("W-SCALE-ORPHAN", fmt::format("scale {} belongs to no quantized weight (it would be copied unchanged)", t.name), t);
@@ -241,6 +426,8 @@ class Scanner {
   }
 
   const Checkpoint& ck_;
+  const QuantConfig& cfg_;
+  std::string scheme_hint_;  // the layout being read, for E-SCALE-MISSING messages
   uint64_t b0_ = kFp8BlockDefault, b1_ = kFp8BlockDefault;
   QuantScan out_;
   std::vector<char> used_;  // per tensor of ck_
@@ -280,6 +467,16 @@ void require_known_block(const Checkpoint& ck, const QuantScan& scan, const Quan
               scan.block_size_invalid + ": " + q.weight->name + " cannot be dequantized", q.weight->name);
 }
 
-QuantScan scan_quantized(const Checkpoint& ck) { return Scanner(ck).run(); }
+QuantScan scan_quantized(const Checkpoint& ck, const QuantConfig& config) { return Scanner(ck, config).run(); }
+
+QuantScan scan_quantized(const Checkpoint& ck) { return scan_quantized(ck, read_quant_config(ck)); }
+
+std::vector<const TensorInfo*> companions(const QuantTensor& q) {
+  std::vector<const TensorInfo*> v;
+  for (const TensorInfo* t : {q.scale, q.scale2, q.zero, q.g_idx, q.shape_tensor})
+    if (t) v.push_back(t);
+  v.insert(v.end(), q.dropped.begin(), q.dropped.end());
+  return v;
+}
 
 }  // namespace moeckpt::quant

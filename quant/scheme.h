@@ -11,7 +11,17 @@
 //                  F8_E8M0/U8 [.., out, in/32] (DeepSeek V4 experts)
 //   MXFP4 gpt-oss  X_blocks U8 [E, out, in/32, 16] + X_scales U8 [E, out, in/32] -> X [E, in, out]
 //   NVFP4          W.weight U8 [.., out, in/2] + W.weight_scale F8_E4M3 [.., out, in/16] +
-//                  W.weight_scale_2 F32 (one element) (+ W.input_scale, dropped)
+//                  W.weight_scale_2 F32 (one element) (+ W.input_scale, dropped)  (ModelOpt)
+//   NVFP4 (c-t)    W.weight_packed U8 [.., out, in/2] + W.weight_scale F8_E4M3 [.., out, in/16] +
+//                  W.weight_global_scale F32 (one element, the DIVISOR) (+ W.input_global_scale)
+//   int packed     W.weight_packed I32 [out, ceil(in/p)] (p = 32/bits codes a word) +
+//                  W.weight_scale [out, groups] (+ W.weight_zero_point I32 [ceil(out/p), groups],
+//                  W.weight_g_idx I32 [in], W.weight_shape [2])  (compressed-tensors pack-quantized)
+//   GPTQ           W.qweight I32 [in/p, out] + W.qzeros I32 [groups, out/p] (zero - 1) +
+//                  W.scales [groups, out] (+ W.g_idx I32 [in])
+//   AWQ            W.qweight I32 [in, out/8] + W.qzeros I32 [groups, out/8] + W.scales [groups, out],
+//                  eight codes a word in AWQ's interleaved column order
+// Bits, group sizes and which modules are ignored come from quant_config.h.
 #pragma once
 
 #include <cstdint>
@@ -20,10 +30,14 @@
 
 #include "loader/checkpoint.h"
 #include "loader/finding.h"
+#include "quant/quant_config.h"
 
 namespace moeckpt::quant {
 
-enum class Scheme : uint8_t { kBlockFp8, kPerTensorFp8, kPerChannelFp8, kMxfp4Packed, kMxfp4GptOss, kNvfp4 };
+enum class Scheme : uint8_t {
+  kBlockFp8, kPerTensorFp8, kPerChannelFp8, kMxfp4Packed, kMxfp4GptOss, kNvfp4,
+  kNvfp4Ct, kIntPacked, kGptq, kAwq,
+};
 
 std::string_view scheme_name(Scheme s);  // "fp8-block", "fp8-tensor", ...
 
@@ -35,7 +49,11 @@ struct QuantTensor {
   const TensorInfo* scale = nullptr;
   const TensorInfo* scale2 = nullptr;       // NVFP4 weight_scale_2
   std::vector<const TensorInfo*> dropped;   // input_scale and the like: meaningless once dequantized
-  uint64_t block_rows = 1, block_cols = 1;  // rows x columns one scale covers
+  const TensorInfo* zero = nullptr;         // integer schemes: weight_zero_point / qzeros
+  const TensorInfo* g_idx = nullptr;        // activation order: each input column's group
+  const TensorInfo* shape_tensor = nullptr; // compressed-tensors weight_shape, checked when read
+  unsigned bits = 0;                        // integer schemes: bits per code
+  uint64_t block_rows = 1, block_cols = 1;  // rows x columns one scale covers (int: group size)
   std::string note;                         // how a non-canonical scale shape was read
 };
 
@@ -60,6 +78,11 @@ struct BlockSize {
 BlockSize block_size_from_config(const Json* config);
 
 QuantScan scan_quantized(const Checkpoint& ck);
+// With the checkpoint's quantization config already read.
+QuantScan scan_quantized(const Checkpoint& ck, const QuantConfig& config);
+
+// Every tensor a quantized weight reads besides its codes (scales, zeros, g_idx, ...).
+std::vector<const TensorInfo*> companions(const QuantTensor& q);
 
 // Throws Error(kQuantInvalid) naming config.json when q is block FP8 and the scan's block size
 // is unusable; the check every dequantization makes before it starts.

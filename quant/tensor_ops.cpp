@@ -26,11 +26,8 @@ void refuse_incomplete(const Checkpoint& in, const QuantScan& scan) {
 // The input names a dequantization folds away: scales and the tensors a scheme drops.
 std::set<std::string, std::less<>> folded_names(const QuantScan& scan) {
   std::set<std::string, std::less<>> consumed;
-  for (const auto& q : scan.tensors) {
-    consumed.insert(q.scale->name);
-    if (q.scale2) consumed.insert(q.scale2->name);
-    for (auto* d : q.dropped) consumed.insert(d->name);
-  }
+  for (const auto& q : scan.tensors)
+    for (const TensorInfo* c : companions(q)) consumed.insert(c->name);
   return consumed;
 }
 
@@ -77,10 +74,16 @@ void plan_cast(const Checkpoint& in, DType target, bool saturate, OpsResult& r) 
   }
 }
 
-// Shape of the scales of weight shape w: [.., ceil(out / block_rows), ceil(in / block_cols)].
+// Shape of the scales of weight shape w: [.., ceil(out / block_rows), ceil(in / block_cols)];
+// a per-tensor scale is [.., 1] (compressed-tensors' [1] for a matrix).
 std::vector<uint64_t> scale_shape(std::vector<uint64_t> w, const QuantizeLayout& l) {
-  w[w.size() - 2] = ceil_div(w[w.size() - 2], l.block_rows);
-  w.back() = ceil_div(w.back(), l.block_cols);
+  if (l.block_rows == 0 && l.block_cols == 0) {
+    w.pop_back();
+    w.back() = 1;
+    return w;
+  }
+  w[w.size() - 2] = ceil_div(w[w.size() - 2], block_rows_of(l, w[w.size() - 2]));
+  w.back() = ceil_div(w.back(), block_cols_of(l, w.back()));
   return w;
 }
 
@@ -95,6 +98,18 @@ void add_quantized(const Checkpoint& in, const TensorInfo& t, QuantizeTarget tar
   r.tensors.push_back({WriterTensor{stem + std::string(l.scale_suffix), l.scale_dtype, scale_shape(t.shape, l),
                                     scales->rows() * scales->row_bytes()},
                        t.name, scales});
+  if (!l.scale2_suffix.empty())
+    r.tensors.push_back({WriterTensor{stem + std::string(l.scale2_suffix), DType::kF32, {}, 4}, t.name,
+                         make_quantize_producer(in, t, target, QuantizePart::kScale2)});
+}
+
+// A weight --quantize leaves alone that an engine would still build as a linear layer (2-D or
+// 3-D floating .weight, not an embedding or a norm): the config must say it is not quantized.
+bool linear_like(const TensorInfo& t) {
+  if (!fmt_of(t.dtype) || (t.shape.size() != 2 && t.shape.size() != 3) || !t.name.ends_with(".weight")) return false;
+  for (std::string_view skip : {"embed", "norm", "wte", "wpe"})
+    if (t.name.find(skip) != std::string::npos) return false;
+  return true;
 }
 
 void plan_quantize(const Checkpoint& in, QuantizeTarget target, OpsResult& r) {
@@ -107,11 +122,16 @@ void plan_quantize(const Checkpoint& in, QuantizeTarget target, OpsResult& r) {
       add_quantized(in, t, target, r);
       continue;
     }
-    if (target == QuantizeTarget::kMxfp4 && should_quantize(t.name, t.dtype, t.shape, QuantizeTarget::kFp8Block)) ++skipped;
+    if (target != QuantizeTarget::kFp8Block && should_quantize(t.name, t.dtype, t.shape, QuantizeTarget::kFp8Block)) ++skipped;
+    if (linear_like(t)) r.unquantized.push_back(t.name.substr(0, t.name.size() - 7));
     r.tensors.push_back(copied(in, t));
   }
-  if (skipped)
+  if (skipped && target == QuantizeTarget::kMxfp4)
     r.notes.push_back(fmt::format("{} linear weights left unquantized: MXFP4 needs rows that are a multiple of {} long", skipped, kMxGroup));
+  if (skipped && target == QuantizeTarget::kNvfp4)
+    r.notes.push_back(fmt::format("{} linear weights left unquantized: NVFP4 takes 2-D weights with rows a multiple of {} long", skipped, kNvfp4Group));
+  if (target == QuantizeTarget::kNvfp4)
+    r.notes.push_back("no input_scale written: NVFP4 activation scales need calibration data; an engine that quantizes activations statically needs them");
 }
 
 // PyTorch files may share one storage between tensors (tied weights, views); safetensors
@@ -162,24 +182,49 @@ OpsResult plan_tensor_ops(const Checkpoint& in, const TensorOps& ops) {
   return r;
 }
 
-Json quantization_config_for(QuantizeTarget target) {
+Json quantization_config_for(QuantizeTarget target, const std::vector<std::string>& unquantized) {
   const QuantizeLayout& l = quantize_layout(target);
-  if (target == QuantizeTarget::kFp8Block)
-    return Json{{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"}, {"weight_block_size", {l.block_rows, l.block_cols}}};
-  return Json{{"quant_method", "mxfp4"}};
+  switch (target) {
+    case QuantizeTarget::kFp8Block:
+      return Json{{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"}, {"weight_block_size", {l.block_rows, l.block_cols}}};
+    case QuantizeTarget::kMxfp4: return Json{{"quant_method", "mxfp4"}};
+    case QuantizeTarget::kFp8Tensor:
+    case QuantizeTarget::kFp8Channel: {
+      // compressed-tensors float-quantized, activations quantized per token at run time.
+      Json weights{{"num_bits", 8},        {"type", "float"},       {"strategy", target == QuantizeTarget::kFp8Tensor ? "tensor" : "channel"},
+                   {"symmetric", true},    {"dynamic", false},      {"group_size", nullptr},
+                   {"actorder", nullptr},  {"block_structure", nullptr}, {"observer", "minmax"}};
+      Json inputs{{"num_bits", 8}, {"type", "float"}, {"strategy", "token"}, {"symmetric", true}, {"dynamic", true}};
+      return Json{{"quant_method", "compressed-tensors"},
+                  {"format", "float-quantized"},
+                  {"quantization_status", "compressed"},
+                  {"config_groups", {{"group_0", {{"targets", {"Linear"}}, {"weights", weights}, {"input_activations", inputs}}}}},
+                  {"ignore", unquantized},
+                  {"kv_cache_scheme", nullptr}};
+    }
+    case QuantizeTarget::kNvfp4:
+      return Json{{"quant_method", "modelopt"}, {"quant_algo", "NVFP4"}, {"group_size", kNvfp4Group}, {"kv_cache_quant_algo", nullptr},
+                  {"exclude_modules", unquantized}};
+  }
+  return nullptr;
 }
 
-Json config_after(const Json& config, const TensorOps& ops) {
+bool sidecar_survives(std::string_view name, const TensorOps& ops) {
+  return name != "hf_quant_config.json" || (!ops.dequant && !ops.quantize);
+}
+
+Json config_after(const Json& config, const TensorOps& ops, const std::vector<std::string>& unquantized) {
   Json c = config;
   std::optional<DType> target = ops.dequant ? ops.dequant : ops.cast;
   if (ops.dequant) drop_quantization_config(c);
-  if (ops.quantize) c["quantization_config"] = quantization_config_for(*ops.quantize);
+  if (ops.quantize) c["quantization_config"] = quantization_config_for(*ops.quantize, unquantized);
   if (target && (*target == DType::kBF16 || *target == DType::kF16 || *target == DType::kF32)) {
     for (const char* key : {"torch_dtype", "dtype"})
       if (c.contains(key)) c[key] = dtype_word(*target);
     if (!c.contains("torch_dtype") && !c.contains("dtype")) c["torch_dtype"] = dtype_word(*target);
   }
-  if (ops.quantize && c.contains("expert_dtype")) c["expert_dtype"] = std::string(quantize_layout(*ops.quantize).expert_dtype);
+  if (ops.quantize && c.contains("expert_dtype") && !quantize_layout(*ops.quantize).expert_dtype.empty())
+    c["expert_dtype"] = std::string(quantize_layout(*ops.quantize).expert_dtype);
   return c;
 }
 

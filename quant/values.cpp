@@ -35,9 +35,8 @@ TensorValues::TensorValues(const Checkpoint& ck, const QuantScan& scan, const st
 void TensorValues::read(uint64_t r0, uint64_t r1, std::vector<float>& out) const {
   out.resize((r1 - r0) * row_elems_);
   if (q_) {
-    TensorBytes w = ck_.bytes(*q_->weight), s = ck_.bytes(*q_->scale);
-    TensorBytes s2 = q_->scale2 ? ck_.bytes(*q_->scale2) : TensorBytes{};
-    dequantize_rows(*q_, {w.span(), s.span(), s2.span()}, Fmt::kF32, r0, r1, reinterpret_cast<std::byte*>(out.data()));
+    const DequantBytes b = dequant_bytes(ck_, *q_);
+    dequantize_rows(*q_, b.input(), Fmt::kF32, r0, r1, reinterpret_cast<std::byte*>(out.data()));
     return;
   }
   TensorBytes b = ck_.bytes(*t_);

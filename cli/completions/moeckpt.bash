@@ -25,8 +25,9 @@ _moeckpt() {
     --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
     --dequant) COMPREPLY=($(compgen -W "bf16 f16 f32" -- "$cur")); return ;;
     --cast) COMPREPLY=($(compgen -W "BF16 F16 F32 F8_E4M3 F8_E5M2" -- "$cur")); return ;;
-    --quantize) COMPREPLY=($(compgen -W "fp8-block mxfp4" -- "$cur")); return ;;
+    --quantize) COMPREPLY=($(compgen -W "fp8-block mxfp4 fp8-tensor fp8-channel nvfp4" -- "$cur")); return ;;
     --rename) COMPREPLY=($(compgen -W "engine" -- "$cur")); return ;;
+    --moe-backend) COMPREPLY=($(compgen -W "megamoe" -- "$cur")); return ;;
     --arch)
       # Ask the program itself, so the list follows its registry.
       COMPREPLY=($(compgen -W "$(moeckpt archs 2>/dev/null | awk 'NR > 2 && /^[a-z0-9_]+ / && $1 != "moeckpt" {print $1}')" -- "$cur"))
@@ -52,7 +53,7 @@ _moeckpt() {
     map) opts="--arch --rules --params" ;;
     experts) opts="--arch --config --num-experts --redundant-experts --tp --ep --lora" ;;
     archs) opts="" ;;
-    validate) opts="--arch --rules --tp --ep --data --strict --threads" ;;
+    validate) opts="--arch --rules --tp --ep --moe-backend --data --strict --threads" ;;
     convert) opts="--dequant --cast --quantize --saturate --rules --rename --arch --only --exclude
       --max-shard-size --threads --dry-run --resume --overwrite --worker --workers --finalize" ;;
     tensor) opts="-n --count --dequant --stats" ;;

@@ -46,13 +46,14 @@ complete -c moeckpt -n "__fish_seen_subcommand_from experts" -l lora -d 'Names a
 
 complete -c moeckpt -n "__fish_seen_subcommand_from archs" -x -a '(__moeckpt_archs)'
 
+complete -c moeckpt -n "__fish_seen_subcommand_from validate" -l moe-backend -x -a 'megamoe' -d 'Check the experts can run on a fused MoE kernel'
 complete -c moeckpt -n "__fish_seen_subcommand_from validate" -l data -d "Also scan every tensor's values"
 complete -c moeckpt -n "__fish_seen_subcommand_from validate" -l strict -d 'Treat warnings as errors'
 complete -c moeckpt -n "__fish_seen_subcommand_from validate convert diff" -l threads -x -d 'Threads (default: all cores)'
 
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l dequant -x -a 'bf16 f16 f32' -d 'Dequantize quantized tensors'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l cast -x -a 'BF16 F16 F32 F8_E4M3 F8_E5M2' -d 'Cast every floating tensor'
-complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l quantize -x -a 'fp8-block mxfp4' -d 'Quantize BF16/F16/F32 weights'
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l quantize -x -a 'fp8-block mxfp4 fp8-tensor fp8-channel nvfp4' -d 'Quantize BF16/F16/F32 weights'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l saturate -d "Clamp values beyond a format's range"
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l rename -x -a engine -d "Give tensors the engine's names"
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l only -x -d 'Write only tensors matching this RE2 regex'

@@ -67,10 +67,13 @@ TEST(ParseTarget, NamesAndAliasesFp8OnlyWhereAllowed) {
   EXPECT_EQ(code_of([] { parse_target("int8", "--cast", true); }), Errc::kUsage);
 }
 
-TEST(ParseQuantize, TheTwoSchemesConvertWrites) {
+TEST(ParseQuantize, TheSchemesConvertWrites) {
   EXPECT_EQ(parse_quantize("fp8-block"), quant::QuantizeTarget::kFp8Block);
   EXPECT_EQ(parse_quantize("mxfp4"), quant::QuantizeTarget::kMxfp4);
-  EXPECT_EQ(code_of([] { parse_quantize("nvfp4"); }), Errc::kUsage);
+  EXPECT_EQ(parse_quantize("fp8-tensor"), quant::QuantizeTarget::kFp8Tensor);
+  EXPECT_EQ(parse_quantize("fp8-channel"), quant::QuantizeTarget::kFp8Channel);
+  EXPECT_EQ(parse_quantize("nvfp4"), quant::QuantizeTarget::kNvfp4);
+  EXPECT_EQ(code_of([] { parse_quantize("nvfp8"); }), Errc::kUsage);
   EXPECT_EQ(code_of([] { parse_quantize("FP8-BLOCK"); }), Errc::kUsage);
 }
 

@@ -65,7 +65,7 @@ TEST(Completion, BashCompletesEveryOptionOfEachCommand) {
 
 TEST(Completion, BashCompletesOptionValues) {
   EXPECT_EQ(bash_complete({"moeckpt", "--color", ""}), (std::set<std::string>{"auto", "always", "never"}));
-  EXPECT_EQ(bash_complete({"moeckpt", "convert", "--quantize", ""}), (std::set<std::string>{"fp8-block", "mxfp4"}));
+  EXPECT_EQ(bash_complete({"moeckpt", "convert", "--quantize", ""}), (std::set<std::string>{"fp8-block", "mxfp4", "fp8-tensor", "fp8-channel", "nvfp4"}));
   EXPECT_EQ(bash_complete({"moeckpt", "map", "--arch", "mixt"}), std::set<std::string>{"mixtral"});
 }
 

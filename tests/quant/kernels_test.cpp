@@ -233,6 +233,49 @@ TEST_F(EveryTarget, AbsMaxMatchesAndSeesNaN) {
   });
 }
 
+// Packed integer rows (pack-quantized, GPTQ, AWQ): every bit width, group sizes that do and do
+// not fill a vector, per-column zeros and scales (activation order), tails, all outputs.
+TEST_F(EveryTarget, IntRowsEqualTheReference) {
+  std::mt19937 rng(11);
+  for_each_target([&](const char* target) {
+    for (unsigned bits : {2u, 4u, 8u})
+      for (Fmt out : {Fmt::kBF16, Fmt::kF32, Fmt::kF16})
+        for (uint64_t group : {uint64_t{1}, uint64_t{16}, uint64_t{32}, uint64_t{128}, uint64_t{24}})
+          for (uint64_t n : {uint64_t{0}, uint64_t{8}, uint64_t{136}, uint64_t{1024}, uint64_t{1000}}) {
+            std::vector<uint32_t> words((n * bits + 31) / 32 + kIntRowPad);
+            for (auto& w : words) w = static_cast<uint32_t>(rng());
+            const uint64_t groups = n / group + 1;
+            auto scales = random_scales(groups, rng);
+            std::vector<float> zeros(groups);
+            for (auto& z : zeros) z = static_cast<float>(rng() % (1u << bits)) + (bits == 4 ? 1.0f : 0.0f);
+            const uint64_t out_bytes = n * static_cast<uint64_t>(fmt_bits(out)) / 8;
+            std::vector<uint8_t> want(out_bytes + 8, 0xAB), got(out_bytes + 8, 0xAB);
+            // Activation order: a random group for every column.
+            std::vector<uint32_t> g_idx(n);
+            for (auto& g : g_idx) g = static_cast<uint32_t>(rng() % groups);
+            for (bool act_order : {false, true}) {
+              IntRowJob j{words.data(), bits, n, zeros.data(), scales.data(), group, out, want.data(), act_order ? g_idx.data() : nullptr};
+              ref::run_int_row(j);
+              j.dst = got.data();
+              run_int_row(j);
+              size_t k = 0;
+              while (k < got.size() && got[k] == want[k]) ++k;
+              ASSERT_EQ(k, got.size()) << target << ": bits " << bits << " -> " << fmt_name(out) << " n " << n << " group " << group
+                                       << " act order " << act_order << ": first differing output byte " << k;
+            }
+          }
+  });
+}
+
+TEST(Kernels, IntRowIsCodeMinusZeroTimesScale) {
+  // Words 0x76543210 and 0xFEDCBA98: codes 0..15 in order; zero 8, scale 0.5 -> -4 .. 3.5.
+  uint32_t words[2 + kIntRowPad] = {0x76543210u, 0xFEDCBA98u};
+  const float zero = 8.0f, scale = 0.5f;
+  float out[16];
+  run_int_row({words, 4, 16, &zero, &scale, 16, Fmt::kF32, out, nullptr});
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(out[i], (static_cast<float>(i) - 8.0f) * 0.5f) << i;
+}
+
 TEST(Kernels, DequantIsOneFloat32MultiplyThenRounding) {
   // e4m3fn 0x3F = 1.875; times 1/3 in float32, then to bfloat16 (ties to even).
   uint8_t q = 0x3F;

@@ -180,11 +180,13 @@ TEST(ConfigAfter, EachOpLeavesAConfigThatMatchesItsTensors) {
 
 TEST(Layouts, EverySchemeAndTargetHasOneRow) {
   for (Scheme s : {Scheme::kBlockFp8, Scheme::kPerTensorFp8, Scheme::kPerChannelFp8, Scheme::kMxfp4Packed, Scheme::kMxfp4GptOss,
-                   Scheme::kNvfp4})
+                   Scheme::kNvfp4, Scheme::kNvfp4Ct, Scheme::kIntPacked, Scheme::kGptq, Scheme::kAwq})
     EXPECT_EQ(scheme_layout(s).scheme, s);
-  for (QuantizeTarget t : {QuantizeTarget::kFp8Block, QuantizeTarget::kMxfp4}) EXPECT_EQ(quantize_layout(t).target, t);
-  EXPECT_EQ(std::size(kSchemeLayouts), 6u);
-  EXPECT_EQ(std::size(kQuantizeLayouts), 2u);
+  for (QuantizeTarget t : {QuantizeTarget::kFp8Block, QuantizeTarget::kMxfp4, QuantizeTarget::kFp8Tensor, QuantizeTarget::kFp8Channel,
+                           QuantizeTarget::kNvfp4})
+    EXPECT_EQ(quantize_layout(t).target, t);
+  EXPECT_EQ(std::size(kSchemeLayouts), 10u);
+  EXPECT_EQ(std::size(kQuantizeLayouts), 5u);
 }
 
 }  // namespace

@@ -1,0 +1,145 @@
+#include "quant/int_dequant.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <vector>
+
+#include "loader/error.h"
+#include "quant/kernels.h"
+#include "quant/layouts.h"
+
+namespace moeckpt::quant {
+namespace {
+
+// Word i of an I32 tensor's bytes (little-endian, as safetensors stores it). Read through memcpy:
+// a tensor's data need not be 4-byte aligned in the file.
+uint32_t word_at(std::span<const std::byte> b, uint64_t i) {
+  uint32_t w;
+  std::memcpy(&w, b.data() + 4 * i, 4);
+  return w;
+}
+
+int64_t index_at(const TensorInfo& t, std::span<const std::byte> b, uint64_t i) {
+  if (t.dtype == DType::kI64) {
+    int64_t v;
+    std::memcpy(&v, b.data() + 8 * i, 8);
+    return v;
+  }
+  return static_cast<int32_t>(word_at(b, i));
+}
+
+// AWQ's GEMM packing puts column c of a group of eight in nibble kAwqNibble[c] of its word
+// (the inverse of AutoAWQ's order [0, 2, 4, 6, 1, 3, 5, 7]).
+constexpr unsigned kAwqNibble[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+
+class IntRows {
+ public:
+  IntRows(const QuantTensor& q, const DequantInput& in, Fmt out)
+      : q_(q), in_(in), out_rows_(q.shape[0]), in_cols_(q.shape[1]), per_(32 / q.bits), mask_((1u << q.bits) - 1),
+        groups_(in_cols_ / q.block_cols), row_words_(ceil_div(in_cols_, per_)), row_bytes_(in_cols_ * elem_bytes(out)) {
+    job_.bits = q.bits;
+    job_.n = in_cols_;
+    job_.out = out;
+    if (q.g_idx) read_g_idx();
+  }
+
+  void run(uint64_t r0, uint64_t r1, std::byte* dst) {
+    for (uint64_t n = r0; n < r1; ++n) {
+      job_.words = row_words(n);
+      row_zeros(n);
+      row_scales(n);
+      job_.zeros = zeros_.data();
+      job_.scales = scales_.data();
+      job_.group = q_.block_cols;
+      job_.g_idx = g_idx_.empty() ? nullptr : g_idx_.data();  // activation order: each column's own group
+      job_.dst = dst + (n - r0) * row_bytes_;
+      run_int_row(job_);
+    }
+  }
+
+ private:
+  void read_g_idx() {
+    g_idx_.resize(in_cols_);
+    for (uint64_t k = 0; k < in_cols_; ++k) {
+      const int64_t g = index_at(*q_.g_idx, in_.g_idx, k);
+      if (g < 0 || static_cast<uint64_t>(g) >= groups_)
+        throw Error(Errc::kQuantInvalid, "g_idx", fmt::format("{}[{}] is {}, outside the {} groups of {}", q_.g_idx->name, k, g, groups_, q_.scale->name),
+                    q_.g_idx->name);
+      g_idx_[k] = static_cast<uint32_t>(g);
+    }
+  }
+
+  // Row n's codes in pack-quantized order (padded for the kernel's vector loads).
+  const uint32_t* row_words(uint64_t n) {
+    const uint64_t stride = row_words_ + kIntRowPad;
+    if (q_.scheme == Scheme::kIntPacked) {
+      buf_.assign(stride, 0);
+      std::memcpy(buf_.data(), in_.weight.data() + n * row_words_ * 4, row_words_ * 4);
+      return buf_.data();
+    }
+    // GPTQ and AWQ store a word's codes across output rows: eight rows are unpacked in one pass
+    // over the input, so each input word is read once.
+    const uint64_t b0 = n / kRowBlock * kRowBlock;
+    if (block_first_ != b0) fill_block(b0, std::min(kRowBlock, out_rows_ - b0));
+    return buf_.data() + (n - b0) * stride;
+  }
+
+  static constexpr uint64_t kRowBlock = 8;
+
+  void fill_block(uint64_t b0, uint64_t rows) {
+    const uint64_t stride = row_words_ + kIntRowPad;
+    buf_.assign(kRowBlock * stride, 0);
+    block_first_ = b0;
+    if (q_.scheme == Scheme::kGptq) {  // [in/p, out]: row n's word w is element (w, n)
+      for (uint64_t w = 0; w < row_words_; ++w)
+        for (uint64_t b = 0; b < rows; ++b) buf_[b * stride + w] = word_at(in_.weight, w * out_rows_ + b0 + b);
+      return;
+    }
+    const uint64_t cols = out_rows_ / 8, col = b0 / 8;  // AWQ [in, out/8]: one word holds rows b0..b0+7
+    for (uint64_t k = 0; k < in_cols_; ++k) {
+      const uint32_t word = word_at(in_.weight, k * cols + col);
+      for (uint64_t b = 0; b < 8; ++b) buf_[b * stride + k / 8] |= ((word >> (4 * kAwqNibble[b])) & 0xFu) << (4 * (k % 8));
+    }
+  }
+
+  void row_zeros(uint64_t n) {
+    zeros_.resize(groups_);
+    for (uint64_t g = 0; g < groups_; ++g) {
+      uint32_t z;
+      if (q_.scheme == Scheme::kIntPacked) {  // [ceil(out/p), groups], packed along out; absent: symmetric
+        z = q_.zero ? (word_at(in_.zero, (n / per_) * groups_ + g) >> (q_.bits * (n % per_))) & mask_ : 1u << (q_.bits - 1);
+      } else if (q_.scheme == Scheme::kGptq) {  // [groups, out/p], stored minus one (GPTQ v1)
+        z = ((word_at(in_.zero, g * q_.zero->shape[1] + n / per_) >> (q_.bits * (n % per_))) & mask_) + 1;
+      } else {
+        z = (word_at(in_.zero, g * (out_rows_ / 8) + n / 8) >> (4 * kAwqNibble[n % 8])) & 0xFu;
+      }
+      zeros_[g] = static_cast<float>(z);
+    }
+  }
+
+  void row_scales(uint64_t n) {
+    if (q_.scheme == Scheme::kIntPacked) return decode_scales(*q_.scale, in_.scale, n * groups_, groups_, scales_);
+    scales_.resize(groups_);  // GPTQ and AWQ: [groups, out]
+    const Fmt f = *fmt_of(q_.scale->dtype);
+    for (uint64_t g = 0; g < groups_; ++g) scales_[g] = decode_at(f, in_.scale.data(), g * out_rows_ + n);
+  }
+
+  const QuantTensor& q_;
+  const DequantInput& in_;
+  const uint64_t out_rows_, in_cols_, per_;
+  const uint32_t mask_;
+  const uint64_t groups_, row_words_, row_bytes_;
+  IntRowJob job_;
+  uint64_t block_first_ = UINT64_MAX;  // the first row fill_block unpacked into buf_
+  std::vector<uint32_t> g_idx_, buf_;
+  std::vector<float> zeros_, scales_;
+};
+
+}  // namespace
+
+void dequantize_int_rows(const QuantTensor& q, const DequantInput& in, Fmt out, uint64_t r0, uint64_t r1, std::byte* dst) {
+  IntRows(q, in, out).run(r0, r1, dst);
+}
+
+}  // namespace moeckpt::quant
