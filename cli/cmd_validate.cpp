@@ -12,6 +12,7 @@
 #include "cli/arch_select.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 #include "loader/checkpoint.h"
 #include "loader/structure_checks.h"
 #include "mapping/config_checks.h"
@@ -138,7 +139,7 @@ int run_validate(const ValidateOptions& opt, const Context& ctx) {
   OpenOptions oo;
   oo.collect_problems = true;
   oo.threads = opt.threads;
-  Checkpoint ck = Checkpoint::open(opt.path, oo);  // throws only when nothing can be read at all
+  Checkpoint ck = open_checkpoint(ctx, opt.path, oo);  // throws only when nothing can be read at all
   Verdict v = check_all(ck, rules ? &*rules : nullptr, opt);
   if (ctx.json) print_verdict_json(ck, v, opt);
   else print_verdict(ck, v, opt, ctx);
