@@ -34,6 +34,9 @@ std::string_view layout_name(Layout l) {
 struct Checkpoint::Impl {
   std::vector<MappedFile> maps;
   std::shared_ptr<RemoteSource> remote;  // a URL's files (maps then stay empty)
+  // The last tensors read from a URL, by (file, offset): readers take a tensor's rows a chunk
+  // at a time and each chunk asks for the whole tensor's bytes again.
+  mutable std::vector<std::pair<std::pair<uint32_t, uint64_t>, std::shared_ptr<const std::vector<std::byte>>>> fetched;
   std::vector<std::vector<TorchStorage>> storages;  // per file (empty for safetensors)
   mutable std::once_flag by_name_once;
   mutable TensorNameIndex by_name;  // built on first find()
@@ -508,8 +511,14 @@ std::string Checkpoint::file_label(uint32_t file) const {
 
 TensorBytes Checkpoint::bytes(const TensorInfo& t) const {
   if (impl_->remote) {  // its byte range, and nothing else
-    auto buf = std::make_shared<std::vector<std::byte>>(impl_->remote->read_range(files_.at(t.file).name, t.offset, t.nbytes));
-    return TensorBytes(std::move(buf));
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    const std::pair<uint32_t, uint64_t> key{t.file, t.offset};
+    for (const auto& [k, buf] : impl_->fetched)
+      if (k == key && buf->size() == t.nbytes) return TensorBytes(buf);
+    auto buf = std::make_shared<const std::vector<std::byte>>(impl_->remote->read_range(files_.at(t.file).name, t.offset, t.nbytes));
+    if (impl_->fetched.size() >= 4) impl_->fetched.erase(impl_->fetched.begin());
+    impl_->fetched.emplace_back(key, buf);
+    return TensorBytes(buf);
   }
   const MappedFile& m = impl_->maps.at(t.file);
   if (t.storage < 0) {
