@@ -1,5 +1,6 @@
 #include "cli/remote.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -17,7 +18,7 @@ class CountingTransport : public HttpTransport {
   std::vector<HttpResponse> perform(const std::vector<HttpRequest>& requests) override {
     auto out = inner_->perform(requests);
     requests_ += requests.size();
-    for (const auto& r : out) bytes_ += r.body.size();
+    for (const auto& r : out) bytes_ += (r.wire_bytes ? r.wire_bytes : r.body.size());
     note_network_use(bytes_, requests_);
     return out;
   }

@@ -116,8 +116,8 @@ class CurlTransport : public HttpTransport {
     curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_s * 1000));
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout_s * 1000));
-    // Bodies as they arrive, not decoded: byte ranges are of the file, not of a compressed form.
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, nullptr);
+    // A whole file (JSON) may come compressed; a range is of the file itself, so never.
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, r.has_range ? nullptr : "");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -137,6 +137,9 @@ class CurlTransport : public HttpTransport {
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     t.resp->status = status;
+    curl_off_t wire = 0;
+    curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &wire);
+    t.resp->wire_bytes = static_cast<uint64_t>(wire);
     if (rc == CURLE_OK) return;
     if (rc == CURLE_WRITE_ERROR && t.resp->body_over_limit) return;
     t.resp->timed_out = rc == CURLE_OPERATION_TIMEDOUT;

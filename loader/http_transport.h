@@ -28,7 +28,8 @@ struct HttpResponse {
   bool body_over_limit = false;
   std::string location, content_range, etag, retry_after;
   std::string error_code;     // X-Error-Code (the hub: RepoNotFound, RevisionNotFound, EntryNotFound)
-  std::vector<std::byte> body;
+  std::vector<std::byte> body;  // decoded (a JSON file may come gzip-compressed)
+  uint64_t wire_bytes = 0;      // the body's bytes as they came over the network
 };
 
 class HttpTransport {

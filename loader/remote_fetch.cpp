@@ -126,7 +126,7 @@ std::vector<FetchResult> RemoteFetcher::fetch(const std::vector<FetchRequest>& r
     double wait_s = 0;
     for (size_t k = 0; k < pending.size(); ++k) {
       const size_t i = pending[k];
-      bytes_ += resp[k].body.size();
+      bytes_ += (resp[k].wire_bytes ? resp[k].wire_bytes : resp[k].body.size());
       switch (interpret(requests[i], resp[k], url[i], attempt[i], hops[i], out[i])) {
         case Next::kDone: break;
         case Next::kRedirect: again.push_back(i); break;

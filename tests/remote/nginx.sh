@@ -51,6 +51,8 @@ http {
   types { application/json json; }
   default_type application/octet-stream;
   keepalive_requests 10000;
+  gzip on;  # JSON files compressed when asked (never a byte range: nginx skips 206 answers)
+  gzip_types application/json;
   server {
     listen 127.0.0.1:$PORT;
     location /plain/ { alias $root/; }
