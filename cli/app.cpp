@@ -72,7 +72,7 @@ int run(int argc, char** argv) {
   app.add_option("--color", ctx.color, "Color output: auto, always or never (NO_COLOR is honoured)")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_option("--timeout", ctx.remote.timeout_s, "For a URL PATH: seconds each request may take (default 60)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.001, 86400.0));
   app.add_option("--revision", ctx.remote.revision, "For an hf:// PATH: branch, tag or commit (default main, or @REVISION)");
   app.footer("Exit codes: 0 ok, 1 findings (validate errors, diff differences, map gaps), 2 usage error,\n"
              "3 input unreadable or malformed, 4 output could not be written.\n"

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cctype>
 #include <mutex>
 #include <string_view>
@@ -10,6 +11,9 @@ namespace moeckpt {
 namespace {
 
 std::once_flag curl_init_once;
+
+// Seconds as curl's milliseconds, at least 1 and at most a year (--timeout 1e300 is accepted).
+long milliseconds(double s) { return static_cast<long>(std::clamp(s * 1000, 1.0, 3.2e10)); }
 
 struct Transfer {
   const HttpRequest* req = nullptr;
@@ -114,8 +118,8 @@ class CurlTransport : public HttpTransport {
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_s * 1000));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout_s * 1000));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(options_.connect_timeout_s));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, milliseconds(options_.total_timeout_s));
     // A whole file (JSON) may come compressed; a range is of the file itself, so never.
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, r.has_range ? nullptr : "");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -60,8 +61,9 @@ RemoteFetcher::Next RemoteFetcher::interpret(const FetchRequest& r, const HttpRe
   }
   if (!resp.error.empty()) {
     if (resp.timed_out) {
-      out.error = Error(Errc::kFileOpen, r.label, "timed out after " + std::to_string(static_cast<int>(policy_.timeout_s)) +
-                        " s (--timeout)");
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%g", policy_.timeout_s);
+      out.error = Error(Errc::kFileOpen, r.label, std::string("timed out after ") + secs + " s (--timeout)");
       return Next::kDone;
     }
     if (!last_try) return Next::kRetry;
