@@ -1,7 +1,9 @@
 #include "cli/remote.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 
 #include "cli/output.h"
@@ -28,11 +30,29 @@ class CountingTransport : public HttpTransport {
   uint64_t bytes_ = 0, requests_ = 0;
 };
 
+// A line on stderr while a batch of requests takes more than a second, erased at its end.
+std::function<void(const TransferProgress&)> progress_line() {
+  auto shown = std::make_shared<bool>(false);
+  return [shown](const TransferProgress& p) {
+    if (p.final) {
+      if (*shown) std::fputs("\r\x1b[K", stderr);
+      *shown = false;
+      return;
+    }
+    if (p.seconds < 1) return;
+    std::fprintf(stderr, "\r\x1b[Kmoeckpt: reading over the network: %zu of %zu requests done, %s",
+                 p.done, p.total, human_bytes(p.bytes).c_str());
+    *shown = true;
+  };
+}
+
 // The transport, made on the first URL (a local command never starts libcurl).
 RemoteOptions with_transport(const Context& ctx) {
   RemoteOptions o = ctx.remote;
   if (!o.transport && !o.offline) {
-    o.transport = std::make_shared<CountingTransport>(make_curl_transport(transport_options(o)));
+    TransportOptions t = transport_options(o);
+    if (ctx.stderr_is_tty && !ctx.quiet) t.progress = progress_line();
+    o.transport = std::make_shared<CountingTransport>(make_curl_transport(t));
   }
   if (o.offline) note_network_use(0, 0);
   return o;

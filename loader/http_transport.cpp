@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <mutex>
 #include <string_view>
 
@@ -83,10 +84,27 @@ class CurlTransport : public HttpTransport {
       curl_multi_add_handle(multi_, e);
     }
     int running = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto last = t0;
+    auto report = [&](bool final) {
+      if (!options_.progress) return;
+      TransferProgress p;
+      p.total = requests.size();
+      p.done = requests.size() - static_cast<size_t>(running);
+      for (const auto& r : out) p.bytes += r.body.size();
+      p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      p.final = final;
+      options_.progress(p);
+    };
     do {
       curl_multi_perform(multi_, &running);
       if (running) curl_multi_poll(multi_, nullptr, 0, 100, nullptr);
+      if (auto now = std::chrono::steady_clock::now(); now - last >= std::chrono::milliseconds(100)) {
+        last = now;
+        report(false);
+      }
     } while (running);
+    report(true);
     int left = 0;
     while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
       if (m->msg != CURLMSG_DONE) continue;

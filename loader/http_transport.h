@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,7 +40,16 @@ class HttpTransport {
   virtual std::vector<HttpResponse> perform(const std::vector<HttpRequest>& requests) = 0;
 };
 
+struct TransferProgress {
+  size_t done = 0, total = 0;  // requests of the batch
+  uint64_t bytes = 0;          // received so far in the batch
+  double seconds = 0;          // since the batch began
+  bool final = false;          // the batch is over
+};
+
 struct TransportOptions {
+  // Told about a running batch about ten times a second, and once at its end.
+  std::function<void(const TransferProgress&)> progress;
   double connect_timeout_s = 10;
   double total_timeout_s = 60;  // per request
   long max_connections = 16;    // per host, when HTTP/2 multiplexing is not offered
