@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 #include "cli/signals.h"
 #include "loader/error.h"
 
@@ -70,6 +71,9 @@ int run(int argc, char** argv) {
   app.add_flag("-v,--verbose", ctx.verbose, "Debug log lines on stderr (twice: trace)");
   app.add_option("--color", ctx.color, "Color output: auto, always or never (NO_COLOR is honoured)")
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("--timeout", ctx.remote.timeout_s, "For a URL PATH: seconds each request may take (default 60)")
+      ->check(CLI::Range(0.001, 86400.0));
+  app.add_option("--revision", ctx.remote.revision, "For an hf:// PATH: branch, tag or commit (default main, or @REVISION)");
   app.footer("Exit codes: 0 ok, 1 findings (validate errors, diff differences, map gaps), 2 usage error,\n"
              "3 input unreadable or malformed, 4 output could not be written.\n"
              "See moeckpt(1) and moeckpt-COMMAND(1).");
@@ -88,6 +92,7 @@ int run(int argc, char** argv) {
   app.parse_complete_callback([&] {
     setup_color(ctx);
     setup_logging(ctx);
+    setup_remote(ctx);
     report_registry_load_errors(ctx);
   });
   try {

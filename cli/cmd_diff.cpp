@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 #include "loader/checkpoint.h"
 #include "loader/error.h"
 #include "loader/parallel.h"
@@ -116,7 +117,7 @@ Compared compare(const Checkpoint& ca, const quant::QuantScan& sa, const Logical
 Json num(double v) { return std::isfinite(v) ? Json(v) : Json(v > 0 ? "inf" : "nan"); }
 
 int run_diff(const DiffOptions& o, const Context& ctx) {
-  Checkpoint ca = Checkpoint::open(o.a), cb = Checkpoint::open(o.b);
+  Checkpoint ca = open_checkpoint(ctx, o.a), cb = open_checkpoint(ctx, o.b);
   quant::QuantScan sa = quant::scan_quantized(ca), sb = quant::scan_quantized(cb);
   for (const auto* s : {&sa, &sb})
     for (const auto& f : s->findings)

@@ -9,6 +9,7 @@
 #include "cli/arch_select.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 #include "loader/config_file.h"
 #include "loader/error.h"
 #include "mapping/config_view.h"
@@ -168,7 +169,7 @@ void print_experts_text(const Context& ctx, const ExpertsReport& r) {
 
 int run_experts(const ExpertsOptions& opt, const Context& ctx) {
   std::optional<Json> config;
-  if (!opt.config.empty()) config = read_config(opt.config, opt.config);
+  if (!opt.config.empty()) config = open_config(ctx, opt.config);
   ArchChoice choice = choose_architecture(opt.arch, config ? &*config : nullptr, opt.config);
   const Architecture& arch = *choice.arch;
   if (arch.experts.empty()) throw Error(Errc::kUnsupported, arch.name, "the registry lists no experts for this architecture");

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 #include "loader/checkpoint.h"
 #include "mapping/config_view.h"
 #include "mapping/moe_summary.h"
@@ -371,7 +372,7 @@ void print_inspect_text(const InspectOptions& opt, const Context& ctx, const Che
 
 int run_inspect(const InspectOptions& opt, const Context& ctx) {
   std::unique_ptr<RE2> filter = compile_filter(opt.filter);
-  Checkpoint ck = Checkpoint::open(opt.path);
+  Checkpoint ck = open_checkpoint(ctx, opt.path);
   std::optional<ConfigView> view;
   if (ck.config()) view.emplace(*ck.config());
   const ConfigView* v = view ? &*view : nullptr;

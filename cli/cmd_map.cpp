@@ -9,6 +9,7 @@
 #include "cli/arch_select.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 #include "loader/checkpoint.h"
 #include "mapping/planner.h"
 
@@ -178,7 +179,7 @@ void print_human(const MapPlan& plan, const ArchChoice& choice, const MapOptions
 int run_map(const MapOptions& opt, const Context& ctx) {
   std::optional<RuleSet> rules;
   if (!opt.rules.empty()) rules = RuleSet::load_file(opt.rules);
-  Checkpoint ck = Checkpoint::open(opt.path);
+  Checkpoint ck = open_checkpoint(ctx, opt.path);
   const Json* config = ck.config() ? &*ck.config() : nullptr;
   ArchChoice choice = choose_architecture(opt.arch, config, ck.config_file());
   PlanOptions po;

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 #include "loader/checkpoint.h"
 #include "loader/error.h"
 #include "quant/scheme.h"
@@ -45,7 +46,7 @@ Json stats_json(const quant::Stats& s) {
 }
 
 int run_tensor(const TensorOptions& o, const Context& ctx) {
-  Checkpoint ck = Checkpoint::open(o.path);
+  Checkpoint ck = open_checkpoint(ctx, o.path);
   quant::QuantScan scan = quant::scan_quantized(ck);
   quant::TensorValues tv(ck, scan, o.name, o.dequant);
   const TensorInfo* raw = ck.find(o.name);

@@ -13,6 +13,7 @@
 #include "cli/arch_select.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 #include "loader/checkpoint.h"
 #include "loader/structure_checks.h"
 #include "quant/moe_backend.h"
@@ -94,6 +95,12 @@ void sidecar_findings(const Checkpoint& ck, const Json* config, const Architectu
   if (ck.config_file().empty()) return;  // a lone weight file: no sidecars expected
   SidecarInput in;
   in.dir = fs::path(ck.config_file()).parent_path();
+  // Over the network generation_config.json is fetched (a few hundred bytes); the tokenizer
+  // files, tens of MB, are not (moeckpt(1), REMOTE CHECKPOINTS).
+  if (ck.is_remote())
+    in.reader = [&ck](const std::string& name) {
+      return name == "generation_config.json" ? ck.read_remote_small(name) : std::nullopt;
+    };
   in.config = config;
   in.config_label = ck.config_file();
   if (config) {
@@ -178,7 +185,7 @@ int run_validate(const ValidateOptions& opt, const Context& ctx) {
   OpenOptions oo;
   oo.collect_problems = true;
   oo.threads = opt.threads;
-  Checkpoint ck = Checkpoint::open(opt.path, oo);  // throws only when nothing can be read at all
+  Checkpoint ck = open_checkpoint(ctx, opt.path, oo);  // throws only when nothing can be read at all
   Verdict v = check_all(ck, rules ? &*rules : nullptr, opt);
   if (ctx.json) print_verdict_json(ck, v, opt);
   else print_verdict(ck, v, opt, ctx);

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "loader/remote_source.h"
+
 namespace moeckpt::cli {
 
 struct Context {
@@ -15,6 +17,7 @@ struct Context {
   bool color_stderr = false;
   bool stderr_is_tty = false;
   int exit_code = 0;
+  RemoteOptions remote;  // a URL PATH: --timeout, --revision and the environment (cli/remote.h)
 };
 
 }  // namespace moeckpt::cli

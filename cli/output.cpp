@@ -1,5 +1,8 @@
 #include "cli/output.h"
 
+#include <optional>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -24,8 +27,21 @@ std::string wrap(bool on, std::string_view text, Style s) {
 }
 }  // namespace
 
+namespace {
+std::optional<std::pair<uint64_t, uint64_t>> network_use;  // set by cli/remote.cpp's transport
+}  // namespace
+
+void note_network_use(uint64_t bytes, uint64_t requests) { network_use.emplace(bytes, requests); }
+
 void print_json(const Json& doc) {
-  std::string s = doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string s;
+  if (network_use && doc.is_object()) {
+    Json with = doc;
+    with["network"] = Json{{"bytes", network_use->first}, {"requests", network_use->second}};
+    s = with.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    s = doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   s.push_back('\n');
   std::fwrite(s.data(), 1, s.size(), stdout);
 }

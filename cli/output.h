@@ -12,8 +12,10 @@ namespace moeckpt::cli {
 
 enum class Style { kBold, kDim, kRed, kYellow, kGreen, kCyan };
 
-// Prints doc to stdout, indented by 2, with a final newline.
+// Prints doc to stdout, indented by 2, with a final newline. Once a URL was read, a JSON
+// object gets "network": {"bytes", "requests"} (what came over the network, all URLs).
 void print_json(const Json& doc);
+void note_network_use(uint64_t bytes, uint64_t requests);
 // text wrapped in ANSI codes when color is on for stdout.
 std::string styled(const Context& ctx, std::string_view text, Style s);
 std::string styled_err(const Context& ctx, std::string_view text, Style s);

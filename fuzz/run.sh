@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors_header index_file config rules torch_file)
+[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors_header index_file config rules torch_file http_parse)
 build=build-fuzz
 cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
   -DMOECKPT_FUZZ=ON -DMOECKPT_TESTS=OFF >/dev/null
@@ -21,6 +21,12 @@ for t in "${targets[@]}"; do
     index_file) find testdata -name '*.index.json' -exec cp {} "$corpus/" \; ;;
     config) find testdata -name 'config.json' | head -80 | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done ;;
     rules) cp tests/regress/rules/* "$corpus/" 2>/dev/null || true; find testdata -name '*rules*.json' -exec cp {} "$corpus/" \; ;;
+    http_parse)  # a seed of each kind: the mode byte, then the text
+      printf '\0bytes 0-7/188032' >"$corpus/range"
+      printf '\1https://hub.example/o/r/resolve/main/a.safetensors\n//cdn.example/x?sig=1' >"$corpus/redirect"
+      printf '\2moeckpt-header-cache 1\nurl http://h/x\netag "e"\nsize 9\nlength 3\n\nabc' >"$corpus/cache"
+      find testdata -name '*.safetensors' -size -16k | head -20 | while read -r f; do
+        { printf '\3'; cat "$f"; } >"$corpus/file-$(echo "$f" | tr / _)"; done ;;
     torch_file) find testdata -name '*.bin' -o -name '*.pt' | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done ;;
   esac
   [[ -d tests/regress/$t ]] && cp tests/regress/$t/* "$corpus/" 2>/dev/null || true

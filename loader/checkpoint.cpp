@@ -10,6 +10,7 @@
 #include "loader/mapped_file.h"
 #include "loader/name_index.h"
 #include "loader/parallel.h"
+#include "loader/remote_url.h"
 #include "loader/safetensors_reader.h"
 #include "loader/torch_reader.h"
 
@@ -32,6 +33,10 @@ std::string_view layout_name(Layout l) {
 
 struct Checkpoint::Impl {
   std::vector<MappedFile> maps;
+  std::shared_ptr<RemoteSource> remote;  // a URL's files (maps then stay empty)
+  // The last tensors read from a URL, by (file, offset): readers take a tensor's rows a chunk
+  // at a time and each chunk asks for the whole tensor's bytes again.
+  mutable std::vector<std::pair<std::pair<uint32_t, uint64_t>, std::shared_ptr<const std::vector<std::byte>>>> fetched;
   std::vector<std::vector<TorchStorage>> storages;  // per file (empty for safetensors)
   mutable std::once_flag by_name_once;
   mutable TensorNameIndex by_name;  // built on first find()
@@ -115,9 +120,13 @@ class Checkpoint::Impl::Opener {
 
   void run(const fs::path& path) {
     c_.input_ = path.string();
-    locate(path);
-    if (!index_path_.empty()) read_index();
-    read_config_file();
+    if (is_remote_path(c_.input_)) {
+      locate_remote();
+    } else {
+      locate(path);
+      if (!index_path_.empty()) read_index();
+      read_config_file();
+    }
     load_files();
     report_file_errors();
     merge_tensor_lists();
@@ -201,15 +210,20 @@ class Checkpoint::Impl::Opener {
   // Parses the index; its shards become the files to load. A broken index, when problems are
   // collected, is recorded and the directory's weights files are loaded instead.
   void read_index() {
+    read_index_from([&] { return read_text_file(index_path_, index_label_); }, index_path_.filename().string());
+  }
+
+  template <class ReadText>
+  void read_index_from(ReadText read_text, const std::string& index_file) {
     c_.layout_ = Layout::kIndexed;  // even when the index is broken (collect mode lists the directory)
-    c_.index_file_ = index_path_.filename().string();
+    c_.index_file_ = index_file;
     index_label_ = join_label(dir_label_, c_.index_file_);
     try {
-      c_.index_ = parse_index(read_text_file(index_path_, index_label_), index_label_);
+      c_.index_ = parse_index(read_text(), index_label_);
       if (c_.index_->shards.empty()) throw Error(Errc::kIndexInvalid, index_label_, "weight_map is empty");
       names_ = c_.index_->shards;
     } catch (const Error& e) {
-      if (!options_.collect_problems) throw;
+      if (!options_.collect_problems || c_.impl_->remote) throw;  // a server lists no directory
       // validate goes on with the shards the directory holds, so they are checked too.
       c_.problems_.push_back(e);
       c_.index_.reset();
@@ -230,6 +244,47 @@ class Checkpoint::Impl::Opener {
     for (const auto& n : names_) {
       if (!is_torch_name(n) && !is_safetensors_name(n))
         throw Error(Errc::kIndexInvalid, index_label_, "shard '" + n + "' is neither .safetensors nor .bin/.pt/.pth");
+    }
+  }
+
+  // A URL: config.json and the index asked for together (a directory: config.json, then
+  // model.safetensors.index.json, then model.safetensors).
+  void locate_remote() {
+    if (!options_.remote)
+      throw Error(Errc::kUnsupported, c_.input_, "this command reads local checkpoints only; a URL is for inspect, map, "
+                  "validate, experts --config, diff and tensor");
+    auto src = std::make_shared<RemoteSource>(c_.input_, *options_.remote);
+    c_.impl_->remote = src;
+    const RemoteLocation& loc = src->location();
+    dir_label_ = src->label("");
+    dir_label_.pop_back();
+    c_.dir_ = fs::path(dir_label_);
+    std::vector<std::string> ask = {"config.json"};
+    const bool dir = loc.file.empty();
+    const bool index = dir || ends_with(loc.file, ".json");
+    const std::string index_name = dir ? "model.safetensors.index.json" : loc.file;
+    if (index) ask.push_back(index_name);
+    auto got = src->read_small(ask);
+    if (got[0]) read_config_text(*got[0]);
+    if (index && got[1]) {
+      read_index_from([&] { return std::move(*got[1]); }, index_name);
+    } else if (index && !dir) {
+      throw Error(Errc::kFileOpen, src->label(index_name), "no such file on the server (HTTP 404)");
+    } else {
+      names_ = {dir ? std::string("model.safetensors") : loc.file};
+      c_.layout_ = Layout::kSingleFile;
+    }
+    if (c_.format_ == FileFormat::kTorch || is_torch_name(names_.front()))
+      throw Error(Errc::kUnsupported, c_.input_, "PyTorch files are read whole; over a URL moeckpt reads safetensors only");
+  }
+
+  void read_config_text(const std::string& text) {
+    c_.config_file_ = join_label(dir_label_, "config.json");
+    try {
+      c_.config_ = parse_config(text, c_.config_file_);
+    } catch (const Error& e) {
+      if (!options_.collect_problems) throw;
+      c_.problems_.push_back(e);
     }
   }
 
@@ -259,9 +314,12 @@ class Checkpoint::Impl::Opener {
     if (c_.index_)
       for (const auto& [tensor, shard] : c_.index_->weight_map)
         if (shard < n) listed_[shard].push_back(tensor);
+    std::vector<RemoteHead> heads;
+    if (c_.impl_->remote) heads = c_.impl_->remote->read_heads(names_);  // all at once
     parallel_for(n, options_.threads, [&](size_t i) {
       try {
-        load_file(i);
+        if (c_.impl_->remote) load_remote_file(i, heads[i]);
+        else load_file(i);
       } catch (const Error& e) {
         errors_[i] = e;
       }
@@ -280,7 +338,7 @@ class Checkpoint::Impl::Opener {
     MappedFile m = MappedFile::open(f.path, label);
     f.bytes = m.size();
     if (f.format == FileFormat::kSafetensors) {
-      read_safetensors_header(i, m, label);
+      read_safetensors_header(i, m.bytes(), m.size(), label);
     } else {
       read_torch_file(i, m, label);
     }
@@ -290,9 +348,28 @@ class Checkpoint::Impl::Opener {
     if (c_.index_) compare_with_index(i);
   }
 
-  void read_safetensors_header(size_t i, const MappedFile& m, const std::string& label) {
+  // A remote shard: its header as the server sent it, through the same checks.
+  void load_remote_file(size_t i, RemoteHead& head) {
     CheckpointFile& f = c_.files_[i];
-    SafetensorsHeader h = parse_safetensors(m.bytes(), label, static_cast<uint32_t>(i));
+    f.name = names_[i];
+    f.path = c_.dir_ / names_[i];
+    f.format = FileFormat::kSafetensors;
+    std::string label = join_label(dir_label_, names_[i]);
+    if (head.missing && c_.index_)
+      throw Error(Errc::kIndexMissingShard, index_label_, "names shard '" + names_[i] + "', which does not exist (HTTP 404)");
+    if (head.missing) throw *head.missing;
+    if (head.error) throw *head.error;
+    f.bytes = head.size;
+    read_safetensors_header(i, head.bytes, head.size, label);
+    f.num_tensors = static_cast<uint32_t>(per_file_[i].size());
+    f.loaded = true;
+    std::vector<std::byte>().swap(head.bytes);
+    if (c_.index_) compare_with_index(i);
+  }
+
+  void read_safetensors_header(size_t i, std::span<const std::byte> head, uint64_t size, const std::string& label) {
+    CheckpointFile& f = c_.files_[i];
+    SafetensorsHeader h = parse_safetensors_head(head, size, label, static_cast<uint32_t>(i));
     f.header_bytes = h.data_start;
     f.has_metadata = h.has_metadata;
     f.metadata = std::move(h.metadata);
@@ -426,12 +503,30 @@ void Checkpoint::release_pages(const TensorInfo& t, uint64_t begin, uint64_t end
   impl_->maps[t.file].advise_dontneed(t.offset + begin, std::min(end, t.nbytes) - std::min(begin, t.nbytes));
 }
 
+bool Checkpoint::is_remote() const { return impl_->remote != nullptr; }
+
+std::optional<std::string> Checkpoint::read_remote_small(const std::string& name) const {
+  if (!impl_->remote) return std::nullopt;
+  return impl_->remote->read_small({name}).front();
+}
+
 std::string Checkpoint::file_label(uint32_t file) const {
+  if (impl_->remote) return impl_->remote->label(files_.at(file).name);
   if (file < impl_->maps.size() && !impl_->maps[file].label().empty()) return impl_->maps[file].label();
   return (dir_ / files_.at(file).name).string();
 }
 
 TensorBytes Checkpoint::bytes(const TensorInfo& t) const {
+  if (impl_->remote) {  // its byte range, and nothing else
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    const std::pair<uint32_t, uint64_t> key{t.file, t.offset};
+    for (const auto& [k, buf] : impl_->fetched)
+      if (k == key && buf->size() == t.nbytes) return TensorBytes(buf);
+    auto buf = std::make_shared<const std::vector<std::byte>>(impl_->remote->read_range(files_.at(t.file).name, t.offset, t.nbytes));
+    if (impl_->fetched.size() >= 4) impl_->fetched.erase(impl_->fetched.begin());
+    impl_->fetched.emplace_back(key, buf);
+    return TensorBytes(buf);
+  }
   const MappedFile& m = impl_->maps.at(t.file);
   if (t.storage < 0) {
     if (t.offset > m.size() || t.nbytes > m.size() - t.offset)

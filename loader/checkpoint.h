@@ -6,6 +6,8 @@
 //  - a single .safetensors / .bin / .pt / .pth file;
 //  - an index file (*.index.json).
 // Files are mapped, never copied; headers are validated before any tensor data is read.
+// PATH may be a URL (loader/remote_source.h): then config.json, the index and each shard's
+// header come over the network, through the same parsers, and a tensor's bytes are its range.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include "loader/config_file.h"
 #include "loader/error.h"
 #include "loader/index_reader.h"
+#include "loader/remote_source.h"
 #include "loader/tensor.h"
 
 namespace moeckpt {
@@ -67,6 +70,9 @@ struct OpenOptions {
   // instead of throwing the first one (every other command).
   bool collect_problems = false;
   unsigned threads = 0;  // 0 = all cores
+  // How to read a PATH that is a URL (hf://, http://, https://); null refuses URLs (convert
+  // reads local files only).
+  const RemoteOptions* remote = nullptr;
 };
 
 class Checkpoint {
@@ -107,6 +113,10 @@ class Checkpoint {
   void release_pages(const TensorInfo& t, uint64_t begin, uint64_t end) const;
   // Label of file i in messages ("dir/model-00001-of-00002.safetensors").
   std::string file_label(uint32_t file) const;
+  // For a URL checkpoint: a small file beside config.json (generation_config.json, say) read
+  // whole, nullopt when the server does not have it. Local checkpoints: nullopt (read the file).
+  std::optional<std::string> read_remote_small(const std::string& name) const;
+  bool is_remote() const;
 
  private:
   struct Impl;

@@ -112,16 +112,18 @@ TensorInfo parse_entry(std::string_view label, std::string name, element value) 
 
 // N, the header's length, from the 8-byte little-endian prefix; checked against the limit and
 // against the file.
-uint64_t header_length(std::span<const std::byte> file, std::string_view label) {
-  if (file.size() < 8)
-    fail(Errc::kHeaderTooSmall, label, "file is " + std::to_string(file.size()) + " bytes, too small for a safetensors header");
+uint64_t header_length(std::span<const std::byte> head, uint64_t file_size, std::string_view label) {
+  if (file_size < 8)
+    fail(Errc::kHeaderTooSmall, label, "file is " + std::to_string(file_size) + " bytes, too small for a safetensors header");
+  if (head.size() < 8) fail(Errc::kTruncated, label, "the file's first 8 bytes did not arrive");
   uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(file[static_cast<size_t>(i)]);
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(head[static_cast<size_t>(i)]);
   if (n > kMaxSafetensorsHeader)
     fail(Errc::kHeaderOverLimit, label, "header length " + std::to_string(n) + " is over the 100,000,000-byte limit");
-  if (n > file.size() - 8)
+  if (n > file_size - 8)
     fail(Errc::kHeaderTooLarge, label, "header length " + std::to_string(n) + " runs past the end of the file (" +
-         std::to_string(file.size()) + " bytes)");
+         std::to_string(file_size) + " bytes)");
+  if (n > head.size() - 8) fail(Errc::kTruncated, label, "the header's " + std::to_string(n) + " bytes did not all arrive");
   return n;
 }
 
@@ -230,13 +232,18 @@ std::vector<TensorInfo> in_name_order(std::vector<TensorInfo>& tensors, const st
 }  // namespace
 
 SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string_view label, uint32_t file_index) {
+  return parse_safetensors_head(file, file.size(), label, file_index);
+}
+
+SafetensorsHeader parse_safetensors_head(std::span<const std::byte> head, uint64_t file_size, std::string_view label,
+                                         uint32_t file_index) {
   SafetensorsHeader h;
-  h.header_size = header_length(file, label);
+  h.header_size = header_length(head, file_size, label);
   h.data_start = 8 + h.header_size;
-  const char* text = reinterpret_cast<const char*>(file.data()) + 8;
+  const char* text = reinterpret_cast<const char*>(head.data()) + 8;
   read_entries(parse_header_json(text, h.header_size, label), label, file_index, h);
   const std::vector<uint32_t> order = name_order(h.tensors, label);
-  check_tiling(h.tensors, order, file.size() - h.data_start, label);
+  check_tiling(h.tensors, order, file_size - h.data_start, label);
   h.tensors = in_name_order(h.tensors, order, h.data_start);
   return h;
 }

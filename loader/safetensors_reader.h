@@ -37,5 +37,10 @@ struct SafetensorsHeader {
 // where one is at fault) for the first rule broken. TensorInfo::file is set to file_index.
 SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string_view label,
                                     uint32_t file_index = 0);
+// The same checks from the file's first bytes and its size (a remote file: only 8 + N bytes
+// come over the network). head holds at least min(file_size, 8 + N) bytes; a head shorter than
+// that is the file shrinking while read (kTruncated).
+SafetensorsHeader parse_safetensors_head(std::span<const std::byte> head, uint64_t file_size, std::string_view label,
+                                         uint32_t file_index = 0);
 
 }  // namespace moeckpt

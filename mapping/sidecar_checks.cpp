@@ -67,6 +67,18 @@ class SidecarChecker {
     else if (in.vocab_size) limit_ = in.vocab_size, limit_what_ = "vocab_size " + std::to_string(*in.vocab_size);
   }
 
+  // A sidecar's text through the reader, or from the directory.
+  std::optional<std::string> read(const char* name, const char* invalid_code, Findings& f) const {
+    if (!in_.reader) return read_sidecar(in_.dir / name, invalid_code, f);
+    try {
+      return in_.reader(name);
+    } catch (const Error& e) {
+      f.push_back(error(invalid_code, e.reason(), label(name)));
+      return std::nullopt;
+    }
+  }
+  std::string label(const char* name) const { return (in_.dir / name).string(); }
+
   Findings run() {
     if (in_.config) {
       check_ids(*in_.config, "", in_.config_label);
@@ -101,7 +113,7 @@ class SidecarChecker {
   void generation_config() {
     fs::path p = in_.dir / "generation_config.json";
     Findings local;
-    auto text = read_sidecar(p, "E-GENCONFIG-INVALID", local);
+    auto text = read("generation_config.json", "E-GENCONFIG-INVALID", local);
     f_.insert(f_.end(), local.begin(), local.end());
     if (!text) {
       if (local.empty() && in_.config)
@@ -123,7 +135,7 @@ class SidecarChecker {
   // these files run to tens of MB.
   void tokenizer() {
     fs::path p = in_.dir / "tokenizer.json";
-    auto text = read_sidecar(p, "E-TOKENIZER-INVALID", f_);
+    auto text = read("tokenizer.json", "E-TOKENIZER-INVALID", f_);
     if (!text) return;
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
@@ -161,7 +173,7 @@ class SidecarChecker {
 
   void tokenizer_config() {
     fs::path p = in_.dir / "tokenizer_config.json";
-    auto text = read_sidecar(p, "E-TOKENIZER-INVALID", f_);
+    auto text = read("tokenizer_config.json", "E-TOKENIZER-INVALID", f_);
     if (!text) return;
     Json j;
     try {
@@ -173,7 +185,8 @@ class SidecarChecker {
     auto t = j.find("chat_template");
     bool in_config = t != j.end() && (t->is_string() ? !t->get<std::string>().empty() : t->is_array() && !t->empty());
     std::error_code ec;
-    bool file = fs::exists(in_.dir / "chat_template.jinja", ec) || fs::exists(in_.dir / "chat_template.json", ec);
+    bool file = in_.reader ? (in_.reader("chat_template.jinja") || in_.reader("chat_template.json"))
+                           : fs::exists(in_.dir / "chat_template.jinja", ec) || fs::exists(in_.dir / "chat_template.json", ec);
     if (!in_config && !file)
       f_.push_back(warning("W-CHAT-TEMPLATE-MISSING",
                            "no chat template (tokenizer_config.json chat_template, chat_template.jinja or chat_template.json): "

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,10 @@ struct SidecarInput {
   std::optional<int64_t> vocab_size;   // config.json's, from the text section of composite configs
   std::optional<int64_t> embed_rows;   // rows of the input embedding tensor, when there is one
   std::string embed_name;
+  // Reads a sidecar by file name instead of the file system (a URL checkpoint): its text, or
+  // nullopt when there is none; throws Error when it cannot be read. Files it is not asked to
+  // serve count as absent.
+  std::function<std::optional<std::string>(const std::string& name)> reader;
 };
 
 // Codes: W-GENCONFIG-MISSING, E-GENCONFIG-INVALID, E-TOKEN-ID-RANGE, E-TOKENIZER-INVALID,

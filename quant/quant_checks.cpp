@@ -49,7 +49,10 @@ bool fp4_experts_under_fp8(const Json& config) {
 void config_checks(const Checkpoint& ck, const Json* config, const QuantConfig& cfg, const QuantScan& scan, Findings& f) {
   if (!config || !config->is_object()) return;
   const bool has_quant_tensors =
-      !scan.tensors.empty() || std::any_of(ck.tensors().begin(), ck.tensors().end(), [](const TensorInfo& t) { return quantized_dtype(t.dtype); });
+      !scan.tensors.empty() || std::any_of(ck.tensors().begin(), ck.tensors().end(), [](const TensorInfo& t) {
+        // Packed integer weights count even in a layout the scan cannot read (3-bit codes, say).
+        return quantized_dtype(t.dtype) || t.name.ends_with(".weight_packed") || t.name.ends_with(".qweight");
+      });
   const Json* qc = nullptr;
   for (const char* key : {"quantization_config", "compression_config"})
     if (auto it = config->find(key); it != config->end() && it->is_object()) qc = &*it;

@@ -337,6 +337,12 @@ def build(out, name, model, quantize, qconfig, skip, extra_files=None, config_ex
     for fn, doc in (extra_files or {}).items():
         with open(os.path.join(d, fn), "w") as f:
             json.dump(doc, f, indent=2, sort_keys=True)
+    # The source model's generation_config.json, as a release carries it beside config.json.
+    src = {"qwen3": "qwen3_moe", "dsv3": "deepseek_v3", "dsv4": "deepseek_v4"}
+    for tag, model in src.items():
+        gen = os.path.join(MODELS, model, "generation_config.json")
+        if tag in name.split("_") and os.path.exists(gen):
+            shutil.copy(gen, os.path.join(d, "generation_config.json"))
     save_file(ref, os.path.join(out, name + ".ref.safetensors"))
     REPORT["fixtures"][name] = {"tensors": len(tensors), "bytes": os.path.getsize(os.path.join(d, "model.safetensors"))}
 

@@ -7,14 +7,14 @@ _moeckpt() {
   ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
   local commands="inspect map experts archs validate convert tensor diff"
   # Global options are accepted before or after the command name.
-  local global="-h --help --version --json -q --quiet -v --verbose --color"
+  local global="-h --help --version --json -q --quiet -v --verbose --color --timeout --revision"
 
   # The command is the first word that is neither an option nor an option's value.
   local cmd="" i w
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=${COMP_WORDS[i]}
     case $w in
-      --color) ((i++)) ;;
+      --color | --timeout | --revision) ((i++)) ;;
       -*) ;;
       *) cmd=$w; break ;;
     esac
@@ -35,7 +35,7 @@ _moeckpt() {
     --rules | --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --finalize) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --filter | --only | --exclude | --max-shard-size | --threads | --worker | --workers | --num-experts | \
-      --redundant-experts | --tp | --ep | -n | --count | --atol | --rtol) return ;;
+      --redundant-experts | --tp | --ep | -n | --count | --atol | --rtol | --timeout | --revision) return ;;
   esac
 
   if [[ -z $cmd ]]; then

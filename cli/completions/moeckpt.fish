@@ -17,6 +17,8 @@ complete -c moeckpt -l json -d 'Print one deterministic JSON document on stdout'
 complete -c moeckpt -s q -l quiet -d 'No progress bar, no warnings'
 complete -c moeckpt -s v -l verbose -d 'Debug log lines on stderr (twice: trace)'
 complete -c moeckpt -l color -x -a 'auto always never' -d 'Color output'
+complete -c moeckpt -l timeout -x -d 'For a URL PATH: seconds each request may take'
+complete -c moeckpt -l revision -x -d 'For an hf:// PATH: branch, tag or commit'
 
 complete -c moeckpt -n "not __fish_seen_subcommand_from $commands" -a inspect -d 'Summarize a checkpoint'
 complete -c moeckpt -n "not __fish_seen_subcommand_from $commands" -a map -d 'How an engine loads every tensor; gaps'
