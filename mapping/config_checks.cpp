@@ -98,11 +98,23 @@ Findings check_config(const Json& config, const std::string& label, const Archit
   };
   auto experts = v.get(ConfigField::kNumExperts);
   auto topk = v.get(ConfigField::kTopK);
+  // A spelling other families use that this architecture's engine class does not read: said,
+  // so that the fix (rename the key) is plain.
+  auto unread = [&](ConfigField fld) {
+    std::string out;
+    const auto& tried = v.aliases(fld);
+    for (const auto& k : default_aliases(fld))
+      if (std::find(tried.begin(), tried.end(), k) == tried.end() && v.find(k))
+        out += (out.empty() ? "" : ", ") + std::string("'") + k + "'";
+    if (out.empty() || !arch) return out;
+    return "; the config has " + out + ", which " + (arch->engine_class.empty() ? arch->name : arch->engine_class) + " does not read";
+  };
   if (moe) {
     if (!experts && !bad_type(ConfigField::kNumExperts))
-      f.push_back(error("E-EXPERTS-MISSING", "no routed-expert count: tried " + join(v.aliases(ConfigField::kNumExperts)), label));
+      f.push_back(error("E-EXPERTS-MISSING",
+                        "no routed-expert count: tried " + join(v.aliases(ConfigField::kNumExperts)) + unread(ConfigField::kNumExperts), label));
     if (!topk && !bad_type(ConfigField::kTopK))
-      f.push_back(error("E-TOPK-MISSING", "no top-k: tried " + join(v.aliases(ConfigField::kTopK)), label));
+      f.push_back(error("E-TOPK-MISSING", "no top-k: tried " + join(v.aliases(ConfigField::kTopK)) + unread(ConfigField::kTopK), label));
   }
   if (experts && experts->value == 0)
     f.push_back(error("E-EXPERTS-ZERO", "'" + experts->key + "' is 0: a MoE model needs at least one routed expert", label));

@@ -100,6 +100,10 @@ TEST_F(Validate, TopKMissingNamesEveryAliasTried) {
   ASSERT_FALSE(finding(doc, "E-TOPK-MISSING").is_null()) << doc.dump(2);
   EXPECT_NE(finding(doc, "E-TOPK-MISSING")["message"].get<std::string>().find("num_experts_per_tok"), std::string::npos);
   EXPECT_EQ(last_rc_, 1);
+  // Another family's spelling that this engine class does not read is named as the cause.
+  c["top_k_experts"] = 1;
+  std::string unread = finding(check(mixtral(2, 2), c), "E-TOPK-MISSING")["message"];
+  EXPECT_NE(unread.find("the config has 'top_k_experts', which MixtralForCausalLM does not read"), std::string::npos) << unread;
   // An architecture moeckpt does not know uses every alias: top_k_experts alone (Gemma 4's
   // spelling) resolves, a config with no alias names both.
   json g = mixtral_config();
