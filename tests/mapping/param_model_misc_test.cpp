@@ -13,44 +13,20 @@
 #include "loader/checkpoint.h"
 #include "mapping/arch_registry.h"
 #include "mapping/planner.h"
+#include "param_fixture.h"
 #include "test_util.h"
 
 namespace moeckpt {
 namespace {
 
-struct Fixture {
-  const Architecture* arch = nullptr;
-  Json config;
-  std::vector<TensorInfo> tensors;
-};
+using Fixture = testing::ParamFixture;
+using testing::clean;
+using testing::finding;
+using testing::plan;
+using testing::unexpected;
+using testing::unfilled;
 
-Fixture load(const char* arch, const char* dir) {
-  Fixture f;
-  f.arch = ArchRegistry::get().find(arch);
-  EXPECT_NE(f.arch, nullptr) << arch;
-  Checkpoint ck = Checkpoint::open(testing::source_dir(dir));
-  EXPECT_TRUE(ck.config()) << dir;
-  f.config = *ck.config();
-  f.tensors.assign(ck.tensors().begin(), ck.tensors().end());
-  return f;
-}
-
-MapPlan plan(const Fixture& f) { return plan_mapping(*f.arch, &f.config, f.tensors); }
-
-bool clean(const MapPlan& p) { return p.param_model && p.unfilled.empty() && p.unexpected.empty() && p.param_findings.empty(); }
-
-bool unfilled(const MapPlan& p, const std::string& tensor) {
-  return std::any_of(p.unfilled.begin(), p.unfilled.end(), [&](const UnfilledEntry& u) { return u.expected == tensor; });
-}
-
-bool finding(const MapPlan& p, const char* code, const std::string& tensor) {
-  return std::any_of(p.param_findings.begin(), p.param_findings.end(),
-                     [&](const ParamFinding& x) { return x.code == code && x.tensor == tensor; });
-}
-
-bool unexpected(const MapPlan& p, const std::string& tensor) {
-  return std::find(p.unexpected.begin(), p.unexpected.end(), tensor) != p.unexpected.end();
-}
+Fixture load(const char* arch, const char* dir) { return testing::load_fixture(arch, dir); }
 
 void drop(Fixture& f, const std::string& name) {
   auto it = std::find_if(f.tensors.begin(), f.tensors.end(), [&](const TensorInfo& t) { return t.name == name; });

@@ -10,53 +10,25 @@
 #include "loader/checkpoint.h"
 #include "mapping/arch_registry.h"
 #include "mapping/planner.h"
+#include "param_fixture.h"
 #include "test_util.h"
 
 namespace moeckpt {
 namespace {
 
-struct Fixture {
-  const Architecture* arch = nullptr;
-  Json config;
-  std::vector<TensorInfo> tensors;
-};
+using Fixture = testing::ParamFixture;
+using testing::clean;
+using testing::plan;
+using testing::unexpected;
+using testing::unfilled;
 
-Fixture open_fixture(const std::string& entry) {
-  Fixture f;
-  f.arch = ArchRegistry::get().find(entry);
-  EXPECT_NE(f.arch, nullptr) << entry;
-  if (!f.arch) return f;
-  Checkpoint ck = Checkpoint::open(testing::source_dir(f.arch->fixture));
-  EXPECT_TRUE(ck.config()) << entry;
-  if (ck.config()) f.config = *ck.config();
-  f.tensors.assign(ck.tensors().begin(), ck.tensors().end());
-  return f;
-}
-
-MapPlan plan(const Fixture& f, const Json& config, const std::vector<TensorInfo>& tensors) {
-  return plan_mapping(*f.arch, &config, tensors);
-}
+Fixture open_fixture(const std::string& entry) { return testing::load_fixture(entry); }
 
 // The fixture's plan with one config key set to another value.
 MapPlan plan_with(const Fixture& f, const std::string& key, const Json& value) {
   Json c = f.config;
   c[key] = value;
   return plan(f, c, f.tensors);
-}
-
-bool clean(const MapPlan& p) { return p.param_model && p.unfilled.empty() && p.unexpected.empty() && p.param_findings.empty(); }
-
-bool has_finding(const MapPlan& p, const std::string& code, const std::string& tensor) {
-  return std::any_of(p.param_findings.begin(), p.param_findings.end(),
-                     [&](const ParamFinding& f) { return f.code == code && f.tensor == tensor; });
-}
-
-bool unfilled(const MapPlan& p, const std::string& tensor) {
-  return std::any_of(p.unfilled.begin(), p.unfilled.end(), [&](const UnfilledEntry& u) { return u.expected == tensor; });
-}
-
-bool unexpected(const MapPlan& p, const std::string& tensor) {
-  return std::find(p.unexpected.begin(), p.unexpected.end(), tensor) != p.unexpected.end();
 }
 
 std::vector<TensorInfo> without(std::vector<TensorInfo> all, const std::string& name) {
@@ -76,7 +48,7 @@ TEST(ParamModelMla, IndexerFollowsIndexTopk) {
   c.erase("index_topk");
   MapPlan p = plan(f, c, f.tensors);
   EXPECT_TRUE(unexpected(p, "model.layers.0.self_attn.indexer.wq_b.weight"));
-  EXPECT_TRUE(has_finding(p, "E-PARAM-UNEXPECTED", "model.layers.1.self_attn.indexer.k_norm.bias"));
+  EXPECT_TRUE(testing::finding(p, "E-PARAM-UNEXPECTED", "model.layers.1.self_attn.indexer.k_norm.bias"));
 }
 
 // IndexCache (index_topk_freq / index_skip_topk_offset): a layer that reuses an earlier
@@ -133,8 +105,8 @@ TEST(ParamModelMla, LongcatRouterCountsZeroExperts) {
   ASSERT_TRUE(f.arch);
   EXPECT_TRUE(clean(plan(f, f.config, f.tensors)));
   MapPlan p = plan_with(f, "zero_expert_num", 0);
-  EXPECT_TRUE(has_finding(p, "E-PARAM-SHAPE", "model.layers.0.mlp.router.classifier.weight"));
-  EXPECT_TRUE(has_finding(p, "E-PARAM-SHAPE", "model.layers.1.mlp.router.e_score_correction_bias"));
+  EXPECT_TRUE(testing::finding(p, "E-PARAM-SHAPE", "model.layers.0.mlp.router.classifier.weight"));
+  EXPECT_TRUE(testing::finding(p, "E-PARAM-SHAPE", "model.layers.1.mlp.router.e_score_correction_bias"));
   EXPECT_TRUE(unfilled(plan_with(f, "router_bias", true), "model.layers.0.mlp.router.classifier.bias"));
 }
 
@@ -146,9 +118,9 @@ TEST(ParamModelMla, Step3SharedQueryAndSingleKvHead) {
   EXPECT_TRUE(clean(plan(f, f.config, f.tensors)));
   EXPECT_TRUE(clean(plan_with(f, "num_attention_groups", 2)));
   MapPlan p = plan_with(f, "share_q_dim", 48);
-  EXPECT_TRUE(has_finding(p, "E-PARAM-SHAPE", "model.layers.0.self_attn.q_proj.weight"));
-  EXPECT_TRUE(has_finding(p, "E-PARAM-SHAPE", "model.layers.1.self_attn.inter_norm.weight"));
-  EXPECT_TRUE(has_finding(p, "E-PARAM-SHAPE", "model.layers.1.self_attn.wq.weight"));
+  EXPECT_TRUE(testing::finding(p, "E-PARAM-SHAPE", "model.layers.0.self_attn.q_proj.weight"));
+  EXPECT_TRUE(testing::finding(p, "E-PARAM-SHAPE", "model.layers.1.self_attn.inter_norm.weight"));
+  EXPECT_TRUE(testing::finding(p, "E-PARAM-SHAPE", "model.layers.1.self_attn.wq.weight"));
 }
 
 }  // namespace

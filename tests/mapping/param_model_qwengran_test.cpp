@@ -13,33 +13,19 @@
 #include "loader/checkpoint.h"
 #include "mapping/arch_registry.h"
 #include "mapping/planner.h"
+#include "param_fixture.h"
 #include "test_util.h"
 
 namespace moeckpt {
 namespace {
 
-struct Fixture {
-  const Architecture* arch = nullptr;
-  Json config;
-  std::vector<TensorInfo> tensors;
-};
+using Fixture = testing::ParamFixture;
+using testing::clean;
+using testing::finding;
+using testing::plan;
+using testing::unfilled;
 
-Fixture load(const std::string& name) {
-  Fixture f;
-  f.arch = ArchRegistry::get().find(name);
-  EXPECT_TRUE(f.arch) << name;
-  if (!f.arch) return f;
-  Checkpoint ck = Checkpoint::open(testing::source_dir(f.arch->fixture));
-  EXPECT_TRUE(ck.config()) << name;
-  if (ck.config()) f.config = *ck.config();
-  f.tensors.assign(ck.tensors().begin(), ck.tensors().end());
-  return f;
-}
-
-MapPlan plan(const Fixture& f, const Json& config) { return plan_mapping(*f.arch, &config, f.tensors); }
-MapPlan plan(const Fixture& f) { return plan(f, f.config); }
-
-bool clean(const MapPlan& p) { return p.param_model && p.unfilled.empty() && p.unexpected.empty() && p.param_findings.empty(); }
+Fixture load(const std::string& name) { return testing::load_fixture(name); }
 
 // The untouched twin: the fixture as it is passes.
 Fixture load_clean(const std::string& name) {
@@ -48,14 +34,6 @@ Fixture load_clean(const std::string& name) {
     EXPECT_TRUE(clean(plan(f))) << name;
   }
   return f;
-}
-
-bool unfilled(const MapPlan& p, const std::string& tensor) {
-  return std::any_of(p.unfilled.begin(), p.unfilled.end(), [&](const UnfilledEntry& u) { return u.expected == tensor; });
-}
-bool finding(const MapPlan& p, const std::string& code, const std::string& tensor) {
-  return std::any_of(p.param_findings.begin(), p.param_findings.end(),
-                     [&](const ParamFinding& x) { return x.code == code && x.tensor == tensor; });
 }
 
 // The fixture with config keys set (a null value erases the key).

@@ -1,0 +1,55 @@
+// A registry entry's fixture opened for in-process planning, and the predicates the parameter
+// model's twin tests ask of a plan (tests/mapping/param_model_*_test.cpp).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "loader/checkpoint.h"
+#include "mapping/arch_registry.h"
+#include "mapping/planner.h"
+#include "test_util.h"
+
+namespace moeckpt::testing {
+
+struct ParamFixture {
+  const Architecture* arch = nullptr;
+  Json config;
+  std::vector<TensorInfo> tensors;
+};
+
+// Entry `entry` with the checkpoint in `dir` (default: the entry's own fixture).
+inline ParamFixture load_fixture(const std::string& entry, const std::string& dir = {}) {
+  ParamFixture f;
+  f.arch = ArchRegistry::get().find(entry);
+  EXPECT_NE(f.arch, nullptr) << entry;
+  if (!f.arch) return f;
+  Checkpoint ck = Checkpoint::open(source_dir(dir.empty() ? f.arch->fixture : dir));
+  EXPECT_TRUE(ck.config()) << entry;
+  if (ck.config()) f.config = *ck.config();
+  f.tensors.assign(ck.tensors().begin(), ck.tensors().end());
+  return f;
+}
+
+inline MapPlan plan(const ParamFixture& f, const Json& config, const std::vector<TensorInfo>& tensors) {
+  return plan_mapping(*f.arch, &config, tensors);
+}
+inline MapPlan plan(const ParamFixture& f, const Json& config) { return plan(f, config, f.tensors); }
+inline MapPlan plan(const ParamFixture& f) { return plan(f, f.config, f.tensors); }
+
+inline bool clean(const MapPlan& p) { return p.param_model && p.unfilled.empty() && p.unexpected.empty() && p.param_findings.empty(); }
+inline bool unfilled(const MapPlan& p, const std::string& tensor) {
+  return std::any_of(p.unfilled.begin(), p.unfilled.end(), [&](const UnfilledEntry& u) { return u.expected == tensor; });
+}
+inline bool finding(const MapPlan& p, const std::string& code, const std::string& tensor) {
+  return std::any_of(p.param_findings.begin(), p.param_findings.end(),
+                     [&](const ParamFinding& x) { return x.code == code && x.tensor == tensor; });
+}
+inline bool unexpected(const MapPlan& p, const std::string& tensor) {
+  return std::find(p.unexpected.begin(), p.unexpected.end(), tensor) != p.unexpected.end();
+}
+
+}  // namespace moeckpt::testing
