@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -77,20 +76,6 @@ void mapping_findings(const Checkpoint& ck, const Json* config, const Architectu
   f.insert(f.end(), x.begin(), x.end());
 }
 
-// The input embedding's rows, for the token-id checks: the first tensor an embedding is
-// called by (outside the MTP layers).
-std::pair<std::optional<int64_t>, std::string> embedding_rows(const Checkpoint& ck) {
-  static const char* const kNames[] = {"embed_tokens.weight", "wte.weight", "tok_embeddings.weight", "word_embeddings.weight", "embed.weight"};
-  for (const char* n : kNames)
-    for (const auto& t : ck.tensors()) {
-      std::string_view name = t.name;
-      if (!name.ends_with(n) || name.find("layers.") != std::string_view::npos || t.shape.size() != 2) continue;
-      if (name.size() != std::strlen(n) && name[name.size() - std::strlen(n) - 1] != '.') continue;
-      return {static_cast<int64_t>(t.shape[0]), t.name};
-    }
-  return {std::nullopt, ""};
-}
-
 void sidecar_findings(const Checkpoint& ck, const Json* config, const Architecture* arch, Findings& f) {
   if (ck.config_file().empty()) return;  // a lone weight file: no sidecars expected
   SidecarInput in;
@@ -109,7 +94,7 @@ void sidecar_findings(const Checkpoint& ck, const Json* config, const Architectu
     ConfigView view(*config, aliases, arch ? arch->config_section : std::string());
     in.vocab_size = view.get_int("vocab_size");
   }
-  std::tie(in.embed_rows, in.embed_name) = embedding_rows(ck);
+  std::tie(in.embed_rows, in.embed_name) = embedding_rows(ck.tensors());
   auto s = check_sidecars(in);
   f.insert(f.end(), s.begin(), s.end());
 }

@@ -398,6 +398,7 @@ ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string,
       r.load_errors_.push_back(e.what());
     }
   }
+  std::set<std::string> unresolved;
   for (auto& a : r.archs_) {
     if (!a.composite) continue;
     auto text = std::find_if(r.archs_.begin(), r.archs_.end(), [&](const Architecture& t) { return t.name == a.composite->text; });
@@ -413,9 +414,11 @@ ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string,
     Error e(Errc::kUnsupported, "mapping/archs/" + a.name + ".json", "malformed architecture entry: 'composite.text' " + why);
     if (!lenient) throw e;
     r.load_errors_.push_back(e.what());
+    unresolved.insert(a.name);
   }
-  if (lenient)  // a composite whose language model could not be had is dropped with its error
-    r.archs_.erase(std::remove_if(r.archs_.begin(), r.archs_.end(), [](const Architecture& a) { return a.composite && a.experts.empty() && a.tensors.empty(); }), r.archs_.end());
+  // A composite whose language model could not be had is dropped, its error kept.
+  r.archs_.erase(std::remove_if(r.archs_.begin(), r.archs_.end(), [&](const Architecture& a) { return unresolved.count(a.name) > 0; }),
+                 r.archs_.end());
   std::sort(r.archs_.begin(), r.archs_.end(), [](const Architecture& x, const Architecture& y) { return x.name < y.name; });
   return r;
 }

@@ -234,7 +234,7 @@ class Planner {
       plan_.dropped.push_back(t.name);
       return;
     }
-    if (std::any_of(arch_.skip.begin(), arch_.skip.end(), [&](const std::string& s) { return n1->find(s) != std::string_view::npos; })) {
+    if (engine_skips(*n1)) {
       plan_.skipped.emplace_back(t.name, "the engine does not load it");
       return;
     }
@@ -243,10 +243,7 @@ class Planner {
     r.e.layer = layer_index(*n1);
     r.e.mtp = n1->starts_with("mtp.") || n1->find(".mtp.") != std::string_view::npos ||
               (plan_.num_layers && r.e.layer >= *plan_.num_layers);
-    if (!resolve_expert(*n1, r) && !resolve_stacked(*n1, r)) {
-      r.e.param = *n1;
-      r.e.kind = "direct";
-    }
+    resolve_param(*n1, r);
     auto renamed = renamer_->load_time(r.e.param);
     if (!renamed) {
       plan_.skipped.emplace_back(t.name, "dropped by the engine's load-time renames");
@@ -272,11 +269,9 @@ class Planner {
   std::optional<std::pair<std::string, std::string>> engine_name(std::string_view name) {
     std::string buf;
     auto n1 = renamer_->engine(name, buf);
-    if (!n1) return std::nullopt;
-    if (std::any_of(arch_.skip.begin(), arch_.skip.end(), [&](const std::string& s) { return n1->find(s) != std::string_view::npos; }))
-      return std::nullopt;
+    if (!n1 || engine_skips(*n1)) return std::nullopt;
     Resolved r;
-    if (!resolve_expert(*n1, r) && !resolve_stacked(*n1, r)) r.e.param = *n1;
+    resolve_param(*n1, r);
     auto renamed = renamer_->load_time(r.e.param);
     if (!renamed) return std::nullopt;
     return std::make_pair(std::move(*renamed), r.e.packed);
@@ -305,6 +300,18 @@ class Planner {
     plan_.unexpected = std::move(r.unexpected);
     plan_.param_findings = std::move(r.findings);
     plan_.notes.insert(plan_.notes.end(), r.notes.begin(), r.notes.end());
+  }
+
+  // The engine's skip list (substrings of mapped names).
+  bool engine_skips(std::string_view n1) const {
+    return std::any_of(arch_.skip.begin(), arch_.skip.end(), [&](const std::string& s) { return n1.find(s) != std::string_view::npos; });
+  }
+
+  // The parameter a mapped name fills: an expert's, a stacked one, or the name itself.
+  void resolve_param(std::string_view n1, Resolved& r) {
+    if (resolve_expert(n1, r) || resolve_stacked(n1, r)) return;
+    r.e.param = n1;
+    r.e.kind = "direct";
   }
 
   // "<path>.<e>.<proj>.<rest>" -> "<path>.w13_<rest>" / "<path>.w2_<rest>".

@@ -204,4 +204,17 @@ class SidecarChecker {
 
 Findings check_sidecars(const SidecarInput& in) { return SidecarChecker(in).run(); }
 
+std::pair<std::optional<int64_t>, std::string> embedding_rows(std::span<const TensorInfo> tensors) {
+  static constexpr std::string_view kNames[] = {"embed_tokens.weight", "wte.weight", "tok_embeddings.weight", "word_embeddings.weight",
+                                                "embed.weight"};
+  for (std::string_view n : kNames)
+    for (const auto& t : tensors) {
+      std::string_view name = t.name;
+      if (!name.ends_with(n) || name.find("layers.") != std::string_view::npos || t.shape.size() != 2) continue;
+      if (name.size() != n.size() && name[name.size() - n.size() - 1] != '.') continue;
+      return {static_cast<int64_t>(t.shape[0]), t.name};
+    }
+  return {std::nullopt, ""};
+}
+
 }  // namespace moeckpt

@@ -8,10 +8,13 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
+#include <utility>
 
 #include "loader/config_file.h"
 #include "loader/finding.h"
+#include "loader/tensor.h"
 
 namespace moeckpt {
 
@@ -27,6 +30,10 @@ struct SidecarInput {
   // serve count as absent.
   std::function<std::optional<std::string>(const std::string& name)> reader;
 };
+
+// The input embedding's rows and name, for the token-id checks: the first 2-D tensor named as an
+// embedding is (embed_tokens, wte, tok_embeddings, word_embeddings, embed), outside the layers.
+std::pair<std::optional<int64_t>, std::string> embedding_rows(std::span<const TensorInfo> tensors);
 
 // Codes: W-GENCONFIG-MISSING, E-GENCONFIG-INVALID, E-TOKEN-ID-RANGE, E-TOKENIZER-INVALID,
 // E-TOKENIZER-VOCAB, W-CHAT-TEMPLATE-MISSING (man/moeckpt-validate.1).
