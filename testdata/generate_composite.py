@@ -41,6 +41,12 @@ TEXT_RETRY = {
                      "global_head_dim": 16, "moe_intermediate_size": 32}],
     "longcat_flash": [{"expert_ffn_hidden_size": 32, "ffn_hidden_size": 96, "num_layers": 1, "zero_expert_num": 2}],
     "deepseek_ocr2_text": [{}],
+    # DBRX keeps its sizes under attn_config / ffn_config (sub-configs given as dicts).
+    "dbrx": [{"d_model": 64, "n_heads": 4, "n_layers": 2, "max_seq_len": 256, "vocab_size": 128,
+              "attn_config": {"kv_n_heads": 2, "clip_qkv": 8.0},
+              "ffn_config": {"moe_num_experts": 4, "moe_top_k": 2, "ffn_hidden_size": 32}}],
+    "step3p5": [{}],
+    "zaya": [{"num_experts_per_tok": 1}],
 }
 REPORT = {"composite": {}, "text": {}, "errors": {}}
 
@@ -169,9 +175,7 @@ def part_text(out, only):
             torch.manual_seed(0)
             d = os.path.join(root, mt)
             try:
-                cfg, _ = g.tiny_config(mt)
-                for k, v in extra.items():
-                    setattr(cfg, k, v)
+                cfg, _ = g.tiny_config(mt, extra)
                 model, auto = build((AutoModelForCausalLM, AutoModel), cfg, 4_000_000)
                 n = sum(p.numel() for p in model.parameters())
                 model.save_pretrained(d)
