@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Synthetic fixtures for the vLLM MoE families added with the family survey (python3 stdlib only).
+
+Each fixture uses the tensor names of the family's published checkpoints (what vLLM's loader
+reads) and a config.json shaped like the hub one, shrunk:
+
+  lfm2_moe       LiquidAI/LFM2-8B-A1B (Lfm2MoeForCausalLM): hybrid short-conv / attention
+                 layers by layer_types; conv layers conv.in_proj [3H, H], conv.conv [H, 1,
+                 conv_L_cache], conv.out_proj; attention layers self_attn.{q,k,v,out}_proj with
+                 q_layernorm / k_layernorm; operator_norm / ffn_norm; the first
+                 num_dense_layers layers keep a dense feed_forward.w1/w3/w2, the rest route:
+                 feed_forward.gate, feed_forward.expert_bias (F32, use_expert_bias) and
+                 per-expert feed_forward.experts.E.w1/w3/w2; final norm model.embedding_norm;
+                 no lm_head (tied to embed_tokens).
+
+Tiny sizes: hidden 64, 4 layers (2 dense, 2 MoE; one attention layer), 4 routed experts, BF16.
+transformers 5 has this class too; the reference environment was not reachable when the
+fixture was made, so it follows the release's names instead of a save_pretrained run.
+Run from anywhere:  python3 testdata/make_vllm_only_families.py
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from stwriter import Checkpoint  # noqa: E402
+
+OUT = os.path.join(HERE, "vllm_only")
+
+H, E, TOPK, VOCAB = 64, 4, 2, 128
+HEADS, KV_HEADS = 4, 2
+INTER, MOE_INTER = 96, 32
+
+
+def lfm2_moe():
+    layer_types = ["conv", "conv", "full_attention", "conv"]
+    dense, conv_cache = 2, 3
+    head_dim = H // HEADS
+    ck = Checkpoint(seed=301)
+    ck.add("model.embed_tokens.weight", "BF16", [VOCAB, H])
+    ck.add("model.embedding_norm.weight", "BF16", [H])
+    for i, kind in enumerate(layer_types):
+        p = f"model.layers.{i}."
+        ck.add(p + "operator_norm.weight", "BF16", [H])
+        ck.add(p + "ffn_norm.weight", "BF16", [H])
+        if kind == "full_attention":
+            ck.add(p + "self_attn.q_proj.weight", "BF16", [HEADS * head_dim, H])
+            ck.add(p + "self_attn.k_proj.weight", "BF16", [KV_HEADS * head_dim, H])
+            ck.add(p + "self_attn.v_proj.weight", "BF16", [KV_HEADS * head_dim, H])
+            ck.add(p + "self_attn.out_proj.weight", "BF16", [H, HEADS * head_dim])
+            ck.add(p + "self_attn.q_layernorm.weight", "BF16", [head_dim])
+            ck.add(p + "self_attn.k_layernorm.weight", "BF16", [head_dim])
+        else:
+            ck.add(p + "conv.in_proj.weight", "BF16", [3 * H, H])
+            ck.add(p + "conv.conv.weight", "BF16", [H, 1, conv_cache])
+            ck.add(p + "conv.out_proj.weight", "BF16", [H, H])
+        f = p + "feed_forward."
+        if i < dense:
+            ck.add(f + "w1.weight", "BF16", [INTER, H])
+            ck.add(f + "w3.weight", "BF16", [INTER, H])
+            ck.add(f + "w2.weight", "BF16", [H, INTER])
+            continue
+        ck.add(f + "gate.weight", "BF16", [E, H])
+        ck.add(f + "expert_bias", "F32", [E])
+        for e in range(E):
+            ck.add(f + f"experts.{e}.w1.weight", "BF16", [MOE_INTER, H])
+            ck.add(f + f"experts.{e}.w3.weight", "BF16", [MOE_INTER, H])
+            ck.add(f + f"experts.{e}.w2.weight", "BF16", [H, MOE_INTER])
+    config = {
+        "architectures": ["Lfm2MoeForCausalLM"], "model_type": "lfm2_moe",
+        "bos_token_id": 1, "eos_token_id": 7, "pad_token_id": 0, "conv_bias": False, "conv_L_cache": conv_cache,
+        "dtype": "bfloat16", "hidden_size": H, "intermediate_size": INTER, "layer_types": layer_types,
+        "max_position_embeddings": 256, "moe_intermediate_size": MOE_INTER, "norm_eps": 1e-05,
+        "norm_topk_prob": True, "num_attention_heads": HEADS, "num_dense_layers": dense, "num_experts": E,
+        "num_experts_per_tok": TOPK, "num_hidden_layers": len(layer_types), "num_key_value_heads": KV_HEADS,
+        "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"}, "routed_scaling_factor": 1.0,
+        "tie_word_embeddings": True, "use_cache": True, "use_expert_bias": True, "vocab_size": VOCAB,
+    }
+    d = os.path.join(OUT, "lfm2_moe")
+    ck.save(d, config)
+    with open(os.path.join(d, "generation_config.json"), "w") as fh:
+        fh.write('{\n  "bos_token_id": 1,\n  "eos_token_id": 7,\n  "pad_token_id": 0\n}\n')
+
+
+if __name__ == "__main__":
+    lfm2_moe()
+    for name in ("lfm2_moe",):
+        size = os.path.getsize(os.path.join(OUT, name, "model.safetensors"))
+        print(f"{name}: {size} bytes")
