@@ -256,12 +256,28 @@ class Planner {
       plan_.unmapped.push_back(t.name);
       return;
     }
+    if (expert_beyond_config(r.e)) return;
     // Only tensors the architecture knows count as filling a parameter.
     if (r.fill_expert) expert_filled_.push_back(r.expert_key);
     if (r.fill_fused) fused_present_.emplace_back(r.fused_spec, r.e.layer, std::string(r.fused_name));
     if (r.e.kind == "stacked") stacked_present_[r.e.param].insert(r.e.packed);
     plan_.entries.push_back(std::move(r.e));
     user_names_.emplace_back(*name);
+  }
+
+  // A routed expert the config does not have (LongCat-Flash's zero experts as transformers
+  // writes them, say): the engine's expert mapping covers ids 0 .. num_experts - 1 only, so it
+  // has no parameter for the tensor and vLLM fails on it.
+  bool expert_beyond_config(const PlanEntry& e) {
+    if (e.kind != "expert" || e.mtp || e.shared || !e.expert_id || !plan_.num_experts || *e.expert_id < *plan_.num_experts) return false;
+    const std::string key = view_->get(ConfigField::kNumExperts)->key;
+    plan_.unexpected.push_back(e.checkpoint);
+    plan_.param_findings.push_back(
+        {"E-PARAM-UNEXPECTED", e.checkpoint,
+         "expert " + std::to_string(*e.expert_id) + " is beyond the config's " + std::to_string(*plan_.num_experts) + " routed experts ('" +
+             key + "'): the engine's expert mapping covers experts 0-" + std::to_string(*plan_.num_experts - 1) +
+             " and has no parameter for it"});
+    return true;
   }
 
   // What the engine calls the parameter a checkpoint-side name would fill (the name as it
@@ -297,8 +313,8 @@ class Planner {
     plan_.param_model = true;
     plan_.params_expected = r.expected;
     plan_.unfilled.insert(plan_.unfilled.end(), r.unfilled.begin(), r.unfilled.end());
-    plan_.unexpected = std::move(r.unexpected);
-    plan_.param_findings = std::move(r.findings);
+    plan_.unexpected.insert(plan_.unexpected.end(), r.unexpected.begin(), r.unexpected.end());
+    plan_.param_findings.insert(plan_.param_findings.end(), r.findings.begin(), r.findings.end());
     plan_.notes.insert(plan_.notes.end(), r.notes.begin(), r.notes.end());
   }
 
@@ -355,6 +371,7 @@ class Planner {
       r.e.layer = L;
       if (spec.layout == ExpertSpec::Layout::kPerExpert) per_expert(spec, m, si, L, r);
       else fused_expert(spec, m, si, L, r);
+      r.e.shared = spec.shared;
       r.expert = true;
       return true;
     }

@@ -52,7 +52,7 @@ _moeckpt() {
     inspect) opts="--tensors --filter" ;;
     map) opts="--arch --rules --params" ;;
     experts) opts="--arch --config --num-experts --redundant-experts --tp --ep --lora" ;;
-    archs) opts="" ;;
+    archs) opts="--missing" ;;
     validate) opts="--arch --rules --tp --ep --moe-backend --data --strict --threads" ;;
     convert) opts="--dequant --cast --quantize --saturate --rules --rename --arch --only --exclude
       --max-shard-size --threads --dry-run --resume --overwrite --worker --workers --finalize" ;;

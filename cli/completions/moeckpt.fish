@@ -47,6 +47,7 @@ complete -c moeckpt -n "__fish_seen_subcommand_from experts validate" -l ep -x -
 complete -c moeckpt -n "__fish_seen_subcommand_from experts" -l lora -d 'Names as a LoRA-wrapped model has them'
 
 complete -c moeckpt -n "__fish_seen_subcommand_from archs" -x -a '(__moeckpt_archs)'
+complete -c moeckpt -n "__fish_seen_subcommand_from archs" -l missing -d 'vLLM MoE families no entry covers'
 
 complete -c moeckpt -n "__fish_seen_subcommand_from validate" -l moe-backend -x -a 'megamoe' -d 'Check the experts can run on a fused MoE kernel'
 complete -c moeckpt -n "__fish_seen_subcommand_from validate" -l data -d "Also scan every tensor's values"
