@@ -13,6 +13,16 @@ reads) and a config.json shaped like the hub one, shrunk:
                  per-expert feed_forward.experts.E.w1/w3/w2; final norm model.embedding_norm;
                  no lm_head (tied to embed_tokens).
 
+  longcat_flash_transformers_layout
+                 LongCat-Flash as transformers 5 writes it (read from transformers'
+                 modular_longcat_flash.py and its conversion mapping, which splits the fused
+                 experts back per expert on save): LongcatFlashModel sets
+                 config.num_hidden_layers = 2 * num_layers, which save_pretrained writes, and
+                 LongcatFlashExperts.gate_up_proj has n_routed_experts + zero_expert_num rows
+                 while down_proj has n_routed_experts, so the zero (identity) experts get
+                 experts.E.gate_proj / up_proj and no down_proj. Otherwise the hub layout of
+                 make_vllm_only_group1.py. vLLM cannot load it (see the longcat_flash entry).
+
 Tiny sizes: hidden 64, 4 layers (2 dense, 2 MoE; one attention layer), 4 routed experts, BF16.
 transformers 5 has this class too; the reference environment was not reachable when the
 fixture was made, so it follows the release's names instead of a save_pretrained run.
@@ -24,6 +34,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from stwriter import Checkpoint  # noqa: E402
+import make_vllm_only_group1 as group1  # noqa: E402
 
 OUT = os.path.join(HERE, "vllm_only")
 
@@ -82,8 +93,21 @@ def lfm2_moe():
         fh.write('{\n  "bos_token_id": 1,\n  "eos_token_id": 7,\n  "pad_token_id": 0\n}\n')
 
 
+def longcat_flash_transformers_layout():
+    ck, config = group1.longcat_flash_checkpoint()
+    layers, routed, zero = config["num_layers"], config["n_routed_experts"], config["zero_expert_num"]
+    for i in range(layers):
+        for e in range(routed, routed + zero):
+            p = f"model.layers.{i}.mlp.experts.{e}."
+            ck.add(p + "gate_proj.weight", "BF16", [config["expert_ffn_hidden_size"], H])
+            ck.add(p + "up_proj.weight", "BF16", [config["expert_ffn_hidden_size"], H])
+    config["num_hidden_layers"] = 2 * layers
+    ck.save(os.path.join(OUT, "longcat_flash_transformers_layout"), config)
+
+
 if __name__ == "__main__":
     lfm2_moe()
-    for name in ("lfm2_moe",):
+    longcat_flash_transformers_layout()
+    for name in ("lfm2_moe", "longcat_flash_transformers_layout"):
         size = os.path.getsize(os.path.join(OUT, name, "model.safetensors"))
         print(f"{name}: {size} bytes")
