@@ -23,6 +23,12 @@ reads) and a config.json shaped like the hub one, shrunk:
                  experts.E.gate_proj / up_proj and no down_proj. Otherwise the hub layout of
                  make_vllm_only_group1.py. vLLM cannot load it (see the longcat_flash entry).
 
+  phimoe         microsoft/Phi-3.5-MoE-instruct (PhiMoEForCausalLM) as released: attention_bias
+                 and lm_head_bias true, so q/k/v/o_proj and lm_head carry biases (vLLM builds
+                 them unconditionally); LayerNorms with bias; block_sparse_moe.gate and per-expert
+                 block_sparse_moe.experts.E.w1/w3/w2. testdata/models/phimoe is the same family
+                 saved by transformers with its defaults (no biases), which vLLM refuses.
+
 Tiny sizes: hidden 64, 4 layers (2 dense, 2 MoE; one attention layer), 4 routed experts, BF16.
 transformers 5 has this class too; the reference environment was not reachable when the
 fixture was made, so it follows the release's names instead of a save_pretrained run.
@@ -41,6 +47,15 @@ OUT = os.path.join(HERE, "vllm_only")
 H, E, TOPK, VOCAB = 64, 4, 2, 128
 HEADS, KV_HEADS = 4, 2
 INTER, MOE_INTER = 96, 32
+
+
+def save(ck, name, config):
+    """The checkpoint, its config.json and the generation_config.json releases ship beside it."""
+    d = os.path.join(OUT, name)
+    ck.save(d, config)
+    gen = {k: config[k] for k in ("bos_token_id", "eos_token_id", "pad_token_id") if k in config}
+    with open(os.path.join(d, "generation_config.json"), "w") as fh:
+        fh.write("{\n" + ",\n".join(f'  "{k}": {v}' for k, v in gen.items()) + "\n}\n")
 
 
 def lfm2_moe():
@@ -87,10 +102,43 @@ def lfm2_moe():
         "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"}, "routed_scaling_factor": 1.0,
         "tie_word_embeddings": True, "use_cache": True, "use_expert_bias": True, "vocab_size": VOCAB,
     }
-    d = os.path.join(OUT, "lfm2_moe")
-    ck.save(d, config)
-    with open(os.path.join(d, "generation_config.json"), "w") as fh:
-        fh.write('{\n  "bos_token_id": 1,\n  "eos_token_id": 7,\n  "pad_token_id": 0\n}\n')
+    save(ck, "lfm2_moe", config)
+
+
+def phimoe():
+    layers, head_dim = 2, 16
+    ck = Checkpoint(seed=302)
+    ck.add("model.embed_tokens.weight", "BF16", [VOCAB, H])
+    ck.add("model.norm.weight", "BF16", [H])
+    ck.add("model.norm.bias", "BF16", [H])
+    ck.add("lm_head.weight", "BF16", [VOCAB, H])
+    ck.add("lm_head.bias", "BF16", [VOCAB])
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        for norm in ("input_layernorm", "post_attention_layernorm"):
+            ck.add(p + norm + ".weight", "BF16", [H])
+            ck.add(p + norm + ".bias", "BF16", [H])
+        for proj, rows in (("q", HEADS * head_dim), ("k", KV_HEADS * head_dim), ("v", KV_HEADS * head_dim)):
+            ck.add(p + f"self_attn.{proj}_proj.weight", "BF16", [rows, H])
+            ck.add(p + f"self_attn.{proj}_proj.bias", "BF16", [rows])
+        ck.add(p + "self_attn.o_proj.weight", "BF16", [H, HEADS * head_dim])
+        ck.add(p + "self_attn.o_proj.bias", "BF16", [H])
+        ck.add(p + "block_sparse_moe.gate.weight", "BF16", [E, H])
+        for e in range(E):
+            q = p + f"block_sparse_moe.experts.{e}."
+            ck.add(q + "w1.weight", "BF16", [MOE_INTER, H])
+            ck.add(q + "w3.weight", "BF16", [MOE_INTER, H])
+            ck.add(q + "w2.weight", "BF16", [H, MOE_INTER])
+    config = {
+        "architectures": ["PhiMoEForCausalLM"], "model_type": "phimoe", "attention_bias": True, "attention_dropout": 0.0,
+        "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": H, "initializer_range": 0.02,
+        "input_jitter_noise": 0.01, "intermediate_size": MOE_INTER, "lm_head_bias": True, "max_position_embeddings": 256,
+        "num_attention_heads": HEADS, "num_experts_per_tok": TOPK, "num_hidden_layers": layers,
+        "num_key_value_heads": KV_HEADS, "num_local_experts": E, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+        "router_aux_loss_coef": 0.0, "router_jitter_noise": 0.01, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+        "vocab_size": VOCAB,
+    }
+    save(ck, "phimoe", config)
 
 
 def longcat_flash_transformers_layout():
@@ -107,7 +155,8 @@ def longcat_flash_transformers_layout():
 
 if __name__ == "__main__":
     lfm2_moe()
+    phimoe()
     longcat_flash_transformers_layout()
-    for name in ("lfm2_moe", "longcat_flash_transformers_layout"):
+    for name in ("lfm2_moe", "phimoe", "longcat_flash_transformers_layout"):
         size = os.path.getsize(os.path.join(OUT, name, "model.safetensors"))
         print(f"{name}: {size} bytes")
