@@ -29,6 +29,11 @@ reads) and a config.json shaped like the hub one, shrunk:
                  block_sparse_moe.experts.E.w1/w3/w2. testdata/models/phimoe is the same family
                  saved by transformers with its defaults (no biases), which vLLM refuses.
 
+  minimax_m2     MiniMaxAI/MiniMax-M2 as released: the tensor names transformers saves
+                 (testdata/models/minimax_m2) with the hub config's keys vLLM reads and
+                 transformers 5 does not write: use_routing_bias (the per-layer
+                 block_sparse_moe.e_score_correction_bias), scoring_func, rotary_dim.
+
 Tiny sizes: hidden 64, 4 layers (2 dense, 2 MoE; one attention layer), 4 routed experts, BF16.
 transformers 5 has this class too; the reference environment was not reachable when the
 fixture was made, so it follows the release's names instead of a save_pretrained run.
@@ -141,6 +146,39 @@ def phimoe():
     save(ck, "phimoe", config)
 
 
+def minimax_m2():
+    layers, head_dim = 2, 16
+    ck = Checkpoint(seed=303)
+    ck.add("model.embed_tokens.weight", "BF16", [VOCAB, H])
+    ck.add("model.norm.weight", "BF16", [H])
+    ck.add("lm_head.weight", "BF16", [VOCAB, H])
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        ck.add(p + "input_layernorm.weight", "BF16", [H])
+        ck.add(p + "post_attention_layernorm.weight", "BF16", [H])
+        for proj, rows in (("q", HEADS * head_dim), ("k", KV_HEADS * head_dim), ("v", KV_HEADS * head_dim)):
+            ck.add(p + f"self_attn.{proj}_proj.weight", "BF16", [rows, H])
+        ck.add(p + "self_attn.o_proj.weight", "BF16", [H, HEADS * head_dim])
+        ck.add(p + "self_attn.q_norm.weight", "BF16", [HEADS * head_dim])
+        ck.add(p + "self_attn.k_norm.weight", "BF16", [KV_HEADS * head_dim])
+        m = p + "block_sparse_moe."
+        ck.add(m + "gate.weight", "BF16", [E, H])
+        ck.add(m + "e_score_correction_bias", "F32", [E])
+        for e in range(E):
+            ck.add(m + f"experts.{e}.w1.weight", "BF16", [INTER, H])
+            ck.add(m + f"experts.{e}.w3.weight", "BF16", [INTER, H])
+            ck.add(m + f"experts.{e}.w2.weight", "BF16", [H, INTER])
+    config = {
+        "architectures": ["MiniMaxM2ForCausalLM"], "model_type": "minimax_m2", "bos_token_id": 1, "eos_token_id": 2,
+        "head_dim": head_dim, "hidden_act": "silu", "hidden_size": H, "intermediate_size": INTER,
+        "max_position_embeddings": 256, "num_attention_heads": HEADS, "num_experts_per_tok": TOPK,
+        "num_hidden_layers": layers, "num_key_value_heads": KV_HEADS, "num_local_experts": E, "rms_norm_eps": 1e-06,
+        "rope_theta": 5000000, "rotary_dim": head_dim // 2, "scoring_func": "sigmoid", "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16", "use_routing_bias": True, "vocab_size": VOCAB,
+    }
+    save(ck, "minimax_m2", config)
+
+
 def longcat_flash_transformers_layout():
     ck, config = group1.longcat_flash_checkpoint()
     layers, routed, zero = config["num_layers"], config["n_routed_experts"], config["zero_expert_num"]
@@ -156,7 +194,8 @@ def longcat_flash_transformers_layout():
 if __name__ == "__main__":
     lfm2_moe()
     phimoe()
+    minimax_m2()
     longcat_flash_transformers_layout()
-    for name in ("lfm2_moe", "phimoe", "longcat_flash_transformers_layout"):
+    for name in ("lfm2_moe", "phimoe", "minimax_m2", "longcat_flash_transformers_layout"):
         size = os.path.getsize(os.path.join(OUT, name, "model.safetensors"))
         print(f"{name}: {size} bytes")
