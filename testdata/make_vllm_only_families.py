@@ -63,6 +63,25 @@ def save(ck, name, config):
         fh.write("{\n" + ",\n".join(f'  "{k}": {v}' for k, v in gen.items()) + "\n}\n")
 
 
+def attention(ck, a, head_dim, bias=False, out="o_proj"):
+    """GQA projections under prefix a: q/k/v then the output projection, each with its bias when
+    the release has one."""
+    for proj, rows in (("q", HEADS * head_dim), ("k", KV_HEADS * head_dim), ("v", KV_HEADS * head_dim)):
+        ck.add(a + f"{proj}_proj.weight", "BF16", [rows, H])
+        if bias:
+            ck.add(a + f"{proj}_proj.bias", "BF16", [rows])
+    ck.add(a + out + ".weight", "BF16", [H, HEADS * head_dim])
+    if bias:
+        ck.add(a + out + ".bias", "BF16", [H])
+
+
+def per_expert(ck, prefix, inter):
+    for e in range(E):
+        ck.add(prefix + f"{e}.w1.weight", "BF16", [inter, H])
+        ck.add(prefix + f"{e}.w3.weight", "BF16", [inter, H])
+        ck.add(prefix + f"{e}.w2.weight", "BF16", [H, inter])
+
+
 def lfm2_moe():
     layer_types = ["conv", "conv", "full_attention", "conv"]
     dense, conv_cache = 2, 3
@@ -75,10 +94,7 @@ def lfm2_moe():
         ck.add(p + "operator_norm.weight", "BF16", [H])
         ck.add(p + "ffn_norm.weight", "BF16", [H])
         if kind == "full_attention":
-            ck.add(p + "self_attn.q_proj.weight", "BF16", [HEADS * head_dim, H])
-            ck.add(p + "self_attn.k_proj.weight", "BF16", [KV_HEADS * head_dim, H])
-            ck.add(p + "self_attn.v_proj.weight", "BF16", [KV_HEADS * head_dim, H])
-            ck.add(p + "self_attn.out_proj.weight", "BF16", [H, HEADS * head_dim])
+            attention(ck, p + "self_attn.", head_dim, out="out_proj")
             ck.add(p + "self_attn.q_layernorm.weight", "BF16", [head_dim])
             ck.add(p + "self_attn.k_layernorm.weight", "BF16", [head_dim])
         else:
@@ -93,10 +109,7 @@ def lfm2_moe():
             continue
         ck.add(f + "gate.weight", "BF16", [E, H])
         ck.add(f + "expert_bias", "F32", [E])
-        for e in range(E):
-            ck.add(f + f"experts.{e}.w1.weight", "BF16", [MOE_INTER, H])
-            ck.add(f + f"experts.{e}.w3.weight", "BF16", [MOE_INTER, H])
-            ck.add(f + f"experts.{e}.w2.weight", "BF16", [H, MOE_INTER])
+        per_expert(ck, f + "experts.", MOE_INTER)
     config = {
         "architectures": ["Lfm2MoeForCausalLM"], "model_type": "lfm2_moe",
         "bos_token_id": 1, "eos_token_id": 7, "pad_token_id": 0, "conv_bias": False, "conv_L_cache": conv_cache,
@@ -123,17 +136,9 @@ def phimoe():
         for norm in ("input_layernorm", "post_attention_layernorm"):
             ck.add(p + norm + ".weight", "BF16", [H])
             ck.add(p + norm + ".bias", "BF16", [H])
-        for proj, rows in (("q", HEADS * head_dim), ("k", KV_HEADS * head_dim), ("v", KV_HEADS * head_dim)):
-            ck.add(p + f"self_attn.{proj}_proj.weight", "BF16", [rows, H])
-            ck.add(p + f"self_attn.{proj}_proj.bias", "BF16", [rows])
-        ck.add(p + "self_attn.o_proj.weight", "BF16", [H, HEADS * head_dim])
-        ck.add(p + "self_attn.o_proj.bias", "BF16", [H])
+        attention(ck, p + "self_attn.", head_dim, bias=True)
         ck.add(p + "block_sparse_moe.gate.weight", "BF16", [E, H])
-        for e in range(E):
-            q = p + f"block_sparse_moe.experts.{e}."
-            ck.add(q + "w1.weight", "BF16", [MOE_INTER, H])
-            ck.add(q + "w3.weight", "BF16", [MOE_INTER, H])
-            ck.add(q + "w2.weight", "BF16", [H, MOE_INTER])
+        per_expert(ck, p + "block_sparse_moe.experts.", MOE_INTER)
     config = {
         "architectures": ["PhiMoEForCausalLM"], "model_type": "phimoe", "attention_bias": True, "attention_dropout": 0.0,
         "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "hidden_size": H, "initializer_range": 0.02,
@@ -156,18 +161,13 @@ def minimax_m2():
         p = f"model.layers.{i}."
         ck.add(p + "input_layernorm.weight", "BF16", [H])
         ck.add(p + "post_attention_layernorm.weight", "BF16", [H])
-        for proj, rows in (("q", HEADS * head_dim), ("k", KV_HEADS * head_dim), ("v", KV_HEADS * head_dim)):
-            ck.add(p + f"self_attn.{proj}_proj.weight", "BF16", [rows, H])
-        ck.add(p + "self_attn.o_proj.weight", "BF16", [H, HEADS * head_dim])
+        attention(ck, p + "self_attn.", head_dim)
         ck.add(p + "self_attn.q_norm.weight", "BF16", [HEADS * head_dim])
         ck.add(p + "self_attn.k_norm.weight", "BF16", [KV_HEADS * head_dim])
         m = p + "block_sparse_moe."
         ck.add(m + "gate.weight", "BF16", [E, H])
         ck.add(m + "e_score_correction_bias", "F32", [E])
-        for e in range(E):
-            ck.add(m + f"experts.{e}.w1.weight", "BF16", [INTER, H])
-            ck.add(m + f"experts.{e}.w3.weight", "BF16", [INTER, H])
-            ck.add(m + f"experts.{e}.w2.weight", "BF16", [H, INTER])
+        per_expert(ck, m + "experts.", INTER)
     config = {
         "architectures": ["MiniMaxM2ForCausalLM"], "model_type": "minimax_m2", "bos_token_id": 1, "eos_token_id": 2,
         "head_dim": head_dim, "hidden_act": "silu", "hidden_size": H, "intermediate_size": INTER,
