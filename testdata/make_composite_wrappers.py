@@ -20,6 +20,9 @@ under the wrapper's names). The language-model tensors keep the saved fixture's 
   MoonViT tower under vision_tower.* and the projector under mm_projector.* (names as in the
   release's index: vision_tower.patch_embed.proj.weight, vision_tower.encoder.blocks.N.wqkv,
   mm_projector.pre_norm, mm_projector.proj.0 / proj.2); text_config model_type kimi_k2.
+- kimi_vl: Kimi-VL-A3B (moonshotai/Kimi-VL-A3B-Instruct, KimiVLForConditionalGeneration, remote
+  code): the same DeepSeek-V3 text model under language_model.*, the MoonViT tower under
+  vision_tower.* and the projector under multi_modal_projector.* (pre_norm, linear_1, linear_2).
 - deepseek_ocr2: DeepSeek-OCR-2 (deepseek-ai/DeepSeek-OCR-2, DeepseekOCR2ForCausalLM,
   model_type deepseek_vl_v2, remote code): a DeepSeek-V2 language model in plain multi-head
   attention at model.layers.* / model.embed_tokens / model.norm / lm_head, its config under
@@ -107,19 +110,19 @@ def glm4v_moe(out):
     H, V = text_cfg["hidden_size"], text_cfg["vocab_size"]
     lm["lm_head.weight"] = ("BF16", [V, H], Checkpoint(seed=7)._bytes("BF16", V * H))
     text = {k: v for k, v in text_cfg.items() if k not in ("architectures", "transformers_version")}
-    vis = 32
+    vis = 16
     config = {"architectures": ["Glm4vMoeForConditionalGeneration"], "model_type": "glm4v_moe",
               "image_token_id": 151363, "video_token_id": 151364, "image_start_token_id": 151339,
               "image_end_token_id": 151340, "video_start_token_id": 151341, "video_end_token_id": 151342,
               "tie_word_embeddings": False, "transformers_version": text_cfg.get("transformers_version"),
               "text_config": text,
               "vision_config": {"model_type": "glm4v_moe_vision", "depth": 1, "hidden_size": vis, "intermediate_size": H,
-                                "num_heads": 2, "out_hidden_size": H, "patch_size": 14, "spatial_merge_size": 2,
+                                "num_heads": 2, "out_hidden_size": H, "patch_size": 2, "spatial_merge_size": 2,
                                 "temporal_patch_size": 2, "in_channels": 3, "image_size": 336}}
-    towers = [("model.visual.patch_embed.proj.weight", "BF16", [vis, 3, 2, 14, 14]),
+    towers = [("model.visual.patch_embed.proj.weight", "BF16", [vis, 3, 2, 2, 2]),
               ("model.visual.patch_embed.proj.bias", "BF16", [vis]),
               ("model.visual.post_conv_layernorm.weight", "BF16", [vis]),
-              ("model.visual.embeddings.position_embedding.weight", "BF16", [576, vis]),
+              ("model.visual.embeddings.position_embedding.weight", "BF16", [16, vis]),
               ("model.visual.blocks.0.norm1.weight", "BF16", [vis]),
               ("model.visual.blocks.0.norm2.weight", "BF16", [vis]),
               ("model.visual.blocks.0.attn.qkv.weight", "BF16", [3 * vis, vis]),
@@ -147,18 +150,18 @@ def kimi_k25(out):
     text = dict(text_cfg)
     text["model_type"] = "kimi_k2"
     text.pop("transformers_version", None)
-    H, vis = text_cfg["hidden_size"], 32
+    H, vis = text_cfg["hidden_size"], 16
     config = {"architectures": ["KimiK25ForConditionalGeneration"], "model_type": "kimi_k25",
               "auto_map": {"AutoConfig": "configuration_kimi_k25.KimiK25Config",
                            "AutoModel": "modeling_kimi_k25.KimiK25ForConditionalGeneration",
                            "AutoModelForCausalLM": "modeling_kimi_k25.KimiK25ForConditionalGeneration"},
-              "media_placeholder_token_id": 163605, "pad_token_id": 163839, "use_unified_vision_chunk": True,
+              "media_placeholder_token_id": 163605, "use_unified_vision_chunk": True,
               "text_config": text,
-              "vision_config": {"patch_size": 14, "init_pos_emb_height": 8, "init_pos_emb_width": 8, "init_pos_emb_time": 4,
+              "vision_config": {"patch_size": 2, "init_pos_emb_height": 8, "init_pos_emb_width": 8, "init_pos_emb_time": 4,
                                 "num_attention_heads": 2, "num_hidden_layers": 1, "hidden_size": vis, "intermediate_size": 64,
                                 "merge_kernel_size": [2, 2], "mm_projector_type": "patchmerger", "mm_hidden_size": vis,
                                 "text_hidden_size": H}}
-    towers = [("vision_tower.patch_embed.proj.weight", "BF16", [vis, 3, 14, 14]),
+    towers = [("vision_tower.patch_embed.proj.weight", "BF16", [vis, 3, 2, 2]),
               ("vision_tower.patch_embed.proj.bias", "BF16", [vis]),
               ("vision_tower.patch_embed.pos_emb.weight", "BF16", [8, 8, vis]),
               ("vision_tower.encoder.blocks.0.norm0.weight", "BF16", [vis]),
@@ -176,6 +179,30 @@ def kimi_k25(out):
               ("mm_projector.proj.2.weight", "BF16", [H, 4 * vis]),
               ("mm_projector.proj.2.bias", "BF16", [H])]
     save_pair(out, "kimi_k25", config, lm, towers, seed=12)
+
+
+def kimi_vl(out):
+    text_cfg, ts = read_fixture("deepseek_v3")
+    lm = {"language_model." + k: v for k, v in ts.items()}
+    text = {k: v for k, v in text_cfg.items() if k != "transformers_version"}
+    H, vis = text_cfg["hidden_size"], 16
+    config = {"architectures": ["KimiVLForConditionalGeneration"], "model_type": "kimi_vl",
+              "auto_map": {"AutoConfig": "configuration_kimi_vl.KimiVLConfig",
+                           "AutoModel": "modeling_kimi_vl.KimiVLForConditionalGeneration",
+                           "AutoModelForCausalLM": "modeling_kimi_vl.KimiVLForConditionalGeneration"},
+              "media_placeholder_token_id": 163605, "ignore_index": -100, "text_config": text,
+              "vision_config": {"model_type": "moonvit", "patch_size": 2, "init_pos_emb_height": 8, "init_pos_emb_width": 8,
+                                "num_attention_heads": 2, "num_hidden_layers": 1, "hidden_size": vis,
+                                "intermediate_size": 32, "merge_kernel_size": [2, 2]}}
+    towers = [("vision_tower.patch_embed.proj.weight", "BF16", [vis, 3, 2, 2]),
+              ("vision_tower.patch_embed.pos_emb.weight", "BF16", [8, 8, vis]),
+              ("vision_tower.encoder.blocks.0.wqkv.weight", "BF16", [3 * vis, vis]),
+              ("vision_tower.encoder.blocks.0.wo.weight", "BF16", [vis, vis]),
+              ("vision_tower.encoder.final_layernorm.weight", "BF16", [vis]),
+              ("multi_modal_projector.pre_norm.weight", "BF16", [vis]),
+              ("multi_modal_projector.linear_1.weight", "BF16", [4 * vis, 4 * vis]),
+              ("multi_modal_projector.linear_2.weight", "BF16", [H, 4 * vis])]
+    save_pair(out, "kimi_vl", config, lm, towers, seed=17)
 
 
 def deepseek_ocr2(out):
@@ -228,13 +255,13 @@ def deepseek_ocr2(out):
         put(p + "mlp.shared_experts.gate_proj.weight", [MI, H])
         put(p + "mlp.shared_experts.up_proj.weight", [MI, H])
         put(p + "mlp.shared_experts.down_proj.weight", [H, MI])
-    q = 32
-    towers = [("model.sam_model.patch_embed.proj.weight", "BF16", [q, 3, 16, 16]),
+    q = 16
+    towers = [("model.sam_model.patch_embed.proj.weight", "BF16", [q, 3, 2, 2]),
               ("model.sam_model.pos_embed", "BF16", [1, 4, 4, q]),
               ("model.sam_model.blocks.0.attn.qkv.weight", "BF16", [3 * q, q]),
               ("model.sam_model.neck.0.weight", "BF16", [q, q, 1, 1]),
-              ("model.sam_model.net_2.weight", "BF16", [q, q, 3, 3]),
-              ("model.sam_model.net_3.weight", "BF16", [q, q, 3, 3]),
+              ("model.sam_model.net_2.weight", "BF16", [q, q, 1, 1]),
+              ("model.sam_model.net_3.weight", "BF16", [q, q, 1, 1]),
               ("model.qwen2_model.model.model.layers.0.self_attn.q_proj.weight", "BF16", [q, q]),
               ("model.qwen2_model.model.model.layers.0.self_attn.k_proj.weight", "BF16", [q // 2, q]),
               ("model.qwen2_model.model.model.layers.0.input_layernorm.weight", "BF16", [q]),
@@ -269,7 +296,7 @@ def gemma4(out):
             "max_position_embeddings": 256, "tie_word_embeddings": True, "dtype": "bfloat16"}
     config = {"architectures": ["Gemma4ForConditionalGeneration"], "model_type": "gemma4", "text_config": text,
               "vision_config": {"model_type": "gemma4_vision", "hidden_size": 32, "intermediate_size": 64,
-                                "num_hidden_layers": 1, "num_attention_heads": 2, "head_dim": 16, "patch_size": 16},
+                                "num_hidden_layers": 1, "num_attention_heads": 2, "head_dim": 8, "patch_size": 2},
               "image_token_id": 258880, "boi_token_id": 255999, "eoi_token_id": 258882, "tie_word_embeddings": True,
               "dtype": "bfloat16"}
     lm, put = synth(15)
@@ -296,9 +323,9 @@ def gemma4(out):
         put(q + "experts.gate_up_proj", [E, 2 * MI, H])
         put(q + "experts.down_proj", [E, H, MI])
         put(q + "layer_scalar", [1])
-    v = 32
-    towers = [("model.vision_tower.patch_embedder.input_proj.weight", "BF16", [v, 3 * 16 * 16]),
-              ("model.vision_tower.patch_embedder.position_embedding_table", "BF16", [2, 64, v]),
+    v = 16
+    towers = [("model.vision_tower.patch_embedder.input_proj.weight", "BF16", [v, 3 * 2 * 2]),
+              ("model.vision_tower.patch_embedder.position_embedding_table", "BF16", [2, 4, v]),
               ("model.vision_tower.encoder.layers.0.self_attn.q_proj.linear.weight", "BF16", [v, v]),
               ("model.vision_tower.encoder.layers.0.self_attn.o_proj.linear.weight", "BF16", [v, v]),
               ("model.vision_tower.encoder.layers.0.mlp.gate_proj.linear.weight", "BF16", [64, v]),
@@ -311,6 +338,7 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "composite")
     glm4v_moe(out)
     kimi_k25(out)
+    kimi_vl(out)
     deepseek_ocr2(out)
     gemma4(out)
 

@@ -19,7 +19,7 @@ namespace {
 using nlohmann::json;
 using testing::run_moeckpt;
 
-const std::vector<std::string> kWrappers = {"qwen3_vl_moe", "qwen3_5_moe", "aria", "glm4v_moe", "kimi_k25", "gemma4", "deepseek_ocr2"};
+const std::vector<std::string> kWrappers = {"qwen3_vl_moe", "qwen3_5_moe", "aria", "glm4v_moe", "kimi_k25", "kimi_vl", "gemma4", "deepseek_ocr2"};
 
 TEST(CompositeCli, ValidateAndMapAgreeOnEveryWrapperFixture) {
   for (const auto& w : kWrappers) {
