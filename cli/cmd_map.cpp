@@ -44,6 +44,7 @@ Json plan_json(const MapPlan& plan, const ArchChoice& choice) {
   doc["title"] = plan.arch->title;
   doc["engine_class"] = plan.arch->engine_class;
   doc["detected_from"] = choice.how;
+  if (!choice.note.empty()) doc["detection_note"] = choice.note;
   doc["expert_dtype"] = plan.expert_dtype ? Json(std::string(expert_dtype_name(plan.expert_dtype->value))) : Json(nullptr);
   doc["num_experts"] = opt_int(plan.num_experts);
   doc["num_layers"] = opt_int(plan.num_layers);
@@ -126,6 +127,7 @@ void print_human(const MapPlan& plan, const ArchChoice& choice, const MapOptions
   std::string out;
   out += fmt::format("{} {} ({}; {})\n", styled(ctx, "architecture", Style::kBold), plan.arch->name, plan.arch->title,
                      choice.how);
+  if (!choice.note.empty()) out += fmt::format("{} {}\n", styled(ctx, "detection", Style::kBold), choice.note);
   if (plan.expert_dtype)
     out += fmt::format("{} {}{}\n", styled(ctx, "expert_dtype", Style::kBold), expert_dtype_name(plan.expert_dtype->value),
                        plan.expert_dtype->explicit_in_config ? "" : " (absent from config.json: the default)");

@@ -487,21 +487,39 @@ const Architecture* ArchRegistry::find(std::string_view name) const {
   return nullptr;
 }
 
-const Architecture* ArchRegistry::detect(const Json& config) const {
+const Architecture* ArchRegistry::detect(const Json& config) const { return detect_explained(config).arch; }
+
+ArchRegistry::Detection ArchRegistry::detect_explained(const Json& config) const {
+  const Architecture* by_class = nullptr;
+  std::string cls, classes;
   if (auto it = config.find("architectures"); it != config.end() && it->is_array()) {
     for (const auto& c : *it) {
       if (!c.is_string()) continue;
+      classes += (classes.empty() ? "" : ", ") + c.get<std::string>();
       for (const auto& a : archs_)
         for (const auto& h : a.hf_architectures)
-          if (h == c.get<std::string>()) return &a;
+          if (!by_class && h == c.get<std::string>()) by_class = &a, cls = h;
     }
   }
+  const Architecture* by_type = nullptr;
+  std::string mt;
   if (auto it = config.find("model_type"); it != config.end() && it->is_string()) {
+    mt = it->get<std::string>();
     for (const auto& a : archs_)
       for (const auto& t : a.model_types)
-        if (t == it->get<std::string>()) return &a;
+        if (!by_type && t == mt) by_type = &a;
   }
-  return nullptr;
+  Detection d;
+  d.arch = by_class ? by_class : by_type;
+  if (!d.arch) return d;
+  d.by_class = by_class != nullptr;
+  if (by_class && by_type && by_type != by_class)
+    d.note = "architectures " + cls + " chose " + by_class->name + " over model_type '" + mt + "' (entry " + by_type->name + ")";
+  else if (by_class && !by_type && !mt.empty())
+    d.note = "architectures " + cls + " chose " + by_class->name + "; model_type '" + mt + "' names no entry";
+  else if (!by_class && !classes.empty())
+    d.note = "model_type '" + mt + "' chose " + by_type->name + "; architectures " + classes + " name no entry";
+  return d;
 }
 
 }  // namespace moeckpt

@@ -129,6 +129,16 @@ class ArchRegistry {
   const Architecture* find(std::string_view name) const;  // by registry name, HF class or model_type
   // By config.json: architectures[0], then model_type. nullptr when unknown.
   const Architecture* detect(const Json& config) const;
+  // detect() with the reason: whether architectures (else model_type) chose the entry and,
+  // when the two keys point at different entries or only one of them is known, a note saying
+  // which drove the choice ("architectures Glm4vMoeForConditionalGeneration chose glm4v_moe
+  // over model_type 'glm4v_moe_text' (entry glm4v_moe_text)"); empty when they agree.
+  struct Detection {
+    const Architecture* arch = nullptr;
+    bool by_class = false;
+    std::string note;
+  };
+  Detection detect_explained(const Json& config) const;
 
  private:
   std::vector<Architecture> archs_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -164,9 +165,26 @@ class Planner {
 
  private:
   // When most tensors are unmapped under one prefix, the likely cause in one line: a language
-  // model saved under a multimodal wrapper's names, loaded by a composite entry.
+  // model saved under a multimodal wrapper's names, loaded by a composite entry. The wrapper's
+  // prefix is looked for first (its head, lm_head.weight, is often unmapped beside it, so the
+  // names' common prefix alone can be empty).
   void note_unmapped_prefix() {
     if (plan_.unmapped.size() * 2 < tensors_.size() || plan_.unmapped.empty()) return;
+    auto under = [&](const std::string& prefix) {
+      return std::to_string(std::count_if(plan_.unmapped.begin(), plan_.unmapped.end(), [&](const std::string& n) { return n.starts_with(prefix); })) +
+             " of " + std::to_string(tensors_.size()) + " tensors are under '" + prefix + "', which no tensor family of " + arch_.name + " matches";
+    };
+    for (const auto& a : ArchRegistry::get().all()) {
+      if (!a.composite || a.composite->text != arch_.name) continue;
+      for (const auto& pair : a.composite->in_prefixes) {
+        const std::string& from = pair.first;
+        auto n = std::count_if(plan_.unmapped.begin(), plan_.unmapped.end(), [&](const std::string& x) { return x.starts_with(from); });
+        if (static_cast<size_t>(n) * 2 < tensors_.size()) continue;
+        plan_.notes.push_back(under(from) + ": a language model saved under its multimodal wrapper's names, which " + a.name + " (" +
+                              (a.hf_architectures.empty() ? a.title : a.hf_architectures.front()) + ") loads; try --arch " + a.name);
+        return;
+      }
+    }
     std::string prefix = plan_.unmapped.front();
     for (const auto& n : plan_.unmapped) {
       size_t i = 0;
@@ -174,16 +192,7 @@ class Planner {
       prefix.resize(i);
     }
     prefix.resize(prefix.rfind('.') == std::string::npos ? 0 : prefix.rfind('.') + 1);
-    if (prefix.empty()) return;
-    std::string note = std::to_string(plan_.unmapped.size()) + " of " + std::to_string(tensors_.size()) + " tensors are under '" + prefix +
-                       "', which no tensor family of " + arch_.name + " matches";
-    for (const auto& a : ArchRegistry::get().all()) {
-      if (!a.composite || a.composite->text != arch_.name) continue;
-      for (const auto& [from, to] : a.composite->in_prefixes)
-        if (from == prefix) note += ": a language model saved under its multimodal wrapper's names, which " + a.name + " (" +
-                                    (a.hf_architectures.empty() ? a.title : a.hf_architectures.front()) + ") loads; try --arch " + a.name;
-    }
-    plan_.notes.push_back(note);
+    if (!prefix.empty()) plan_.notes.push_back(under(prefix));
   }
 
   // Expert count, layer count and the MoE layers, from config.json.
@@ -428,6 +437,28 @@ class Planner {
     }
   }
 
+  // Whether any tensor of spec si sits in layer L.
+  bool spec_present(size_t si, int64_t L) const {
+    auto e = std::lower_bound(expert_filled_.begin(), expert_filled_.end(), ExpertKey(si, L, std::numeric_limits<int64_t>::min(), std::numeric_limits<int>::min()));
+    if (e != expert_filled_.end() && std::get<0>(*e) == si && std::get<1>(*e) == L) return true;
+    auto f = std::lower_bound(fused_present_.begin(), fused_present_.end(), FusedKey(si, L, std::string()));
+    return f != fused_present_.end() && std::get<0>(*f) == si && std::get<1>(*f) == L;
+  }
+
+  // Specs that share a path are alternative layouts of one set of experts (GLM-4.5V's per-expert
+  // release and transformers' fused save): per layer, the one the checkpoint uses is expected,
+  // the first when it uses none.
+  bool expected_in_layer(size_t si, int64_t L) const {
+    const std::string& path = arch_.experts[si].path;
+    size_t first = si, used = SIZE_MAX;
+    for (size_t sj = 0; sj < arch_.experts.size(); ++sj) {
+      if (arch_.experts[sj].path != path) continue;
+      first = std::min(first, sj);
+      if (used == SIZE_MAX && spec_present(sj, L)) used = sj;
+    }
+    return si == (used != SIZE_MAX ? used : first);
+  }
+
   // Experts the config implies.
   void unfilled_experts() {
     if (!plan_.num_experts || *plan_.num_experts <= 0 || plan_.moe_layers.empty()) return;
@@ -435,6 +466,7 @@ class Planner {
     for (int64_t L : plan_.moe_layers) {
       for (size_t si = 0; si < arch_.experts.size(); ++si) {
         const ExpertSpec& spec = arch_.experts[si];
+        if (!expected_in_layer(si, L)) continue;
         if (spec.layout == ExpertSpec::Layout::kPerExpert) unfilled_per_expert(spec, si, L, n);
         else unfilled_fused(spec, si, L);
       }

@@ -50,6 +50,9 @@ TEST(Registry, EveryFixtureMapsCompletely) {
   int checked = 0;
   for (const auto& a : ArchRegistry::get().all()) {
     if (a.fixture.empty()) continue;
+    // Wrappers: composite_test.cpp maps both their releases, with their towers and any text
+    // mode still pending on another branch.
+    if (a.composite) continue;
     auto path = testing::source_dir(a.fixture);
     ASSERT_TRUE(std::filesystem::exists(path)) << a.name << ": fixture " << a.fixture << " is missing";
     Checkpoint ck = Checkpoint::open(path);
