@@ -149,7 +149,7 @@ Extraction text_only(const WrapperChoice& choice, const Json& config, const std:
     }
   }
   for (const auto& [what, list] : towers) x.notes.push_back("--text-only: " + name_sample(list) + " of " + what + " left out");
-  for (const auto& [rule, count] : renamed) x.notes.push_back("--text-only: " + std::to_string(count) + " tensors renamed " + rule);
+  for (const auto& [rule, count] : renamed) x.notes.push_back("--text-only: " + std::to_string(count) + (count == 1 ? " tensor" : " tensors") + " renamed " + rule);
   if (!headless.empty())
     x.notes.push_back("--text-only: " + name_sample(headless) + " left out: " + text_class + " (" + w.text->name + ") has no such parameter");
 

@@ -2,7 +2,7 @@
 """Reference-environment check of `moeckpt convert --text-only` (run where transformers 5 and
 torch are installed):
 
-    python3 testdata/check_text_only.py OUTS_DIR [RESULT.json]
+    python3 testdata/check_text_only.py OUTS_DIR [RESULT.json [FIXTURES_DIR]]
 
 OUTS_DIR/<fixture> holds moeckpt's --text-only output of testdata/composite/<fixture> (the
 three wrappers and their language-model-only twins). For each: transformers' Auto classes load
@@ -28,13 +28,13 @@ def text_part(m):
     return m.model if hasattr(m, "model") and not hasattr(m.model, "language_model") else m
 
 
-def check(outs, name):
+def check(outs, fixtures, name):
     out = os.path.join(outs, name)
     cfg = AutoConfig.from_pretrained(out)
     bare = cfg.architectures[0].endswith("TextModel")
     auto = AutoModel if bare else AutoModelForCausalLM
     model, info = auto.from_pretrained(out, output_loading_info=True)
-    wrapper = AutoModelForImageTextToText.from_pretrained(os.path.join(HERE, "composite", name))
+    wrapper = AutoModelForImageTextToText.from_pretrained(os.path.join(fixtures, name))
     ref = wrapper.model.language_model.state_dict()
     got = text_part(model).state_dict()
     differ = sorted(k for k in ref if k not in got or got[k].shape != ref[k].shape or not torch.equal(got[k], ref[k]))
@@ -61,10 +61,11 @@ def check(outs, name):
 
 def main():
     outs = sys.argv[1]
+    fixtures = sys.argv[3] if len(sys.argv) > 3 else os.path.join(HERE, "composite")
     result = {"transformers": transformers.__version__, "torch": torch.__version__, "fixtures": {}}
     for name in FIXTURES:
         try:
-            result["fixtures"][name] = check(outs, name)
+            result["fixtures"][name] = check(outs, fixtures, name)
         except Exception as e:  # report, do not stop: one line per failing fixture
             result["fixtures"][name] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
     result["ok"] = all(r["ok"] for r in result["fixtures"].values())
