@@ -12,6 +12,7 @@
 #include "cli/remote.h"
 #include "loader/checkpoint.h"
 #include "mapping/planner.h"
+#include "mapping/wrapper_fix.h"
 
 namespace moeckpt::cli {
 namespace {
@@ -178,6 +179,9 @@ void print_human(const MapPlan& plan, const ArchChoice& choice, const MapOptions
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
+// The convert command that makes a checkpoint loadable when only its wrapper is in the way.
+std::string fix_command(const MapOptions& opt) { return "moeckpt convert " + opt.path + " OUT --text-only"; }
+
 int run_map(const MapOptions& opt, const Context& ctx) {
   std::optional<RuleSet> rules;
   if (!opt.rules.empty()) rules = RuleSet::load_file(opt.rules);
@@ -188,10 +192,17 @@ int run_map(const MapOptions& opt, const Context& ctx) {
   po.user_rules = rules ? &*rules : nullptr;
   po.config_label = ck.config_file().empty() ? "config.json" : ck.config_file();
   MapPlan plan = plan_mapping(*choice.arch, config, ck.tensors(), po);
-  if (ctx.json)
-    print_json(plan_json(plan, choice));
-  else
+  const auto fix = wrapper_fix(plan, config, ck.tensors(), registry());
+  if (ctx.json) {
+    Json doc = plan_json(plan, choice);
+    if (fix) doc["fix"] = {{"command", fix_command(opt)}, {"wrapper", fix->wrapper}, {"text", fix->text}, {"class", fix->text_class}};
+    print_json(doc);
+  } else {
     print_human(plan, choice, opt, ctx);
+    if (fix)
+      std::printf("fix: the wrapper (%s) is what stands in the way; `%s` writes the language model alone, loadable as %s\n",
+                  fix->wrapper.c_str(), fix_command(opt).c_str(), fix->text_class.c_str());
+  }
   return plan.unmapped.empty() && plan.unfilled.empty() && plan.unexpected.empty() ? kExitOk : kExitFindings;
 }
 

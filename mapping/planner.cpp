@@ -14,6 +14,7 @@
 #include "loader/name_index.h"
 #include "mapping/config_view.h"
 #include "mapping/moe_layers.h"
+#include "mapping/mtp_select.h"
 #include "mapping/name_template.h"
 #include "mapping/renamer.h"
 
@@ -79,21 +80,6 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
     p += to.size();
   }
   return s;
-}
-
-int64_t layer_index(std::string_view name) {
-  size_t pos = 0;
-  while ((pos = name.find("layers.", pos)) != std::string_view::npos) {
-    if (pos == 0 || name[pos - 1] == '.') {
-      size_t i = pos + 7;
-      int64_t v = 0;
-      size_t start = i;
-      while (i < name.size() && name[i] >= '0' && name[i] <= '9' && v < (INT64_MAX / 10 - 9)) v = v * 10 + (name[i++] - '0');
-      if (i > start && i < name.size() && name[i] == '.') return v;
-    }
-    pos += 7;
-  }
-  return -1;
 }
 
 bool is_quant_weight_dtype(DType d) { return dtype_is_fp8(d); }
@@ -250,8 +236,7 @@ class Planner {
     Resolved r;
     r.e.checkpoint = t.name;
     r.e.layer = layer_index(*n1);
-    r.e.mtp = n1->starts_with("mtp.") || n1->find(".mtp.") != std::string_view::npos ||
-              (plan_.num_layers && r.e.layer >= *plan_.num_layers);
+    r.e.mtp = is_mtp_name(*n1, plan_.num_layers);
     resolve_param(*n1, r);
     auto renamed = renamer_->load_time(r.e.param);
     if (!renamed) {

@@ -55,7 +55,7 @@ _moeckpt() {
     archs) opts="--missing" ;;
     validate) opts="--arch --rules --tp --ep --moe-backend --data --strict --threads" ;;
     convert) opts="--dequant --cast --quantize --saturate --rules --rename --arch --only --exclude
-      --max-shard-size --threads --dry-run --resume --overwrite --worker --workers --finalize" ;;
+      --text-only --drop-mtp --only-mtp --max-shard-size --threads --dry-run --resume --overwrite --worker --workers --finalize" ;;
     tensor) opts="-n --count --dequant --stats" ;;
     diff) opts="--atol --rtol --threads" ;;
   esac

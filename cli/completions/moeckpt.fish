@@ -61,6 +61,9 @@ complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l saturate -d "Cla
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l rename -x -a engine -d "Give tensors the engine's names"
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l only -x -d 'Write only tensors matching this RE2 regex'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l exclude -x -d 'Leave out tensors matching this RE2 regex'
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l text-only -d 'Keep the language model of a multimodal checkpoint'
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l drop-mtp -d 'Leave out the MTP layers'
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l only-mtp -d 'Keep only the MTP layers (a draft model)'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l max-shard-size -x -d 'Largest shard, e.g. 5GB'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l dry-run -d 'Print the plan and write nothing'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l resume -d 'Keep the shards an interrupted run finished'
