@@ -75,7 +75,8 @@ int run_archs(const std::string& name, const Context& ctx) {
     row("experts", layout_of(a));
     for (const auto& e : a.experts) row("expert path", e.path);
     std::string stacked;
-    for (const auto& s : a.stacked) stacked += (stacked.empty() ? "" : ", ") + s.shard + "->" + s.param + "[" + s.id + "]";
+    for (const auto& s : a.stacked)
+      stacked += (stacked.empty() ? "" : ", ") + s.shard + "->" + s.param + "[" + s.id + "]" + (s.when ? " if " + s.when->text() : "");
     row("stacked", stacked);
     row("scale rule", std::string(scale_rule_name(a.scale_rule)));
     for (int i = 0; i < kNumConfigFields; ++i)

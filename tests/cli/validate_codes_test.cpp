@@ -296,6 +296,15 @@ TEST_F(ValidateCodes, ScaleMissing) {
   expect_clean(check({{"x.weight", "F8_E4M3", {4, 4}}, {"x.weight_scale_inv", "F32", {1, 1}}}, nullptr), "E-SCALE-MISSING");
 }
 
+// DeepSeek's own ".scale" of an FP8 block-scaled weight may be E8M0 (V4-Flash's ue8m0 linear
+// scales); under vLLM's name weight_scale_inv it must stay a float.
+TEST_F(ValidateCodes, DeepSeekScaleMayBeE8m0) {
+  expect_clean(check({{"x.weight", "F8_E4M3", {4, 4}}, {"x.scale", "F8_E8M0", {1, 1}}}, nullptr), "E-SCALE-MISSING");
+  expect_clean(check({{"x.weight", "F8_E4M3", {4, 4}}, {"x.scale", "F8_E8M0", {1, 1}}}, nullptr), "E-SCALE-DTYPE");
+  expect_only(check({{"x.weight", "F8_E4M3", {4, 4}}, {"x.weight_scale_inv", "F8_E8M0", {1, 1}}}, nullptr), "E-SCALE-DTYPE",
+              "model.safetensors", "x.weight_scale_inv");
+}
+
 TEST_F(ValidateCodes, ScaleDtype) {
   json doc = check({{"x.weight", "F8_E4M3", {4, 4}}, {"x.weight_scale_inv", "I32", {1, 1}}}, nullptr);
   expect_only(doc, "E-SCALE-DTYPE", "model.safetensors", "x.weight_scale_inv");
