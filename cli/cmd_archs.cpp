@@ -79,6 +79,7 @@ int run_archs(const std::string& name, const Context& ctx) {
       stacked += (stacked.empty() ? "" : ", ") + s.shard + "->" + s.param + "[" + s.id + "]" + (s.when ? " if " + s.when->text() : "");
     row("stacked", stacked);
     row("scale rule", std::string(scale_rule_name(a.scale_rule)));
+    if (a.mtp) row("MTP layers", a.mtp->from + "<i>. -> " + a.mtp->to + "<num_layers + i>., loaded by " + a.mtp->engine_class);
     for (int i = 0; i < kNumConfigFields; ++i)
       if (!a.aliases[static_cast<size_t>(i)].empty())
         row(std::string(config_field_name(static_cast<ConfigField>(i))).c_str(), "config key " + join(a.aliases[static_cast<size_t>(i)], " | "));

@@ -30,7 +30,9 @@ void expect_scale_rule(const MapPlan& p, bool fp4_experts, size_t* scales, size_
     if (expert) ++*expert_scales;
     const std::string want = expert && fp4_experts ? "_weight_scale" : (expert ? "_weight_scale_inv" : ".weight_scale_inv");
     EXPECT_TRUE(e.param.ends_with(want)) << e.checkpoint << " -> " << e.param << ", want ..." << want;
-    if (expert && fp4_experts) EXPECT_FALSE(e.param.ends_with("_inv")) << e.checkpoint << " -> " << e.param;
+    if (expert && fp4_experts) {
+      EXPECT_FALSE(e.param.ends_with("_inv")) << e.checkpoint << " -> " << e.param;
+    }
   }
 }
 
