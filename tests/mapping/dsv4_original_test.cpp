@@ -150,3 +150,33 @@ TEST(Dsv4Original, WithoutConfigTheMtpLayerIsSkippedAsTheMainModelSkipsIt) {
 
 }  // namespace
 }  // namespace moeckpt
+
+namespace moeckpt {
+namespace {
+
+// The parameter model covers the original layout: a dropped tensor is unfilled under its
+// checkpoint name (the MTP layer's as mtp.0.*), and which router tensor a layer carries follows
+// num_hash_layers.
+TEST(Dsv4Original, TheParameterModelNamesWhatIsMissing) {
+  auto f = load_fixture("deepseek_v4", "testdata/models/deepseek_v4_original");
+  ASSERT_TRUE(testing::clean(testing::plan(f)));
+  for (const char* drop : {"mtp.0.hnorm.weight", "layers.1.attn.indexer.weights_proj.weight", "layers.2.attn.compressor.ape",
+                           "layers.0.ffn.gate.tid2eid", "mtp.0.attn.wq_b.weight", "hc_head_base"}) {
+    auto tensors = f.tensors;
+    std::erase_if(tensors, [&](const TensorInfo& t) { return t.name == drop; });
+    ASSERT_EQ(tensors.size() + 1, f.tensors.size()) << drop;
+    EXPECT_TRUE(testing::unfilled(testing::plan(f, f.config, tensors), drop)) << drop;
+  }
+  Json c = f.config;
+  c["num_hash_layers"] = 2;  // layer 1 would route by token id: its bias is unexpected, its table missing
+  MapPlan p = testing::plan(f, c);
+  EXPECT_TRUE(testing::unexpected(p, "layers.1.ffn.gate.bias"));
+  EXPECT_TRUE(testing::unfilled(p, "layers.1.ffn.gate.tid2eid"));
+  c = f.config;
+  c["compress_ratios"] = Json::array({0, 128, 128, 0});  // layer 1 would have no indexer
+  p = testing::plan(f, c);
+  EXPECT_TRUE(testing::unexpected(p, "layers.1.attn.indexer.weights_proj.weight"));
+}
+
+}  // namespace
+}  // namespace moeckpt
