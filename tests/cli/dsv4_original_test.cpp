@@ -84,11 +84,11 @@ TEST(Dsv4OriginalCli, AbsentExpertDtypeMapsAsFp4) {
 }
 
 TEST(Dsv4OriginalCli, Fp8ConfigOnFp4ExpertsIsAMismatch) {
-  // The rule follows the config (every .scale -> .weight_scale_inv); validate says the packed
-  // FP4 experts contradict it.
+  // The rule follows the config (every .scale -> .weight_scale_inv) and map names the tensors
+  // so; validate says the packed FP4 experts contradict it.
   testing::TempDir tmp;
   fs::path d = with_expert_dtype(tmp, "fp8");
-  json m = map_json(d, 1);
+  json m = map_json(d, 0);
   expect_rule(m, false);
   int rc = -1;
   json v = validate_json(d, &rc);
