@@ -119,9 +119,6 @@ TEST(Registry, MalformedEntriesAreRefusedNamingTheFile) {
   EXPECT_EQ(lenient.load_errors().size(), 1u);
 }
 
-}  // namespace
-}  // namespace moeckpt
-
 TEST(Registry, StackedConditionsAndMtpSectionsAreChecked) {
   auto err = [](const std::string& text) {
     try {
@@ -139,3 +136,6 @@ TEST(Registry, StackedConditionsAndMtpSectionsAreChecked) {
   EXPECT_NE(err(head + R"("mtp":{"checkpoint_prefix":{}}})").find("one {from: to} pair"), std::string::npos);
   EXPECT_NE(err(head + R"("mtp":{"checkpoint_prefix":{"mtp.":"layers."},"renames":{"regex":{"(":"x"}}}})").find("mtp.renames"), std::string::npos);
 }
+
+}  // namespace
+}  // namespace moeckpt
