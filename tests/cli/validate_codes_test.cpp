@@ -390,7 +390,7 @@ TEST_F(ValidateCodes, SharedExpertsOver64) {
   // The tensors hold one shared expert's width: deepseek_v4's parameter model says so as well.
   EXPECT_FALSE(finding(doc, "E-PARAM-SHAPE").is_null()) << doc.dump(2);
   c["n_shared_experts"] = 64;
-  expect_clean(check(dsv4_tensors(), c), "W-SHARED-EXPERTS");
+  EXPECT_TRUE(finding(check(dsv4_tensors(), c), "W-SHARED-EXPERTS").is_null());
 }
 
 TEST_F(ValidateCodes, ExpertDtypeInvalid) {
