@@ -14,7 +14,6 @@
 #include "loader/error.h"
 #include "mapping/arch_registry.h"
 #include "mapping/planner.h"
-#include "pending_modes.h"
 #include "test_util.h"
 
 namespace moeckpt {
@@ -33,15 +32,9 @@ TEST(Composite, EveryWrapperAndItsTextOnlyReleaseMapFully) {
     for (const std::string& dir : {a.fixture, a.fixture + "_lm_only"}) {
       ASSERT_TRUE(std::filesystem::exists(testing::source_dir(dir))) << dir << ": every wrapper has both releases";
       MapPlan p = plan_of(a, dir);
-      if (auto pending = testing::pending_text_modes().find(a.name); pending != testing::pending_text_modes().end()) {
-        EXPECT_FALSE(p.unmapped.empty() && p.unfilled.empty()) << dir << ": maps fully now; drop it from tests/mapping/pending_modes.h";
-        for (const auto& n : p.unmapped) EXPECT_NE(n.find(pending->second), std::string::npos) << dir << ": unmapped " << n;
-        for (const auto& u : p.unfilled) EXPECT_NE(u.expected.find(pending->second), std::string::npos) << dir << ": unfilled " << u.expected;
-      } else {
-        EXPECT_TRUE(p.unmapped.empty()) << dir << ": first unmapped " << p.unmapped.front();
-        EXPECT_TRUE(p.unfilled.empty()) << dir << ": first unfilled " << p.unfilled.front().expected;
-        EXPECT_TRUE(p.unexpected.empty()) << dir << ": first unexpected " << p.unexpected.front();
-      }
+      EXPECT_TRUE(p.unmapped.empty()) << dir << ": first unmapped " << p.unmapped.front();
+      EXPECT_TRUE(p.unfilled.empty()) << dir << ": first unfilled " << p.unfilled.front().expected;
+      EXPECT_TRUE(p.unexpected.empty()) << dir << ": first unexpected " << p.unexpected.front();
       EXPECT_FALSE(p.entries.empty()) << dir;
       for (const auto& e : p.entries) {
         EXPECT_TRUE(e.param.starts_with("language_model.") || e.param.starts_with("lm_head.")) << dir << ": " << e.checkpoint << " -> " << e.param;

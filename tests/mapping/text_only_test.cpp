@@ -73,8 +73,16 @@ TEST(TextOnly, EveryCompositeFixtureBecomesACleanTextCheckpointWithoutTowers) {
       EXPECT_EQ(r.x.config["model_type"], text->model_types.front()) << dir;
       EXPECT_FALSE(r.x.config.contains("text_config")) << dir;
       EXPECT_FALSE(r.x.config.contains("vision_config")) << dir;
-      EXPECT_EQ(r.x.config["hidden_size"], (*ck.config())["text_config"]["hidden_size"]) << dir;
-      EXPECT_EQ(r.x.config["tie_word_embeddings"], (*ck.config())["tie_word_embeddings"]) << dir;
+      // The text model's section is the entry's config_section (DeepSeek-OCR-2's language_config).
+      const Json& wrapper = *ck.config();
+      const Json& section = wrapper[a.config_section.empty() ? "text_config" : a.config_section];
+      EXPECT_FALSE(r.x.config.contains(a.config_section.empty() ? "text_config" : a.config_section)) << dir;
+      EXPECT_EQ(r.x.config["hidden_size"], section["hidden_size"]) << dir;
+      // The wrapper's tie_word_embeddings wins over the section's; absent in both stays absent.
+      const Json* tie = wrapper.contains("tie_word_embeddings") ? &wrapper["tie_word_embeddings"]
+                        : section.contains("tie_word_embeddings") ? &section["tie_word_embeddings"] : nullptr;
+      if (tie) EXPECT_EQ(r.x.config["tie_word_embeddings"], *tie) << dir;
+      else EXPECT_FALSE(r.x.config.contains("tie_word_embeddings")) << dir;
       EXPECT_GT(out.size(), 10u) << dir;
     }
     ++checked;
