@@ -6,6 +6,7 @@
 // far larger than the caches, as a real checkpoint's tensors are.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -15,6 +16,7 @@
 #include "quant/codec.h"
 #include "quant/dequant.h"
 #include "quant/kernels.h"
+#include "quant/quantize.h"
 #include "quant/scheme.h"
 
 namespace {
@@ -64,14 +66,31 @@ void BM_Memcpy(benchmark::State& st) {
   }
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(2 * n));
 }
-// Half the traffic of FP8->BF16 (14 + 28 MiB) / 2 and of F32->BF16 (56 + 28) / 2.
-// Half the traffic of FP8->BF16 (14 + 28 MiB) / 2, of F32->BF16 (56 + 28) / 2 and of int4 ->
-// BF16 (7 + 28) / 2.
+// Half the traffic of FP8->BF16 (14 + 28 MiB) / 2 (also BF16 -> FP8's), of F32->BF16 (56 + 28) / 2,
+// of int4 -> BF16 (7 + 28) / 2 and of BF16 -> NVFP4 (28 + 7 + 0.9) / 2.
 BENCHMARK(BM_Memcpy)
     ->Arg(static_cast<int64_t>(kElems * 3 / 2))
     ->Arg(static_cast<int64_t>(kElems * 3))
     ->Arg(static_cast<int64_t>(kElems * 5 / 4))
+    ->Arg(static_cast<int64_t>(kElems * 41 / 32))
     ->Unit(benchmark::kMillisecond);
+
+// The write side alone: the 28 MiB of a BF16 output written with ordinary stores, as every
+// kernel here writes (memcpy of large buffers uses non-temporal stores, which skip reading each
+// line before writing it). A kernel that writes 2 bytes per element cannot go faster than this.
+void BM_StoreOnly(benchmark::State& st) {
+  std::vector<uint16_t> out(kElems);
+  uint16_t v = 1;
+  for (auto _ : st) {
+    uint16_t* p = out.data();
+    benchmark::DoNotOptimize(p);
+    for (uint64_t i = 0; i < kElems; ++i) p[i] = static_cast<uint16_t>(v + i);
+    benchmark::ClobberMemory();
+    ++v;
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(2 * kElems));
+}
+BENCHMARK(BM_StoreOnly)->Unit(benchmark::kMillisecond);
 
 // Runs `job` row by row over the whole matrix (the convert pipeline's unit of work is a row range).
 // Bytes moved (in + out) per iteration, elements per second, and the SIMD target used.
@@ -126,38 +145,52 @@ void BM_BlockFp8ToBf16(benchmark::State& st) { kernel(st, Fmt::kE4M3FN, 8, Fmt::
 void BM_Mxfp4ToBf16(benchmark::State& st) { kernel(st, Fmt::kE2M1, 4, Fmt::kBF16, 16, ScaleOp::kMultiply, 32, false); }
 void BM_Nvfp4ToBf16(benchmark::State& st) { kernel(st, Fmt::kE2M1, 4, Fmt::kBF16, 16, ScaleOp::kMultiply, 16, false); }
 void BM_F32ToBf16(benchmark::State& st) { kernel(st, Fmt::kF32, 32, Fmt::kBF16, 16, ScaleOp::kNone, 0, false); }
-// BF16 -> block FP8: the block amax pass, then the divide-and-round pass, as convert does them.
-void BM_Bf16ToBlockFp8(benchmark::State& st) {
-  const uint64_t in_row = kCols * 2, out_row = kCols;
+// ---- BF16 -> quantized, through quant/quantize.h as convert's producers run them -------------
+// Slices of 128 rows (a block band). "Scales + codes" is what convert does: the scale tensor's
+// producer (an amax pass) and the codes' producer (one fused pass per band and tile, which
+// computes its own scales); "codes" is the fused pass alone. Traffic = BF16 in + codes + scales.
+struct QuantizeBench {
   std::vector<uint8_t> src = weights(Fmt::kBF16, kElems, 16);
-  std::vector<uint8_t> dst(kRows * out_row);
-  const uint64_t per_row = kCols / 128;
-  std::vector<float> sc(kRows / 128 * per_row);
+  moeckpt::quant::MatrixView m{Fmt::kBF16, reinterpret_cast<const std::byte*>(src.data()), kRows, kRows, kCols};
+};
+
+void fp8(benchmark::State& st, uint64_t b0, uint64_t b1, bool with_scales) {
+  QuantizeBench q;
+  const uint64_t si = (kCols + b1 - 1) / b1, srows = (kRows + b0 - 1) / b0;
+  std::vector<std::byte> codes(kElems);
+  std::vector<float> sc(srows * si);
   for (auto _ : st) {
-    for (uint64_t br = 0; br < kRows / 128; ++br)
-      for (uint64_t bc = 0; bc < per_row; ++bc) {
-        float amax = 0;
-        for (uint64_t r = br * 128; r < br * 128 + 128; ++r)
-          amax = std::max(amax, moeckpt::quant::absmax(Fmt::kBF16, src.data() + r * in_row + bc * 256, 128));
-        sc[br * per_row + bc] = amax > 0 ? amax / 448.0f : 1.0f;
-      }
-    RowJob job;
-    job.in = Fmt::kBF16;
-    job.out = Fmt::kE4M3FN;
-    job.n = kCols;
-    job.op = ScaleOp::kDivide;
-    job.group = 128;
-    job.saturate = true;
-    for (uint64_t r = 0; r < kRows; ++r) {
-      job.src = src.data() + r * in_row;
-      job.dst = dst.data() + r * out_row;
-      job.scales = sc.data() + (r / 128) * per_row;
-      moeckpt::quant::run_row(job);
+    if (with_scales) moeckpt::quant::fp8_block_scales(q.m, b0, b1, 0, srows, sc.data());
+    if (b0 >= kRows) {  // per tensor: the scale is computed once and given to the encode
+      moeckpt::quant::fp8_block_scales(q.m, b0, b1, 0, srows, sc.data());
+      for (uint64_t r = 0; r < kRows; r += 128) moeckpt::quant::fp8_block_quantize_with(q.m, b0, b1, sc.data(), r, std::min(kRows, r + 128), codes.data() + r * kCols);
+    } else {
+      for (uint64_t r = 0; r < kRows; r += 128) moeckpt::quant::fp8_block_quantize(q.m, b0, b1, r, std::min(kRows, r + 128), codes.data() + r * kCols);
     }
-    benchmark::DoNotOptimize(dst.data());
+    benchmark::DoNotOptimize(codes.data());
     benchmark::ClobberMemory();
   }
-  report(st, kRows * (in_row + out_row));
+  report(st, kElems * 2 + kElems + sc.size() * 4);
+}
+
+void BM_Bf16ToBlockFp8(benchmark::State& st) { fp8(st, 128, 128, true); }
+void BM_Bf16ToBlockFp8Codes(benchmark::State& st) { fp8(st, 128, 128, false); }
+void BM_Bf16ToFp8Channel(benchmark::State& st) { fp8(st, 1, kCols, true); }
+void BM_Bf16ToFp8Tensor(benchmark::State& st) { fp8(st, kRows, kCols, false); }
+
+void BM_Bf16ToNvfp4(benchmark::State& st) {  // global scale, block scales, codes
+  QuantizeBench q;
+  std::vector<std::byte> codes(kElems / 2), sc(kElems / 16);
+  for (auto _ : st) {
+    const float global = moeckpt::quant::nvfp4_global_scale(q.m);
+    for (uint64_t r = 0; r < kRows; r += 128) {
+      moeckpt::quant::nvfp4_scales(q.m, global, r, r + 128, sc.data() + r * kCols / 16);
+      moeckpt::quant::nvfp4_quantize(q.m, global, r, r + 128, codes.data() + r * kCols / 2);
+    }
+    benchmark::DoNotOptimize(codes.data());
+    benchmark::ClobberMemory();
+  }
+  report(st, kElems * 2 + kElems / 2 + kElems / 16);
 }
 
 // ---- released quantized formats, through dequantize_rows as convert runs them ---------------
@@ -272,6 +305,10 @@ BENCHMARK(BM_Mxfp4ToBf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Nvfp4ToBf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_F32ToBf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Bf16ToBlockFp8)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Bf16ToBlockFp8Codes)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Bf16ToFp8Channel)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Bf16ToFp8Tensor)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Bf16ToNvfp4)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -41,11 +42,13 @@ class IntRows {
     job_.bits = q.bits;
     job_.n = in_cols_;
     job_.out = out;
+    job_.groups = groups_;
     if (q.g_idx) read_g_idx();
   }
 
   void run(uint64_t r0, uint64_t r1, std::byte* dst) {
     for (uint64_t n = r0; n < r1; ++n) {
+      job_.padded = true;
       job_.words = row_words(n);
       row_zeros(n);
       row_scales(n);
@@ -70,37 +73,35 @@ class IntRows {
     }
   }
 
-  // Row n's codes in pack-quantized order (padded for the kernel's vector loads).
+  // Row n's codes in pack-quantized order: in place where the kernel reads no further than the
+  // row (4-bit codes, word-aligned data), else copied with the padding its vector loads need.
   const uint32_t* row_words(uint64_t n) {
     const uint64_t stride = row_words_ + kIntRowPad;
     if (q_.scheme == Scheme::kIntPacked) {
+      const std::byte* row = in_.weight.data() + n * row_words_ * 4;
+      job_.padded = q_.bits != 4 || reinterpret_cast<uintptr_t>(row) % alignof(uint32_t) != 0;
+      if (!job_.padded) return reinterpret_cast<const uint32_t*>(row);
       buf_.assign(stride, 0);
-      std::memcpy(buf_.data(), in_.weight.data() + n * row_words_ * 4, row_words_ * 4);
+      std::memcpy(buf_.data(), row, row_words_ * 4);
       return buf_.data();
     }
-    // GPTQ and AWQ store a word's codes across output rows: eight rows are unpacked in one pass
-    // over the input, so each input word is read once.
+    // GPTQ and AWQ store a word's codes across output rows: a block of rows is unpacked in one
+    // pass over the input (whole cache lines of words at a time), so each input word is read once.
     const uint64_t b0 = n / kRowBlock * kRowBlock;
     if (block_first_ != b0) fill_block(b0, std::min(kRowBlock, out_rows_ - b0));
     return buf_.data() + (n - b0) * stride;
   }
 
-  static constexpr uint64_t kRowBlock = 8;
+  static constexpr uint64_t kRowBlock = 128;  // 16 AWQ column words: one 64-byte line per k
 
   void fill_block(uint64_t b0, uint64_t rows) {
     const uint64_t stride = row_words_ + kIntRowPad;
     buf_.assign(kRowBlock * stride, 0);
     block_first_ = b0;
-    if (q_.scheme == Scheme::kGptq) {  // [in/p, out]: row n's word w is element (w, n)
-      for (uint64_t w = 0; w < row_words_; ++w)
-        for (uint64_t b = 0; b < rows; ++b) buf_[b * stride + w] = word_at(in_.weight, w * out_rows_ + b0 + b);
-      return;
-    }
-    const uint64_t cols = out_rows_ / 8, col = b0 / 8;  // AWQ [in, out/8]: one word holds rows b0..b0+7
-    for (uint64_t k = 0; k < in_cols_; ++k) {
-      const uint32_t word = word_at(in_.weight, k * cols + col);
-      for (uint64_t b = 0; b < 8; ++b) buf_[b * stride + k / 8] |= ((word >> (4 * kAwqNibble[b])) & 0xFu) << (4 * (k % 8));
-    }
+    const void* w = in_.weight.data();
+    if (q_.scheme == Scheme::kGptq) return gather_int_columns(w, row_words_, out_rows_, b0, rows, buf_.data(), stride);  // [in/p, out]
+    // AWQ [in, out/8]: a word holds 8 rows (the layout check makes rows a multiple of 8)
+    transpose_awq_words(w, in_cols_, out_rows_ / 8, b0 / 8, rows / 8, kAwqNibble, buf_.data(), stride);
   }
 
   void row_zeros(uint64_t n) {

@@ -48,10 +48,27 @@ struct IntRowJob {
   uint64_t group = 1;
   Fmt out = Fmt::kF32;
   void* dst = nullptr;
-  const uint32_t* g_idx = nullptr;  // n group indices, each below the number of zeros/scales
+  const uint32_t* g_idx = nullptr;  // n group indices, each below `groups`
+  uint64_t groups = 0;              // zeros/scales held (0: unknown; needed by the g_idx fast path)
+  bool padded = true;               // false: `words` is read in place, nothing past the row's words
 };
 
 void run_int_row(const IntRowJob& job);
+
+// GPTQ's qweight [words, cols] (I32, little-endian, any alignment): the words of columns
+// [c0, c0 + count) transposed into rows, buf[b * stride + w] = element (w, c0 + b).
+void gather_int_columns(const void* src, uint64_t words, uint64_t cols, uint64_t c0, uint64_t count, uint32_t* buf, uint64_t stride);
+// AWQ's qweight [k_len, cols] of 4-bit codes: word (k, c) holds rows 8c..8c+7 of column k, row
+// 8c+b in nibble nibble_of_row[b]. Rows 8*c0 .. 8*(c0 + count) are written in pack-quantized
+// order (element k in nibble k % 8 of word k / 8): buf[(8 * (c - c0) + b) * stride + k / 8].
+// buf must be zero where whole words are not written (k_len % 8 != 0).
+void transpose_awq_words(const void* src, uint64_t k_len, uint64_t cols, uint64_t c0, uint64_t count, const unsigned nibble_of_row[8],
+                         uint32_t* buf, uint64_t stride);
+
+// acc[g] = max(acc[g], |x|) over block g of a rows x n matrix (row k at src + k * stride
+// elements): block g is columns [g * group, min(n, (g + 1) * group)) of every row. Compared
+// on magnitude bits, so NaN (above Inf) wins as in absmax(); acc starts at 0.
+void absmax_blocks(Fmt in, const void* src, uint64_t stride, uint64_t rows, uint64_t n, uint64_t group, float* acc);
 
 // max |x| over n elements of a float format; NaN if any element is NaN.
 float absmax(Fmt in, const void* src, uint64_t n);
@@ -64,6 +81,10 @@ namespace ref {
 void run_row(const RowJob& job);
 void run_int_row(const IntRowJob& job);
 float absmax(Fmt in, const void* src, uint64_t n);
+void gather_int_columns(const void* src, uint64_t words, uint64_t cols, uint64_t c0, uint64_t count, uint32_t* buf, uint64_t stride);
+void transpose_awq_words(const void* src, uint64_t k_len, uint64_t cols, uint64_t c0, uint64_t count, const unsigned nibble_of_row[8],
+                         uint32_t* buf, uint64_t stride);
+void absmax_blocks(Fmt in, const void* src, uint64_t stride, uint64_t rows, uint64_t n, uint64_t group, float* acc);
 }  // namespace ref
 
 }  // namespace moeckpt::quant

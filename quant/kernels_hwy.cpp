@@ -18,6 +18,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "quant/fp4.h"
 #include "quant/half.h"
@@ -481,13 +482,19 @@ uint64_t Bf16ToE4M3Run(const RowJob& j) {
     const VF vs = hn::Set(df, s);
     for (uint64_t k = i; k < i + group; k += 16) {
       const __m512 x = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + k))), 16));
-      const __m512 y = _mm512_mul_ps(x, vr);
+      __m512 y = _mm512_mul_ps(x, vr);
       __m512i a = _mm512_and_si512(_mm512_castps_si512(y), abs_mask);
       const __mmask16 small = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, one), small_lim);
       const __mmask16 near = _mm512_cmplt_epu32_mask(_mm512_and_si512(_mm512_add_epi32(a, near_off), low20), near_lim);
       if (HWY_UNLIKELY(!_kortestz_mask16_u8(small, near))) {
-        Store<kE4M3>(df, hn::Div(VF{x}, vs), dst, k, kSat);
-        continue;
+        // Bfloat16 weights over a bfloat16-derived scale land exactly on midpoints often: the
+        // quotient itself, then the same encode; subnormal results take the general encoder.
+        y = hn::Div(VF{x}, vs).raw;
+        a = _mm512_and_si512(_mm512_castps_si512(y), abs_mask);
+        if (_mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, one), small_lim) != 0) {
+          Store<kE4M3>(df, VF{y}, dst, k, kSat);
+          continue;
+        }
       }
       __mmask16 nan = 0;
       if constexpr (kSat) {
@@ -508,6 +515,76 @@ uint64_t Bf16ToE4M3Run(const RowJob& j) {
     }
   }
   return i;
+}
+#endif
+
+#if MOECKPT_AVX512
+// float32 -> E2M1 codes (sign in bit 3), as minifloat_encode rounds them with saturation: by
+// the magnitude's bits against the seven rounding points (ties to the even code: 0.25 -> 0,
+// 0.75 -> 1.0, 1.25 -> 1.0, 1.75 -> 2, 2.5 -> 2, 3.5 -> 4, 5 -> 4); Inf saturates to 6; NaN
+// gives the zero of the other sign, as ml_dtypes does.
+HWY_INLINE __m512i E2M1Codes(__m512 q) {
+  const __m512i u = _mm512_castps_si512(q);
+  const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF));
+  const __m512i one = _mm512_set1_epi32(1);
+  __m512i c = _mm512_setzero_si512();
+  c = _mm512_mask_add_epi32(c, _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x3E800000)), c, one);   // > 0.25
+  c = _mm512_mask_add_epi32(c, _mm512_cmpge_epu32_mask(a, _mm512_set1_epi32(0x3F400000)), c, one);   // >= 0.75
+  c = _mm512_mask_add_epi32(c, _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x3FA00000)), c, one);   // > 1.25
+  c = _mm512_mask_add_epi32(c, _mm512_cmpge_epu32_mask(a, _mm512_set1_epi32(0x3FE00000)), c, one);   // >= 1.75
+  c = _mm512_mask_add_epi32(c, _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x40200000)), c, one);   // > 2.5
+  c = _mm512_mask_add_epi32(c, _mm512_cmpge_epu32_mask(a, _mm512_set1_epi32(0x40600000)), c, one);   // >= 3.5
+  c = _mm512_mask_add_epi32(c, _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x40A00000)), c, one);   // > 5
+  c = _mm512_or_si512(c, _mm512_and_si512(_mm512_srli_epi32(u, 28), _mm512_set1_epi32(8)));          // sign
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(a, _mm512_set1_epi32(0x7F800000));
+  return _mm512_mask_mov_epi32(c, nan, _mm512_andnot_si512(c, _mm512_set1_epi32(8)));  // NaN: 0 if negative, else -0
+}
+
+// 16 codes packed into 8 bytes, element 2k in the low nibble of byte k.
+HWY_INLINE void StoreE2M1x16(__m512i codes, uint8_t* dst) {
+  const __m128i b = _mm512_cvtepi32_epi8(codes);  // lane k = codes 2k | codes 2k+1 << 8
+  const __m128i t = _mm_and_si128(_mm_or_si128(b, _mm_srli_epi16(b, 4)), _mm_set1_epi16(0xFF));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm_packus_epi16(t, t));
+}
+
+// x / s -> E2M1 for groups of a multiple of 16 whose divisor is a normal float with a normal
+// reciprocal: y = x * (1 / s) instead of the division, which it equals to ~3 float32 ulps, so
+// it rounds like the quotient except within a few ulps of a rounding point (their low 21 bits
+// are zero); a vector with such a lane divides. Other groups go to the reference.
+template <int kIn>
+bool ToE2M1Row(const RowJob& j) {
+  const DF df;
+  if (j.op != ScaleOp::kDivide || j.group % 16 != 0 || j.n % 2 != 0) return false;
+  auto* dst = static_cast<uint8_t*>(j.dst);
+  // Every group's reciprocal, 16 divisions at a time (NVFP4 has a scale per 16 elements).
+  const uint64_t groups = (j.n + j.group - 1) / j.group;
+  thread_local std::vector<float> rec;
+  rec.resize(groups + 16);
+  for (uint64_t g = 0; g < groups; g += 16) {
+    const __mmask16 m = static_cast<__mmask16>(groups - g >= 16 ? 0xFFFF : (1u << (groups - g)) - 1);
+    _mm512_storeu_ps(rec.data() + g, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, j.scales + g)));
+  }
+  for (uint64_t i = 0, g = 0; i < j.n; ++g) {
+    const uint64_t end = std::min(j.n, i + j.group);
+    const float s = j.scales[g];
+    const uint32_t se = (std::bit_cast<uint32_t>(s) >> 23) & 0xFF;
+    if (se < 1 || se > 252) {
+      for (; i < end; ++i) encode_at(Fmt::kE2M1, decode_at(j.in, j.src, i) / s, j.dst, i, j.saturate);
+      continue;
+    }
+    const __m512 r = _mm512_set1_ps(rec[g]), vs = _mm512_set1_ps(s);
+    for (; i + 16 <= end; i += 16) {
+      const __m512 x = Load<kIn>(df, j.src, i).raw;
+      __m512 q = _mm512_mul_ps(x, r);
+      const __m512i a = _mm512_and_si512(_mm512_castps_si512(q), _mm512_set1_epi32(0x7FFFFFFF));
+      const __mmask16 near = _mm512_cmplt_epu32_mask(_mm512_and_si512(_mm512_add_epi32(a, _mm512_set1_epi32(8)), _mm512_set1_epi32(0x1FFFFF)),
+                                                     _mm512_set1_epi32(17));
+      if (HWY_UNLIKELY(near != 0)) q = _mm512_div_ps(x, vs);
+      StoreE2M1x16(E2M1Codes(q), dst + i / 2);
+    }
+    for (; i < end; ++i) encode_at(Fmt::kE2M1, decode_at(j.in, j.src, i) / s, j.dst, i, j.saturate);
+  }
+  return true;
 }
 #endif
 
@@ -590,6 +667,11 @@ bool DispatchOut(const RowJob& j) {
     case Fmt::kBF16: return DispatchOp<kIn, kBF16>(j);
     case Fmt::kF16: return DispatchOp<kIn, kF16>(j);
     case Fmt::kE4M3FN: return kIn <= kBF16 && DispatchOp<kIn, kE4M3>(j);
+#if MOECKPT_AVX512
+    case Fmt::kE2M1:
+      if constexpr (kIn <= kBF16) return j.saturate && ToE2M1Row<kIn>(j);
+      return false;
+#endif
     default: return false;
   }
 }
@@ -654,6 +736,226 @@ bool AbsMax(Fmt in, const void* src, uint64_t n, float* out) {
   }
 }
 
+// ---- 4-bit codes through a table per group (AVX-512) -----------------------------------------
+// A group's values are (q - z) * s for q in 0..15 only: the sixteen are computed once per group
+// (one vector through the same exact rounding as every other output) and each element is a
+// register permute of its code. Bit-identical to computing each element, with no over-read:
+// only the bytes of the row's own codes are loaded.
+#if MOECKPT_AVX512
+// 32 codes from 16 bytes (element 2k in the low nibble of byte k), in 16-bit lanes, element order.
+HWY_INLINE __m512i Nibbles32x16(const uint8_t* p) {
+  const __m256i w = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __m256i lo = _mm256_and_si256(w, _mm256_set1_epi16(0x0F));
+  const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(w, _mm256_set1_epi16(0xF0)), 4);
+  return _mm512_cvtepu8_epi16(_mm256_or_si256(lo, hi));
+}
+
+// 16 codes from 8 bytes, in 32-bit lanes.
+HWY_INLINE __m512i Nibbles16x32(const uint8_t* p) {
+  const __m128i w = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  const __m128i lo = _mm_and_si128(w, _mm_set1_epi16(0x0F));
+  const __m128i hi = _mm_slli_epi16(_mm_and_si128(w, _mm_set1_epi16(0xF0)), 4);
+  return _mm512_cvtepu8_epi32(_mm_or_si128(lo, hi));
+}
+
+HWY_INLINE uint32_t CodeAt(const uint8_t* bytes, uint64_t i) { return (bytes[i / 2] >> (4 * (i % 2))) & 0xFu; }
+
+// The 16 values of one group in the output format (16-bit formats in table16, F32 in table32).
+template <int kOut>
+HWY_INLINE void GroupTable(float z, float s, void* table) {
+  const DF df;
+  Store<kOut>(df, hn::Mul(hn::Sub(hn::Iota(df, 0.0f), hn::Set(df, z)), hn::Set(df, s)), table, 0, false);
+}
+
+// Activation order: every group's table (groups x 16 entries, widened to 32 bits) and one
+// gather per 16 elements, at index g_idx * 16 + code.
+template <int kOut>
+void Int4ActOrderRow(const IntRowJob& j) {
+  thread_local std::vector<uint32_t> table;
+  table.resize(j.groups * 16);
+  for (uint64_t g = 0; g < j.groups; ++g) {
+    alignas(64) uint16_t t16[16];
+    if constexpr (kOut == kF32) {
+      GroupTable<kOut>(j.zeros[g], j.scales[g], table.data() + 16 * g);
+    } else {
+      GroupTable<kOut>(j.zeros[g], j.scales[g], t16);
+      _mm512_storeu_si512(table.data() + 16 * g, _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(t16))));
+    }
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
+  uint64_t i = 0;
+  for (; i + 16 <= j.n; i += 16) {
+    const __m512i g = _mm512_loadu_si512(j.g_idx + i);
+    const __m512i idx = _mm512_add_epi32(_mm512_slli_epi32(g, 4), Nibbles16x32(bytes + i / 2));
+    const __m512i v = _mm512_i32gather_epi32(idx, table.data(), 4);
+    if constexpr (kOut == kF32) {
+      _mm512_storeu_si512(static_cast<float*>(j.dst) + i, v);
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(static_cast<uint16_t*>(j.dst) + i), _mm512_cvtepi32_epi16(v));
+    }
+  }
+  for (; i < j.n; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - j.zeros[j.g_idx[i]]) * j.scales[j.g_idx[i]], j.dst, i);
+}
+
+// Returns false where the table path does not apply (the caller takes the general one).
+template <int kOut>
+bool Int4Row(const IntRowJob& j) {
+  if (j.bits != 4 || j.group % 2 != 0) return false;
+  if (j.g_idx) {
+    if (j.groups == 0) return false;
+    Int4ActOrderRow<kOut>(j);
+    return true;
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
+  alignas(64) uint16_t t16[32] = {};
+  alignas(64) float t32[16];
+  for (uint64_t i = 0, g = 0; i < j.n; ++g) {
+    const uint64_t end = std::min(j.n, i + j.group);
+    const float z = j.zeros[g], s = j.scales[g];
+    if constexpr (kOut == kF32) {
+      GroupTable<kOut>(z, s, t32);
+      const __m512i tv = _mm512_load_si512(t32);
+      for (; i + 16 <= end; i += 16)
+        _mm512_storeu_si512(static_cast<float*>(j.dst) + i, _mm512_permutexvar_epi32(Nibbles16x32(bytes + i / 2), tv));
+    } else {
+      GroupTable<kOut>(z, s, t16);
+      const __m512i tv = _mm512_load_si512(t16);
+      for (; i + 32 <= end; i += 32)
+        _mm512_storeu_si512(static_cast<uint16_t*>(j.dst) + i, _mm512_permutexvar_epi16(Nibbles32x16(bytes + i / 2), tv));
+    }
+    for (; i < end; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - z) * s, j.dst, i);
+  }
+  return true;
+}
+#endif
+
+// ---- GPTQ and AWQ words into rows ------------------------------------------------------------
+// Each vector load takes one contiguous run of words (a cache line on AVX-512) and a scatter puts
+// its lanes into as many rows of the buffer.
+bool GatherIntColumns(const void* src, uint64_t words, uint64_t cols, uint64_t c0, uint64_t count, uint32_t* buf, uint64_t stride) {
+  const DU du;
+  const hn::RebindToSigned<DU> di;
+  const hn::Repartition<uint8_t, DU> d8;
+  const uint64_t N = hn::Lanes(du);
+  if (stride * N > INT32_MAX) return false;
+  const auto* bytes = static_cast<const uint8_t*>(src);
+  const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(stride)));
+  uint64_t b = 0;
+  for (; b + N <= count; b += N)
+    for (uint64_t w = 0; w < words; ++w) hn::ScatterIndex(hn::BitCast(du, hn::LoadU(d8, bytes + 4 * (w * cols + c0 + b))), du, buf + b * stride + w, idx);
+  if (b < count) ref::gather_int_columns(src, words, cols, c0 + b, count - b, buf + b * stride, stride);
+  return true;
+}
+
+// Eight words (one per k of an 8-column chunk, lanes = AWQ columns) as an 8 x 8 nibble matrix
+// per lane, transposed in three swaps (4 x 4 blocks, then 2 x 2, then single nibbles): word p
+// then holds nibble p of each input word, in input order.
+HWY_INLINE void TransposeNibbles8(VU* v) {
+  const DU du;
+  for (int i = 0; i < 4; ++i) {
+    const VU t = hn::And(hn::Xor(hn::ShiftRight<16>(v[i]), v[i + 4]), hn::Set(du, 0x0000FFFFu));
+    v[i] = hn::Xor(v[i], hn::ShiftLeft<16>(t));
+    v[i + 4] = hn::Xor(v[i + 4], t);
+  }
+  for (int i : {0, 1, 4, 5}) {
+    const VU t = hn::And(hn::Xor(hn::ShiftRight<8>(v[i]), v[i + 2]), hn::Set(du, 0x00FF00FFu));
+    v[i] = hn::Xor(v[i], hn::ShiftLeft<8>(t));
+    v[i + 2] = hn::Xor(v[i + 2], t);
+  }
+  for (int i : {0, 2, 4, 6}) {
+    const VU t = hn::And(hn::Xor(hn::ShiftRight<4>(v[i]), v[i + 1]), hn::Set(du, 0x0F0F0F0Fu));
+    v[i] = hn::Xor(v[i], hn::ShiftLeft<4>(t));
+    v[i + 1] = hn::Xor(v[i + 1], t);
+  }
+}
+
+bool TransposeAwqWords(const void* src, uint64_t k_len, uint64_t cols, uint64_t c0, uint64_t count, const unsigned* nibble_of_row, uint32_t* buf,
+                       uint64_t stride) {
+  const DU du;
+  const hn::RebindToSigned<DU> di;
+  const hn::Repartition<uint8_t, DU> d8;
+  const uint64_t N = hn::Lanes(du);
+  if (8 * stride * N > INT32_MAX) return false;
+  const auto* bytes = static_cast<const uint8_t*>(src);
+  const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(8 * stride)));  // lane l: rows 8l..8l+7
+  const uint64_t chunks = k_len / 8;
+  uint64_t c = c0;
+  for (; c + N <= c0 + count; c += N) {
+    uint32_t* base = buf + 8 * (c - c0) * stride;
+    for (uint64_t kc = 0; kc < chunks; ++kc) {
+      VU v[8];
+      for (int i = 0; i < 8; ++i) v[i] = hn::BitCast(du, hn::LoadU(d8, bytes + 4 * ((8 * kc + i) * cols + c)));
+      TransposeNibbles8(v);
+      for (unsigned b = 0; b < 8; ++b) hn::ScatterIndex(v[nibble_of_row[b]], du, base + b * stride + kc, idx);
+    }
+  }
+  // Columns left over, and the last partial chunk of every column: the reference way.
+  if (c < c0 + count) ref::transpose_awq_words(src, k_len, cols, c, c0 + count - c, nibble_of_row, buf + 8 * (c - c0) * stride, stride);
+  if (k_len % 8 != 0) {
+    const uint64_t done = chunks * 8;
+    for (uint64_t cc = c0; cc < c; ++cc)
+      for (uint64_t k = done; k < k_len; ++k) {
+        uint32_t word;
+        std::memcpy(&word, bytes + 4 * (k * cols + cc), 4);
+        for (uint64_t b = 0; b < 8; ++b) {
+          uint32_t& out = buf[(8 * (cc - c0) + b) * stride + k / 8];
+          const uint32_t shift = static_cast<uint32_t>(4 * (k % 8));
+          out = (out & ~(0xFu << shift)) | (((word >> (4 * nibble_of_row[b])) & 0xFu) << shift);
+        }
+      }
+  }
+  return true;
+}
+
+// ---- block absmax --------------------------------------------------------------------------
+// bfloat16 blocks whose width is a multiple of the vector (of D: full or 16 lanes): one
+// accumulator vector per block, the rows read in order, one reduction per block at the end.
+template <class D>
+bool AbsMaxBlocksBf16(D d16, const uint16_t* src, uint64_t stride, uint64_t rows, uint64_t n, uint64_t group, float* acc) {
+  const uint64_t N = hn::Lanes(d16);
+  const uint64_t blocks = n / group;
+  if (group % N != 0 || n % group != 0) return false;
+  thread_local std::vector<uint16_t> accv;
+  accv.assign(blocks * N, 0);
+  const auto mag = hn::Set(d16, 0x7FFF);
+  for (uint64_t r = 0; r < rows; ++r) {
+    const uint16_t* row = src + r * stride;
+    uint16_t* a = accv.data();
+    for (uint64_t g = 0; g < blocks; ++g, a += N) {
+      auto m0 = hn::LoadU(d16, a);
+      auto m1 = hn::Zero(d16);
+      uint64_t i = g * group;
+      for (; i + 2 * N <= (g + 1) * group; i += 2 * N) {
+        m0 = hn::Max(m0, hn::And(hn::LoadU(d16, row + i), mag));
+        m1 = hn::Max(m1, hn::And(hn::LoadU(d16, row + i + N), mag));
+      }
+      if (i < (g + 1) * group) m1 = hn::Max(m1, hn::And(hn::LoadU(d16, row + i), mag));
+      hn::StoreU(hn::Max(m0, m1), d16, a);
+    }
+  }
+  for (uint64_t g = 0; g < blocks; ++g) {
+    const uint32_t m = static_cast<uint32_t>(hn::GetLane(hn::MaxOfLanes(d16, hn::LoadU(d16, accv.data() + g * N)))) << 16;
+    if (m > std::bit_cast<uint32_t>(acc[g])) acc[g] = std::bit_cast<float>(m);
+  }
+  return true;
+}
+
+bool AbsMaxBlocks(Fmt in, const void* src, uint64_t stride, uint64_t rows, uint64_t n, uint64_t group, float* acc) {
+  if (in == Fmt::kBF16) {
+    const auto* p = static_cast<const uint16_t*>(src);
+    if (AbsMaxBlocksBf16(hn::ScalableTag<uint16_t>(), p, stride, rows, n, group, acc)) return true;
+    if (AbsMaxBlocksBf16(hn::CappedTag<uint16_t, 16>(), p, stride, rows, n, group, acc)) return true;  // NVFP4's 16
+  }
+  float m;
+  const uint64_t es = static_cast<uint64_t>(fmt_bits(in)) / 8;
+  for (uint64_t r = 0; r < rows; ++r)
+    for (uint64_t i = 0, g = 0; i < n; i += group, ++g) {
+      if (!AbsMax(in, static_cast<const uint8_t*>(src) + (r * stride + i) * es, std::min(group, n - i), &m)) return false;
+      if (std::bit_cast<uint32_t>(m) > std::bit_cast<uint32_t>(acc[g])) acc[g] = m;
+    }
+  return true;
+}
+
 // ---- packed integer codes (IntRowJob) -------------------------------------------------------
 // One vector of elements [i, i + N): the words holding them loaded once, each lane's word picked
 // by a table lookup and shifted by its own amount (variable shifts), masked, converted (codes are
@@ -714,6 +1016,15 @@ void IntRowT(const IntRowJob& j) {
 }
 
 bool RunIntRow(const IntRowJob& j) {
+#if MOECKPT_AVX512
+  switch (j.out) {
+    case Fmt::kF32: if (Int4Row<kF32>(j)) return true; break;
+    case Fmt::kBF16: if (Int4Row<kBF16>(j)) return true; break;
+    case Fmt::kF16: if (Int4Row<kF16>(j)) return true; break;
+    default: break;
+  }
+#endif
+  if (!j.padded) return false;  // the general path reads whole vectors past the row
   switch (j.out) {
     case Fmt::kF32: IntRowT<kF32>(j); return true;
     case Fmt::kBF16: IntRowT<kBF16>(j); return true;
@@ -726,6 +1037,9 @@ bool RunIntRow(const IntRowJob& j) {
 bool RunRow(const RowJob&) { return false; }
 bool RunIntRow(const IntRowJob&) { return false; }
 bool AbsMax(Fmt, const void*, uint64_t, float*) { return false; }
+bool GatherIntColumns(const void*, uint64_t, uint64_t, uint64_t, uint64_t, uint32_t*, uint64_t) { return false; }
+bool TransposeAwqWords(const void*, uint64_t, uint64_t, uint64_t, uint64_t, const unsigned*, uint32_t*, uint64_t) { return false; }
+bool AbsMaxBlocks(Fmt, const void*, uint64_t, uint64_t, uint64_t, uint64_t, float*) { return false; }
 #endif
 
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
@@ -741,6 +1055,9 @@ HWY_EXPORT(RunRow);
 HWY_EXPORT(AbsMax);
 HWY_EXPORT(RunIntRow);
 HWY_EXPORT(TargetName);
+HWY_EXPORT(GatherIntColumns);
+HWY_EXPORT(TransposeAwqWords);
+HWY_EXPORT(AbsMaxBlocks);
 
 void run_row(const RowJob& job) {
   if (!HWY_DYNAMIC_DISPATCH(RunRow)(job)) ref::run_row(job);
@@ -754,6 +1071,20 @@ float absmax(Fmt in, const void* src, uint64_t n) {
   float m;
   if (HWY_DYNAMIC_DISPATCH(AbsMax)(in, src, n, &m)) return m;
   return ref::absmax(in, src, n);
+}
+
+void gather_int_columns(const void* src, uint64_t words, uint64_t cols, uint64_t c0, uint64_t count, uint32_t* buf, uint64_t stride) {
+  if (!HWY_DYNAMIC_DISPATCH(GatherIntColumns)(src, words, cols, c0, count, buf, stride)) ref::gather_int_columns(src, words, cols, c0, count, buf, stride);
+}
+
+void transpose_awq_words(const void* src, uint64_t k_len, uint64_t cols, uint64_t c0, uint64_t count, const unsigned nibble_of_row[8],
+                         uint32_t* buf, uint64_t stride) {
+  if (!HWY_DYNAMIC_DISPATCH(TransposeAwqWords)(src, k_len, cols, c0, count, nibble_of_row, buf, stride))
+    ref::transpose_awq_words(src, k_len, cols, c0, count, nibble_of_row, buf, stride);
+}
+
+void absmax_blocks(Fmt in, const void* src, uint64_t stride, uint64_t rows, uint64_t n, uint64_t group, float* acc) {
+  if (!HWY_DYNAMIC_DISPATCH(AbsMaxBlocks)(in, src, stride, rows, n, group, acc)) ref::absmax_blocks(in, src, stride, rows, n, group, acc);
 }
 
 const char* simd_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }

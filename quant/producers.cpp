@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "loader/error.h"
 #include "quant/dequant.h"
@@ -143,8 +144,13 @@ class QuantizeProducer final : public TensorProducer {
     const bool scales = part_ == QuantizePart::kScales;
     try {
       switch (layout_.target) {
+        case QuantizeTarget::kFp8Tensor: {  // one scale per matrix: computed once, not per slice
+          const std::vector<float>& all = tensor_scales(m);
+          if (scales) std::memcpy(out.data(), all.data() + r0, (r1 - r0) * sizeof(float));
+          else fp8_block_quantize_with(m, b0_, b1_, all.data(), r0, r1, out.data());
+          break;
+        }
         case QuantizeTarget::kFp8Block:
-        case QuantizeTarget::kFp8Tensor:
         case QuantizeTarget::kFp8Channel:
           if (scales) fp8_block_scales(m, b0_, b1_, r0, r1, reinterpret_cast<float*>(out.data()));
           else fp8_block_quantize(m, b0_, b1_, r0, r1, out.data());
@@ -178,6 +184,15 @@ class QuantizeProducer final : public TensorProducer {
     return global_;
   }
 
+  // Per-tensor FP8: every matrix's scale (one per leading index), likewise once.
+  const std::vector<float>& tensor_scales(const MatrixView& m) const {
+    std::call_once(once_, [&] {
+      scales_.resize(m.rows / m.out);
+      fp8_block_scales(m, b0_, b1_, 0, scales_.size(), scales_.data());
+    });
+    return scales_;
+  }
+
   const Checkpoint& in_;
   const TensorInfo& t_;
   const QuantizeLayout& layout_;
@@ -185,6 +200,7 @@ class QuantizeProducer final : public TensorProducer {
   uint64_t out_, b0_, b1_;
   mutable std::once_flag once_;
   mutable float global_ = 0.0f;
+  mutable std::vector<float> scales_;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -134,9 +135,14 @@ void modelopt(const Json& q, QuantConfig& c) {
   QuantGroup g;
   g.name = "modelopt";
   g.targets = {"Linear"};
-  g.static_inputs = true;  // FP8 and NVFP4 exports store input_scale for every quantized linear
-  if (c.format == "NVFP4") g.weights = {4, "float", "tensor_group", f.uint("group_size", 16), true, false};
-  else if (c.format == "FP8") g.weights = {8, "float", "tensor", 0, true, false};
+  // ModelOpt's algorithm names are matched upper-cased, as vLLM does.
+  std::string algo = c.format;
+  for (char& ch : algo) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  // FP8 and NVFP4 (W4A4) exports store input_scale for every quantized linear; W4A16_NVFP4 is
+  // weight-only (activations stay BF16/F16), so it has none.
+  g.static_inputs = algo != "W4A16_NVFP4";
+  if (algo == "NVFP4" || algo == "W4A16_NVFP4") g.weights = {4, "float", "tensor_group", f.uint("group_size", 16), true, false};
+  else if (algo == "FP8") g.weights = {8, "float", "tensor", 0, true, false};
   c.groups.push_back(std::move(g));
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "loader/error.h"
@@ -68,58 +69,123 @@ bool should_quantize(std::string_view name, DType dtype, const std::vector<uint6
   return true;
 }
 
-void fp8_block_scales(const MatrixView& m, uint64_t b0, uint64_t b1, uint64_t s0, uint64_t s1, float* dst) {
-  const uint64_t so = ceil_div(m.out, b0), si = ceil_div(m.in, b1), es = elem_bytes(m.fmt);
-  for (uint64_t s = s0; s < s1; ++s) {
-    const uint64_t lead = s / so, ob = s % so;
-    const uint64_t row_first = lead * m.out + ob * b0, row_end = lead * m.out + std::min(m.out, (ob + 1) * b0);
-    float* out = dst + (s - s0) * si;
-    std::fill(out, out + si, 0.0f);
-    for (uint64_t r = row_first; r < row_end; ++r) {
-      for (uint64_t j = 0; j < si; ++j) {
-        const uint64_t c0 = j * b1, n = std::min(m.in, c0 + b1) - c0;
-        float a = absmax(m.fmt, m.data + (r * m.in + c0) * es, n);
-        require_finite(a, r);
-        out[j] = std::max(out[j], a);
-      }
-    }
-    for (uint64_t j = 0; j < si; ++j) out[j] = out[j] == 0.0f ? 1.0f : out[j] / kE4M3FNMax;
+namespace {
+
+// The rows [first, end) of one scale row (a band: b0 rows of one leading index, fewer at the
+// end), and the scale row's index.
+struct Band {
+  uint64_t first, end, srow;
+};
+
+Band band_of(const MatrixView& m, uint64_t b0, uint64_t r) {
+  const uint64_t lead = r / m.out, ob = (r % m.out) / b0, so = ceil_div(m.out, b0);
+  return {lead * m.out + ob * b0, lead * m.out + std::min(m.out, (ob + 1) * b0), lead * so + ob};
+}
+
+// A NaN or Inf somewhere in rows [first, end): the first such row, as a row-by-row scan reports it.
+[[noreturn]] void throw_first_bad_row(const MatrixView& m, uint64_t first, uint64_t end) {
+  for (uint64_t r = first; r < end; ++r) require_finite(absmax(m.fmt, m.data + r * m.in * elem_bytes(m.fmt), m.in), r);
+  require_finite(NAN, first);  // unreachable: the caller saw one
+  std::abort();
+}
+
+// Scales of columns [c0, c1) of a band (c0 a multiple of b1): amax / 448 per b1-wide block
+// (1 for a block of zeros), from one pass over the band's rows in order.
+void band_scales(const MatrixView& m, uint64_t b1, const Band& b, uint64_t c0, uint64_t c1, float* out) {
+  const uint64_t blocks = ceil_div(c1 - c0, b1);
+  std::fill(out, out + blocks, 0.0f);
+  absmax_blocks(m.fmt, m.data + (b.first * m.in + c0) * elem_bytes(m.fmt), m.in, b.end - b.first, c1 - c0, b1, out);
+  for (uint64_t j = 0; j < blocks; ++j) {
+    if (!std::isfinite(out[j])) throw_first_bad_row(m, b.first, b.end);
+    out[j] = out[j] == 0.0f ? 1.0f : out[j] / kE4M3FNMax;
   }
 }
 
-void fp8_block_quantize(const MatrixView& m, uint64_t b0, uint64_t b1, uint64_t r0, uint64_t r1, std::byte* dst) {
-  const uint64_t so = ceil_div(m.out, b0), si = ceil_div(m.in, b1), es = elem_bytes(m.fmt);
-  std::vector<float> scales(si);
-  uint64_t have = UINT64_MAX;
+// Codes of rows [r0, r1) (all in one band), columns [c0, c1), with that span's scales.
+void encode_span(const MatrixView& m, uint64_t b1, uint64_t r0, uint64_t r1, uint64_t c0, uint64_t c1, const float* scales, std::byte* dst,
+                 uint64_t dst_row0) {
+  const uint64_t es = elem_bytes(m.fmt);
   RowJob job;
   job.in = m.fmt;
   job.op = ScaleOp::kDivide;
   job.group = b1;
   job.out = Fmt::kE4M3FN;
   job.saturate = true;
+  job.n = c1 - c0;
+  job.scales = scales;
   for (uint64_t r = r0; r < r1; ++r) {
-    const uint64_t srow = (r / m.out) * so + (r % m.out) / b0;
-    if (srow != have) {
-      fp8_block_scales(m, b0, b1, srow, srow + 1, scales.data());
-      have = srow;
-    }
-    job.src = m.data + r * m.in * es;
-    job.n = m.in;
-    job.scales = scales.data();
-    job.dst = dst + (r - r0) * m.in;
+    job.src = m.data + (r * m.in + c0) * es;
+    job.dst = dst + (r - dst_row0) * m.in + c0;
     run_row(job);
   }
 }
 
+// Band tiles: columns in multiples of b1 such that a tile of the band (its amax pass) stays in
+// the core's L2 cache for the encode pass that follows.
+constexpr uint64_t kTileBytes = uint64_t{256} << 10;
+
+uint64_t tile_cols(const MatrixView& m, uint64_t b1, uint64_t band_rows) {
+  const uint64_t blocks = std::max<uint64_t>(1, kTileBytes / (band_rows * b1 * elem_bytes(m.fmt)));
+  return std::min(m.in, blocks * b1);
+}
+
+}  // namespace
+
+void fp8_block_scales(const MatrixView& m, uint64_t b0, uint64_t b1, uint64_t s0, uint64_t s1, float* dst) {
+  const uint64_t so = ceil_div(m.out, b0), si = ceil_div(m.in, b1);
+  for (uint64_t s = s0; s < s1; ++s) {
+    const uint64_t lead = s / so, ob = s % so;
+    const Band b = band_of(m, b0, lead * m.out + ob * b0);
+    band_scales(m, b1, b, 0, m.in, dst + (s - s0) * si);
+  }
+}
+
+// One fused pass per band and tile: the amax of the tile's blocks, then the encode of the same
+// bytes while they are still in cache. The scales are those fp8_block_scales computes.
+void fp8_block_quantize(const MatrixView& m, uint64_t b0, uint64_t b1, uint64_t r0, uint64_t r1, std::byte* dst) {
+  std::vector<float> scales(ceil_div(m.in, b1));
+  for (uint64_t r = r0; r < r1;) {
+    const Band b = band_of(m, b0, r);
+    const uint64_t stop = std::min(r1, b.end), step = tile_cols(m, b1, b.end - b.first);
+    for (uint64_t c0 = 0; c0 < m.in; c0 += step) {
+      const uint64_t c1 = std::min(m.in, c0 + step);
+      band_scales(m, b1, b, c0, c1, scales.data());
+      encode_span(m, b1, r, stop, c0, c1, scales.data(), dst, r0);
+    }
+    r = stop;
+  }
+}
+
+void fp8_block_quantize_with(const MatrixView& m, uint64_t b0, uint64_t b1, const float* scales, uint64_t r0, uint64_t r1, std::byte* dst) {
+  const uint64_t si = ceil_div(m.in, b1);
+  for (uint64_t r = r0; r < r1;) {
+    const Band b = band_of(m, b0, r);
+    const uint64_t stop = std::min(r1, b.end);
+    encode_span(m, b1, r, stop, 0, m.in, scales + b.srow * si, dst, r0);
+    r = stop;
+  }
+}
+
+namespace {
+
+// Row r's amax per group (one pass over the row), refusing NaN and Inf as a scale cannot be
+// computed from them.
+void row_group_amax(const MatrixView& m, uint64_t group, uint64_t r, std::vector<float>& amax) {
+  amax.assign(m.in / group, 0.0f);
+  absmax_blocks(m.fmt, m.data + r * m.in * elem_bytes(m.fmt), m.in, 1, m.in, group, amax.data());
+  for (float a : amax) require_finite(a, r);
+}
+
+}  // namespace
+
 void mxfp4_scales(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst) {
   if (m.in % kMxGroup) throw Error(Errc::kUnsupported, "quantize", "MXFP4 needs rows that are a multiple of 32 long");
-  const uint64_t groups = m.in / kMxGroup, es = elem_bytes(m.fmt);
-  for (uint64_t r = r0; r < r1; ++r)
-    for (uint64_t g = 0; g < groups; ++g) {
-      float a = absmax(m.fmt, m.data + (r * m.in + g * kMxGroup) * es, kMxGroup);
-      require_finite(a, r);
-      dst[(r - r0) * groups + g] = static_cast<std::byte>(mx_exponent(a) + 127);
-    }
+  const uint64_t groups = m.in / kMxGroup;
+  std::vector<float> amax;
+  for (uint64_t r = r0; r < r1; ++r) {
+    row_group_amax(m, kMxGroup, r, amax);
+    for (uint64_t g = 0; g < groups; ++g) dst[(r - r0) * groups + g] = static_cast<std::byte>(mx_exponent(amax[g]) + 127);
+  }
 }
 
 void mxfp4_quantize(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst) {
@@ -142,22 +208,48 @@ float nvfp4_global_scale(const MatrixView& m) {
   return amax == 0.0f ? 1.0f : amax / (kE2M1Max * kE4M3FNMax);
 }
 
-void nvfp4_scales(const MatrixView& m, float global, uint64_t r0, uint64_t r1, std::byte* dst) {
-  const uint64_t groups = m.in / kNvfp4Group, es = elem_bytes(m.fmt);
+namespace {
+
+// Row r's E4M3 block scale codes: e4m3(amax / (6 * global)) saturated, 1 for a block of zeros.
+// With a normal divisor, through the E4M3 row kernel (a zero block's amax replaced by the
+// divisor itself: d / d is exactly 1); otherwise one at a time.
+void nvfp4_row_scales(const MatrixView& m, float global, uint64_t r, std::vector<float>& amax, std::byte* dst) {
+  row_group_amax(m, kNvfp4Group, r, amax);
   const float denom = kE2M1Max * global;
-  for (uint64_t r = r0; r < r1; ++r)
-    for (uint64_t g = 0; g < groups; ++g) {
-      const float a = absmax(m.fmt, m.data + (r * m.in + g * kNvfp4Group) * es, kNvfp4Group);
-      require_finite(a, r);
-      encode_at(Fmt::kE4M3FN, a == 0.0f ? 1.0f : a / denom, dst, (r - r0) * groups + g, true);
-    }
+  if (!std::isnormal(denom) || !std::isnormal(1.0f / denom)) {
+    for (size_t g = 0; g < amax.size(); ++g) encode_at(Fmt::kE4M3FN, amax[g] == 0.0f ? 1.0f : amax[g] / denom, dst, g, true);
+    return;
+  }
+  for (float& a : amax)
+    if (a == 0.0f) a = denom;
+  RowJob job;
+  job.in = Fmt::kF32;
+  job.src = amax.data();
+  job.n = amax.size();
+  job.op = ScaleOp::kDivide;
+  job.scales = &denom;
+  job.group = amax.size();
+  job.out = Fmt::kE4M3FN;
+  job.dst = dst;
+  job.saturate = true;
+  run_row(job);
+}
+
+}  // namespace
+
+void nvfp4_scales(const MatrixView& m, float global, uint64_t r0, uint64_t r1, std::byte* dst) {
+  const uint64_t groups = m.in / kNvfp4Group;
+  std::vector<float> amax;
+  for (uint64_t r = r0; r < r1; ++r) nvfp4_row_scales(m, global, r, amax, dst + (r - r0) * groups);
 }
 
 void nvfp4_quantize(const MatrixView& m, float global, uint64_t r0, uint64_t r1, std::byte* dst) {
   std::vector<std::byte> codes(m.in / kNvfp4Group);
+  std::vector<float> amax;
+  const float* table = decode_table(Fmt::kE4M3FN);
   e2m1_rows(m, kNvfp4Group, r0, r1, dst, [&](uint64_t r, std::vector<float>& divisors) {
-    nvfp4_scales(m, global, r, r + 1, codes.data());
-    for (size_t g = 0; g < divisors.size(); ++g) divisors[g] = decode_at(Fmt::kE4M3FN, codes.data(), g) * global;
+    nvfp4_row_scales(m, global, r, amax, codes.data());
+    for (size_t g = 0; g < divisors.size(); ++g) divisors[g] = table[static_cast<uint8_t>(codes[g])] * global;
   });
 }
 

@@ -44,8 +44,12 @@ struct MatrixView {
 // Block FP8 scales of scale rows [s0, s1) (a scale row covers b0 rows of one leading index;
 // there are lead * ceil(out/b0) of them), ceil(in/b1) floats each, into dst.
 void fp8_block_scales(const MatrixView& m, uint64_t b0, uint64_t b1, uint64_t s0, uint64_t s1, float* dst);
-// E4M3FN codes of matrix rows [r0, r1) into dst ((r1 - r0) * in bytes).
+// E4M3FN codes of matrix rows [r0, r1) into dst ((r1 - r0) * in bytes), each band's scales
+// computed on the way (one pass per band and cache-sized tile: amax, then encode from cache).
 void fp8_block_quantize(const MatrixView& m, uint64_t b0, uint64_t b1, uint64_t r0, uint64_t r1, std::byte* dst);
+// The same with every scale row given (`scales` from fp8_block_scales of all scale rows): for
+// blocks too large to stay in cache, such as per-tensor FP8, whose scale is computed once.
+void fp8_block_quantize_with(const MatrixView& m, uint64_t b0, uint64_t b1, const float* scales, uint64_t r0, uint64_t r1, std::byte* dst);
 
 // MXFP4 e8m0 scale codes of rows [r0, r1) (in/32 per row) and packed codes (in/2 per row).
 void mxfp4_scales(const MatrixView& m, uint64_t r0, uint64_t r1, std::byte* dst);

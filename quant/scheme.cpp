@@ -315,10 +315,22 @@ class Scanner {
     if (scale_fits(q, *s, want)) take(std::move(q));
   }
 
+  // Integer codes of all experts fused in one [E, .., ..] tensor: the GPTQ, AWQ and
+  // pack-quantized exports in testdata/quantfmt store one 2-D tensor per expert, and which
+  // dimension the packing and the zero points run along for a fused one is not defined
+  // anywhere moeckpt reads; refused with a line that says so rather than misread.
+  void fused_experts(const TensorInfo& w, std::string_view scheme) {
+    err("E-SCALE-SHAPE",
+        fmt::format("{} {} is a fused 3-D expert tensor: {} codes are read per expert only (2-D tensors, experts.<e>.<proj>)", w.name,
+                    shape_string(w.shape), scheme),
+        w);
+  }
+
   void int_packed(const TensorInfo& w, std::string_view stem) {
     scheme_hint_ = "pack-quantized";
     const TensorInfo* s = need(stem, "weight_scale", w, "packed weight");
     if (!s) return;
+    if (w.shape.size() == 3) return fused_experts(w, "pack-quantized");
     if (w.shape.size() != 2) return err("E-SCALE-SHAPE", fmt::format("packed weight {} must be 2-D [out, in/(32/bits)], is {}", w.name, shape_string(w.shape)), w);
     const TensorInfo* gi = companion(stem, "weight_g_idx");
     const unsigned bits = int_bits(stem, w, gi, w.shape[1]);
@@ -350,6 +362,7 @@ class Scanner {
     const TensorInfo* z = need(stem, "qzeros", w, "packed weight");
     if (!s || !z) return;
     if (w.dtype != DType::kI32) return err("E-SCALE-DTYPE", fmt::format("{} is {}, expected I32", w.name, dtype_name(w.dtype)), w);
+    if (w.shape.size() == 3) return fused_experts(w, cfg_.method == QuantMethod::kAwq ? "AWQ" : "GPTQ");
     if (w.shape.size() != 2 || s->shape.size() != 2)
       return err("E-SCALE-SHAPE", fmt::format("{} {} and {} {} must both be 2-D", w.name, shape_string(w.shape), s->name, shape_string(s->shape)), w);
     if (!is_float_scale(s->dtype)) return err("E-SCALE-DTYPE", fmt::format("scale {} is {}, expected F16, BF16 or F32", s->name, dtype_name(s->dtype)), *s);

@@ -131,7 +131,7 @@ void plan_quantize(const Checkpoint& in, QuantizeTarget target, OpsResult& r) {
   if (skipped && target == QuantizeTarget::kNvfp4)
     r.notes.push_back(fmt::format("{} linear weights left unquantized: NVFP4 takes 2-D weights with rows a multiple of {} long", skipped, kNvfp4Group));
   if (target == QuantizeTarget::kNvfp4)
-    r.notes.push_back("no input_scale written: NVFP4 activation scales need calibration data; an engine that quantizes activations statically needs them");
+    r.notes.push_back("weight-only NVFP4 (ModelOpt quant_algo W4A16_NVFP4): activations stay unquantized, so no input_scale is written");
 }
 
 // PyTorch files may share one storage between tensors (tied weights, views); safetensors
@@ -203,7 +203,9 @@ Json quantization_config_for(QuantizeTarget target, const std::vector<std::strin
                   {"kv_cache_scheme", nullptr}};
     }
     case QuantizeTarget::kNvfp4:
-      return Json{{"quant_method", "modelopt"}, {"quant_algo", "NVFP4"}, {"group_size", kNvfp4Group}, {"kv_cache_quant_algo", nullptr},
+      // W4A16_NVFP4, not NVFP4: a weight-only producer cannot know the activations' amax, and
+      // vLLM's ModelOpt NVFP4 (W4A4) method reads a static input_scale for every linear.
+      return Json{{"quant_method", "modelopt"}, {"quant_algo", "W4A16_NVFP4"}, {"group_size", kNvfp4Group}, {"kv_cache_quant_algo", nullptr},
                   {"exclude_modules", unquantized}};
   }
   return nullptr;

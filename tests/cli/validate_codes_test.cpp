@@ -489,4 +489,28 @@ TEST(ValidateCodesDocs, EveryDocumentedCodeIsTested) {
 }
 
 }  // namespace
+
+// Fused 3-D expert tensors of integer schemes are refused by name, one error each.
+TEST_F(ValidateCodes, FusedIntegerExpertsAreOneClearError) {
+  const json ct = {{"architectures", {"Qwen3MoeForCausalLM"}},
+                   {"quantization_config",
+                    {{"quant_method", "compressed-tensors"},
+                     {"format", "pack-quantized"},
+                     {"config_groups",
+                      {{"group_0",
+                        {{"targets", {"Linear"}},
+                         {"weights", {{"num_bits", 4}, {"type", "int"}, {"strategy", "group"}, {"group_size", 32}, {"symmetric", true}}}}}}}}}};
+  const std::string w = "model.layers.0.mlp.experts.gate_up_proj";
+  json doc = check({{w + ".weight_packed", "I32", {4, 64, 8}}, {w + ".weight_scale", "BF16", {4, 64, 2}}}, ct);
+  json f = finding(doc, "E-SCALE-SHAPE");
+  ASSERT_FALSE(f.is_null()) << doc.dump(2);
+  EXPECT_EQ(f["tensor"], w + ".weight_packed");
+  EXPECT_NE(f["message"].get<std::string>().find("fused 3-D expert tensor: pack-quantized"), std::string::npos) << f;
+  const json gptq = {{"architectures", {"Qwen3MoeForCausalLM"}}, {"quantization_config", {{"quant_method", "gptq"}, {"bits", 4}, {"group_size", 32}}}};
+  doc = check({{w + ".qweight", "I32", {4, 8, 64}}, {w + ".scales", "F16", {4, 2, 64}}, {w + ".qzeros", "I32", {4, 2, 8}}}, gptq);
+  f = finding(doc, "E-SCALE-SHAPE");
+  ASSERT_FALSE(f.is_null()) << doc.dump(2);
+  EXPECT_EQ(f["tensor"], w + ".qweight");
+  EXPECT_NE(f["message"].get<std::string>().find("fused 3-D expert tensor: GPTQ"), std::string::npos) << f;
+}
 }  // namespace moeckpt

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -400,7 +401,10 @@ TEST_F(QuantFmtQuantize, Nvfp4ReproducesModeloptCodesAndBothScales) {
   EXPECT_EQ(got.count(kQ + "input_scale"), 0u);  // activation scales need calibration
   json c = json::parse(testing::read_file(q / "config.json"))["quantization_config"];
   EXPECT_EQ(c["quant_method"], "modelopt");
-  EXPECT_EQ(c["quant_algo"], "NVFP4");
+  // Weight-only: vLLM's ModelOpt W4A16_NVFP4 method reads no input_scale (its NVFP4 one does).
+  EXPECT_EQ(c["quant_algo"], "W4A16_NVFP4");
+  json doc = validate(q);
+  EXPECT_EQ(last_rc_, 0) << doc.dump(2);
   EXPECT_EQ(c["exclude_modules"], json::array({"lm_head", "model.layers.1.mlp.gate"}));
   // The ModelOpt sidecar of the input describes the input's quantization: not copied.
   EXPECT_FALSE(fs::exists(q / "hf_quant_config.json"));
@@ -435,8 +439,22 @@ TEST_F(QuantFmtQuantize, Fp8ChannelAndNvfp4RoundTripsReproduceCodesAndScales) {
     EXPECT_EQ(schemes[0]["scheme"], std::string(target) == "nvfp4" ? "nvfp4" : "fp8-channel");
     EXPECT_EQ(schemes[0]["weights"], 32) << target;  // 2 layers x (4 experts x 3 + 4 attention)
   }
-  json doc = validate(convert(src, {"--quantize", "fp8-channel"}));
-  EXPECT_EQ(last_rc_, 0) << doc.dump(2);
+  for (const char* target : {"fp8-channel", "nvfp4"}) {
+    json doc = validate(convert(src, {"--quantize", target}));
+    EXPECT_EQ(last_rc_, 0) << target << doc.dump(2);
+  }
+}
+
+TEST_F(QuantFmtQuantize, ModeloptNvfp4W4A4StillNeedsInputScales) {
+  // The same weights under quant_algo NVFP4 (W4A4: activations quantized with static scales)
+  // are missing their input_scale; only the weight-only W4A16_NVFP4 may go without.
+  fs::path q = convert(testing::testdata("models/qwen3_moe"), {"--quantize", "nvfp4"});
+  json c = json::parse(testing::read_file(q / "config.json"));
+  c["quantization_config"]["quant_algo"] = "NVFP4";
+  std::ofstream(q / "config.json") << c.dump(2);
+  json doc = validate(q);
+  EXPECT_NE(last_rc_, 0);
+  EXPECT_TRUE(error_codes(doc).count("E-QUANT-INPUT-SCALE-MISSING")) << doc.dump(2);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -201,6 +202,41 @@ TEST_F(EveryTarget, QuantizeQuotientsNearRoundingPointsEqualTheReference) {
   });
 }
 
+// x / s -> E2M1 (NVFP4's 16 and MXFP4's 32 per scale): random inputs with NaN, Inf and
+// subnormals; scales ordinary or not normal (zero, subnormal, Inf, NaN, huge: the reference
+// path); quotients on and a few ulps either side of E2M1's rounding points.
+TEST_F(EveryTarget, QuantizeToE2M1EqualsTheReference) {
+  std::mt19937 rng(15);
+  const float points[] = {0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5.0f, 6.0f, 0.5f, 4.0f, 7.0f};
+  const float odd_scales[] = {0.0f, 1e-40f, INFINITY, NAN, 3e38f, -2.0f};
+  for_each_target([&](const char* target) {
+    for (Fmt in : {Fmt::kBF16, Fmt::kF32, Fmt::kF16})
+      for (uint64_t group : {uint64_t{16}, uint64_t{32}, uint64_t{6}})
+        for (uint64_t n : {uint64_t{32}, uint64_t{1024}, uint64_t{250}})
+          for (bool near : {false, true}) {
+            auto src = random_bytes(in, n, rng);
+            auto scales = random_scales(n / group + 1, rng);
+            for (auto& sc : scales)
+              if (rng() % 10 == 0) sc = odd_scales[rng() % std::size(odd_scales)];
+            if (near)
+              for (uint64_t i = 0; i < n; ++i) {
+                float q = points[rng() % std::size(points)];
+                for (int k = static_cast<int>(rng() % 7) - 3; k != 0; k += k > 0 ? -1 : 1) q = std::nextafter(q, k > 0 ? INFINITY : 0.0f);
+                encode_at(in, (rng() % 2 ? q : -q) * scales[i / group], src.data(), i);
+              }
+            std::vector<uint8_t> want(n / 2 + 1, 0xAB), got(n / 2 + 1, 0xAB);
+            RowJob j{in, src.data(), n, ScaleOp::kDivide, scales.data(), group, Fmt::kE2M1, want.data(), true};
+            ref::run_row(j);
+            j.dst = got.data();
+            run_row(j);
+            size_t k = 0;
+            while (k < want.size() && got[k] == want[k]) ++k;
+            ASSERT_EQ(k, want.size()) << target << ": " << fmt_name(in) << " group " << group << " n " << n << " near " << near << ": byte " << k
+                                      << " got " << int(got[k]) << " want " << int(want[k]);
+          }
+  });
+}
+
 TEST_F(EveryTarget, EveryFp8CodeDecodesLikeTheReference) {
   for_each_target([&](const char* target) {
     for (Fmt in : {Fmt::kE4M3FN, Fmt::kE5M2, Fmt::kE4M3FNUZ, Fmt::kE5M2FNUZ, Fmt::kE2M1}) {
@@ -255,6 +291,7 @@ TEST_F(EveryTarget, IntRowsEqualTheReference) {
             for (auto& g : g_idx) g = static_cast<uint32_t>(rng() % groups);
             for (bool act_order : {false, true}) {
               IntRowJob j{words.data(), bits, n, zeros.data(), scales.data(), group, out, want.data(), act_order ? g_idx.data() : nullptr};
+              j.groups = groups;
               ref::run_int_row(j);
               j.dst = got.data();
               run_int_row(j);
@@ -263,6 +300,104 @@ TEST_F(EveryTarget, IntRowsEqualTheReference) {
               ASSERT_EQ(k, got.size()) << target << ": bits " << bits << " -> " << fmt_name(out) << " n " << n << " group " << group
                                        << " act order " << act_order << ": first differing output byte " << k;
             }
+          }
+  });
+}
+
+// 4-bit rows read in place (no padding: the words end where the row does, so an over-read is
+// a sanitizer error), with scales that are NaN, Inf, zero, negative, float32 subnormal or huge,
+// and zero points anywhere in 0..15 or fractional; with and without activation order.
+TEST_F(EveryTarget, Int4RowsInPlaceWithExtremeScalesEqualTheReference) {
+  std::mt19937 rng(12);
+  const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, -1.5f, 1e-40f, 3e38f, 1e-3f};
+  for_each_target([&](const char* target) {
+    for (Fmt out : {Fmt::kBF16, Fmt::kF32, Fmt::kF16})
+      for (uint64_t group : {uint64_t{2}, uint64_t{32}, uint64_t{128}, uint64_t{48}, uint64_t{7}})
+        for (uint64_t n : {uint64_t{2}, uint64_t{30}, uint64_t{130}, uint64_t{1024}, uint64_t{1001}}) {
+          const uint64_t groups = (n + group - 1) / group;
+          auto scales = random_scales(groups, rng);
+          std::vector<float> zeros(groups);
+          for (uint64_t g = 0; g < groups; ++g) {
+            if (rng() % 3 == 0) scales[g] = specials[rng() % std::size(specials)];
+            zeros[g] = rng() % 5 == 0 ? 7.5f : static_cast<float>(rng() % 16);
+          }
+          std::vector<uint32_t> g_idx(n);
+          for (auto& g : g_idx) g = static_cast<uint32_t>(rng() % groups);
+          auto words = std::make_unique<uint32_t[]>((n + 7) / 8);
+          for (uint64_t w = 0; w < (n + 7) / 8; ++w) words[w] = static_cast<uint32_t>(rng());
+          const uint64_t out_bytes = n * static_cast<uint64_t>(fmt_bits(out)) / 8;
+          std::vector<uint8_t> want(out_bytes, 0xAB), got(out_bytes, 0xCD);
+          for (bool act_order : {false, true}) {
+            IntRowJob j{words.get(), 4, n, zeros.data(), scales.data(), group, out, want.data(), act_order ? g_idx.data() : nullptr};
+            j.groups = groups;
+            j.padded = false;
+            ref::run_int_row(j);
+            j.dst = got.data();
+            run_int_row(j);
+            size_t k = 0;
+            // NaN results: any NaN bits (x86 keeps the first operand's payload) are the same value.
+            while (k < got.size() && got[k] == want[k]) ++k;
+            ASSERT_EQ(k, got.size()) << target << ": -> " << fmt_name(out) << " n " << n << " group " << group << " act order " << act_order
+                                     << ": first differing output byte " << k;
+          }
+        }
+  });
+}
+
+TEST_F(EveryTarget, GptqAndAwqWordTransposesEqualTheReference) {
+  std::mt19937 rng(13);
+  const unsigned awq[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+  for_each_target([&](const char* target) {
+    for (uint64_t cols : {uint64_t{3}, uint64_t{16}, uint64_t{40}})
+      for (uint64_t words : {uint64_t{1}, uint64_t{13}, uint64_t{64}})
+        for (uint64_t c0 : {uint64_t{0}, uint64_t{1}}) {
+          const uint64_t count = cols - c0, stride = words + 5;
+          std::vector<uint8_t> src(4 * words * cols + 1);
+          for (auto& b : src) b = static_cast<uint8_t>(rng());
+          // GPTQ: [words, cols] gathered by column; from an odd address (tensor data need not be aligned).
+          std::vector<uint32_t> want(count * stride, 7), got(count * stride, 7);
+          ref::gather_int_columns(src.data() + 1, words, cols, c0, count, want.data(), stride);
+          gather_int_columns(src.data() + 1, words, cols, c0, count, got.data(), stride);
+          ASSERT_EQ(got, want) << target << " gptq cols " << cols << " words " << words << " c0 " << c0;
+          // AWQ: [k_len, cols] with k_len = words (any length, a partial last chunk too).
+          const uint64_t k_len = words, wstride = (k_len + 7) / 8 + 3;
+          std::vector<uint32_t> awant(8 * count * wstride, 0), agot(8 * count * wstride, 0);
+          ref::transpose_awq_words(src.data() + 1, k_len, cols, c0, count, awq, awant.data(), wstride);
+          transpose_awq_words(src.data() + 1, k_len, cols, c0, count, awq, agot.data(), wstride);
+          ASSERT_EQ(agot, awant) << target << " awq cols " << cols << " k " << k_len << " c0 " << c0;
+        }
+  });
+}
+
+// Block amax over rows: random values with NaN, Inf, subnormals, all-zero blocks and the
+// largest finite values; widths that do and do not fill a vector, partial last blocks.
+TEST_F(EveryTarget, AbsMaxBlocksEqualsTheReference) {
+  std::mt19937 rng(14);
+  for_each_target([&](const char* target) {
+    for (Fmt in : {Fmt::kBF16, Fmt::kF32, Fmt::kF16})
+      for (uint64_t group : {uint64_t{128}, uint64_t{16}, uint64_t{64}, uint64_t{24}})
+        for (uint64_t n : {uint64_t{128}, uint64_t{1024}, uint64_t{300}, uint64_t{16}})
+          for (int special : {0, 1, 2, 3}) {
+            const uint64_t rows = 5, stride = n + 3;
+            auto v = random_bytes(in, rows * stride, rng);
+            const float big = in == Fmt::kF16 ? 65504.0f : in == Fmt::kBF16 ? 3.3895314e38f : 3.4028235e38f;
+            for (uint64_t r = 0; r < rows; ++r)
+              for (uint64_t i = 0; i < n; ++i) {
+                float x = (static_cast<float>(rng() % 2001) - 1000.0f) / 7.0f;
+                if (special == 1 && i < group) x = 0.0f;                          // a zero block
+                if (special == 2 && rng() % 50 == 0) x = rng() % 2 ? big : -big;  // max values
+                if (special == 3 && rng() % 50 == 0) x = std::ldexp(1.0f, -140);  // float32 subnormal
+                encode_at(in, x, v.data(), r * stride + i);
+              }
+            if (special == 3) encode_at(in, NAN, v.data(), 2 * stride + n - 1);
+            if (special == 2) encode_at(in, -INFINITY, v.data(), 3 * stride);
+            const uint64_t blocks = (n + group - 1) / group;
+            std::vector<float> want(blocks, 0.0f), got(blocks, 0.0f);
+            ref::absmax_blocks(in, v.data(), stride, rows, n, group, want.data());
+            absmax_blocks(in, v.data(), stride, rows, n, group, got.data());
+            for (uint64_t g = 0; g < blocks; ++g)
+              ASSERT_EQ(std::bit_cast<uint32_t>(got[g]), std::bit_cast<uint32_t>(want[g]))
+                  << target << " " << fmt_name(in) << " n " << n << " group " << group << " special " << special << " block " << g;
           }
   });
 }

@@ -5,9 +5,12 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "loader/checkpoint.h"
 #include "quant/dequant.h"
+#include "quant/kernels.h"
 #include "quant/quantize.h"
 #include "quant/scheme.h"
 #include "test_util.h"
@@ -97,6 +100,92 @@ TEST(QuantizeFp8Block, RefusesNaN) {
   MatrixView m{Fmt::kF32, reinterpret_cast<const std::byte*>(x.data()), 2, 2, 128};
   std::vector<std::byte> codes(256);
   EXPECT_THROW(fp8_block_quantize(m, 128, 128, 0, 2, codes.data()), Error);
+}
+
+// The scalar definition the fused kernels must equal bit for bit: per block the amax through
+// the reference kernel, scale = amax / 448 (1 for zeros), codes = e4m3fn(x / scale) saturated.
+void reference_fp8_block(const MatrixView& m, uint64_t b0, uint64_t b1, std::vector<float>& scales, std::vector<std::byte>& codes) {
+  const uint64_t so = (m.out + b0 - 1) / b0, si = (m.in + b1 - 1) / b1, es = static_cast<uint64_t>(fmt_bits(m.fmt)) / 8;
+  scales.assign(m.rows / m.out * so * si, 0.0f);
+  for (uint64_t r = 0; r < m.rows; ++r)
+    for (uint64_t j = 0; j < si; ++j) {
+      const uint64_t c0 = j * b1, n = std::min(m.in, c0 + b1) - c0;
+      float& s = scales[((r / m.out) * so + (r % m.out) / b0) * si + j];
+      s = std::max(s, ref::absmax(m.fmt, m.data + (r * m.in + c0) * es, n));
+    }
+  for (float& s : scales) s = s == 0.0f ? 1.0f : s / 448.0f;
+  codes.assign(m.rows * m.in, std::byte{0});
+  for (uint64_t r = 0; r < m.rows; ++r) {
+    RowJob job{m.fmt, m.data + r * m.in * es, m.in, ScaleOp::kDivide, scales.data() + ((r / m.out) * so + (r % m.out) / b0) * si, b1,
+               Fmt::kE4M3FN, codes.data() + r * m.in, true};
+    ref::run_row(job);
+  }
+}
+
+// Fused band-and-tile quantization (SIMD amax and encode) against that definition: random
+// weights with zero blocks, subnormals, the largest finite values and quotients near E4M3
+// rounding points; 3-D tensors, partial bands and blocks, tiles wider than one block, slices
+// that start and end inside a band; per-block, per-channel and per-tensor blocks.
+TEST(QuantizeFp8Block, FusedPassEqualsTheScalarDefinition) {
+  std::mt19937 rng(21);
+  struct Shape {
+    uint64_t lead, out, in, b0, b1;
+  };
+  const Shape shapes[] = {{1, 300, 3000, 128, 128}, {2, 130, 256, 128, 128}, {1, 7, 1000, 1, 1000}, {3, 40, 200, 40, 200},
+                          {1, 256, 2048, 128, 128}, {1, 129, 130, 128, 128}, {2, 5, 64, 128, 128}};
+  for (Fmt f : {Fmt::kBF16, Fmt::kF32, Fmt::kF16})
+    for (const Shape& sh : shapes) {
+      const uint64_t rows = sh.lead * sh.out, es = static_cast<uint64_t>(fmt_bits(f)) / 8;
+      std::vector<std::byte> data(rows * sh.in * es);
+      const float big = f == Fmt::kF16 ? 65504.0f : f == Fmt::kBF16 ? 3.3895314e38f : 3.4028235e38f;
+      for (uint64_t i = 0; i < rows * sh.in; ++i) {
+        const uint64_t r = i / sh.in, c = i % sh.in;
+        float x = std::ldexp(static_cast<float>(static_cast<int>(rng() % 20001) - 10000), -static_cast<int>(rng() % 24));
+        if (r % 128 < 3 && c < 128) x = 0.0f;                                     // a zero block (or part of one)
+        if (rng() % 997 == 0) x = std::ldexp(1.0f, -130 - static_cast<int>(rng() % 10));  // float32 subnormal
+        if (r == rows / 2 && c == sh.in / 3) x = -big;                            // the format's largest magnitude
+        if (rng() % 101 == 0) x = 448.0f + 0.5f * static_cast<float>(rng() % 64);  // near e4m3 rounding points
+        encode_at(f, x, data.data(), i);
+      }
+      MatrixView m{f, data.data(), rows, sh.out, sh.in};
+      std::vector<float> want_s;
+      std::vector<std::byte> want_c;
+      reference_fp8_block(m, sh.b0, sh.b1, want_s, want_c);
+      std::vector<float> got_s(want_s.size());
+      fp8_block_scales(m, sh.b0, sh.b1, 0, want_s.size() / ((sh.in + sh.b1 - 1) / sh.b1), got_s.data());
+      ASSERT_EQ(0, std::memcmp(got_s.data(), want_s.data(), 4 * want_s.size())) << fmt_name(f) << " " << sh.out << "x" << sh.in;
+      // Whole, and in slices that cut bands: [0, a), [a, b), [b, rows).
+      const uint64_t a = std::min<uint64_t>(rows, 77), b = std::min<uint64_t>(rows, 200);
+      std::vector<std::byte> got(rows * sh.in);
+      for (auto [r0, r1] : {std::pair<uint64_t, uint64_t>{0, rows}, {0, a}, {a, b}, {b, rows}}) {
+        if (r0 >= r1) continue;
+        fp8_block_quantize(m, sh.b0, sh.b1, r0, r1, got.data() + r0 * sh.in);
+      }
+      ASSERT_EQ(0, std::memcmp(got.data(), want_c.data(), got.size())) << fmt_name(f) << " " << sh.out << "x" << sh.in;
+      std::vector<std::byte> with(rows * sh.in);
+      fp8_block_quantize_with(m, sh.b0, sh.b1, want_s.data(), 0, rows, with.data());
+      ASSERT_EQ(0, std::memcmp(with.data(), want_c.data(), with.size())) << fmt_name(f) << " " << sh.out << "x" << sh.in << " (given scales)";
+    }
+}
+
+TEST(QuantizeFp8Block, NaNOrInfNamesTheFirstRowOfItsBand) {
+  // Band 1 (rows 128..255): rows 130 and 200 hold NaN/Inf in different tiles; the error names
+  // row 130, as a row-by-row scan finds it, from the scales and the codes alike.
+  std::vector<uint16_t> x(256 * 2048, 0x3F80);  // bfloat16 1.0
+  x[200 * 2048 + 5] = 0x7F80;                   // +Inf, first tile
+  x[130 * 2048 + 2000] = 0x7FC0;                // NaN, last tile
+  MatrixView m{Fmt::kBF16, reinterpret_cast<const std::byte*>(x.data()), 256, 256, 2048};
+  std::vector<std::byte> codes(256 * 2048);
+  std::vector<float> s(2 * 16);
+  for (int part = 0; part < 2; ++part) {
+    try {
+      if (part == 0) fp8_block_quantize(m, 128, 128, 0, 256, codes.data());
+      else fp8_block_scales(m, 128, 128, 0, 2, s.data());
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(e.reason().find("row 130 "), std::string::npos) << e.reason();
+    }
+  }
 }
 
 TEST(ShouldQuantize, LinearWeightsOnly) {
