@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cost curves of bench/RESULTS.md as PNG (gnuplot):
-#   bench/plot.sh OUT_DIR [--scale scale.tsv]... [--curves curves.json]
+#   bench/plot.sh OUT_DIR [--scale scale.tsv]... [--curves curves.json [--machine LABEL]]
 # --scale: bench/scale.sh's table (give it as LABEL=FILE to name the machine in the legend),
 # plotted as CPU time (user + sys: the 2-core development machine is shared, its wall time is
 # mostly waiting); the device's scale step is plotted as wall time;
@@ -9,11 +9,12 @@
 # and convert-threads.png (from the device's results).
 set -euo pipefail
 out=$1; shift
-scales=(); curves=
+scales=(); curves=; machine="reference environment (16 cores)"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --scale) scales+=("$2"); shift 2 ;;
     --curves) curves=$2; shift 2 ;;
+    --machine) machine=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +41,7 @@ with open(f"{t}/threads.tsv", "w") as f:
     for p in r["convert_threads"]:
         f.write(f'{p["threads"]}\t{p["cp"]["median_s"]}\t{p["convert"]["median_s"]}\t{p["convert"]["rss_mib"]}\n')
 PY
-  scales+=("wall=reference environment (16 cores)=$tmp/dev-scale.tsv")
+  scales+=("wall=$machine=$tmp/dev-scale.tsv")
 fi
 
 time_plots=(); rss_plots=()
@@ -71,14 +72,14 @@ join() { local IFS=,; echo "$*"; }
   fi
   if [[ -s $tmp/bytes.tsv ]]; then
     echo "unset logscale; set logscale x 2; set output '$out/convert-bytes.png'; set xlabel 'checkpoint GB (block FP8 in; BF16 out is 2x)'"
-    echo "set ylabel 'seconds (median)'; set y2label 'peak RSS of convert, MiB'; set y2tics; set ytics nomirror; set logscale y"
-    echo "set title 'convert --dequant bf16 against cp -r, reference environment, 16 threads'"
+    echo "set ylabel 'seconds (median)'; set y2label 'peak RSS of convert, MiB'; set y2tics; set ytics nomirror; set logscale y; set y2range [0:*]"
+    echo "set title 'convert --dequant bf16 against cp -r, $machine, all threads'"
     echo "plot '$tmp/bytes.tsv' using 1:2 with linespoints title 'cp -r', '' using 1:5 with linespoints title 'cp scaled to the bytes convert moves (1 in + 2 out)', '' using 1:3 with linespoints title 'moeckpt convert', '' using 1:4 axes x1y2 with linespoints dashtype 3 title 'convert peak RSS (right axis)'"
   fi
   if [[ -s $tmp/threads.tsv ]]; then
     echo "unset logscale; set logscale x 2; set output '$out/convert-threads.png'; set xlabel 'threads'; set ylabel 'seconds (median)'"
     echo "set y2label 'peak RSS of convert, MiB'; set y2tics; set ytics nomirror; set yrange [0:*]; set y2range [0:*]"
-    echo "set title 'convert --dequant bf16 of the 1 GB checkpoint against the thread count, reference environment'"
+    echo "set title 'convert --dequant bf16 of the 1 GB checkpoint against the thread count, $machine'"
     echo "plot '$tmp/threads.tsv' using 1:3 with linespoints title 'moeckpt convert', '' using 1:2 with linespoints title 'cp -r (one thread)', '' using 1:4 axes x1y2 with linespoints dashtype 3 title 'convert peak RSS (right axis)'"
   fi
 } >"$tmp/plot.gp"
