@@ -15,8 +15,8 @@ namespace moeckpt {
 struct ShardIndex {
   std::optional<uint64_t> total_size;  // metadata.total_size, if given
   std::vector<std::string> shards;     // distinct shard names, sorted
-  // tensor name -> index into shards, in file order. The names view strings owned by
-  // `storage` (the parsed document): an index of 100k tensors costs no allocation per name.
+  // tensor name -> index into shards, in file order. The names view one buffer owned by
+  // `storage`: an index of 100k tensors costs no allocation per name.
   std::vector<std::pair<std::string_view, uint32_t>> weight_map;
   std::shared_ptr<const void> storage;
 };

@@ -8,6 +8,7 @@
 
 #include "loader/error.h"
 #include "loader/simdjson_util.h"
+#include "loader/sorted_merge.h"
 
 namespace moeckpt {
 namespace {
@@ -217,18 +218,6 @@ void check_tiling(const std::vector<TensorInfo>& tensors, const std::vector<uint
          std::to_string(cursor) + " (" + std::to_string(buffer - cursor) + " bytes unaccounted for)");
 }
 
-// The tensors moved into name order, their offsets made absolute in the file.
-std::vector<TensorInfo> in_name_order(std::vector<TensorInfo>& tensors, const std::vector<uint32_t>& order,
-                                      uint64_t data_start) {
-  std::vector<TensorInfo> sorted;
-  sorted.reserve(order.size());
-  for (uint32_t i : order) {
-    sorted.push_back(std::move(tensors[i]));
-    sorted.back().offset += data_start;
-  }
-  return sorted;
-}
-
 }  // namespace
 
 SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string_view label, uint32_t file_index) {
@@ -242,9 +231,10 @@ SafetensorsHeader parse_safetensors_head(std::span<const std::byte> head, uint64
   h.data_start = 8 + h.header_size;
   const char* text = reinterpret_cast<const char*>(head.data()) + 8;
   read_entries(parse_header_json(text, h.header_size, label), label, file_index, h);
-  const std::vector<uint32_t> order = name_order(h.tensors, label);
+  std::vector<uint32_t> order = name_order(h.tensors, label);
   check_tiling(h.tensors, order, file_size - h.data_start, label);
-  h.tensors = in_name_order(h.tensors, order, h.data_start);
+  permute_in_place(h.tensors, order);  // into name order
+  for (TensorInfo& t : h.tensors) t.offset += h.data_start;  // absolute in the file
   return h;
 }
 

@@ -5,7 +5,10 @@ weight_scale_inv), at the release's real shapes and dtypes, spread over SHARDS f
 sparse (the data regions are holes), with config.json, generation_config.json and the index.
 For header-work benchmarks (inspect, map, validate) on a checkpoint that validates clean:
 
-    python3 bench/tools/dsv3_headers.py OUT [--shards 160]
+    python3 bench/tools/dsv3_headers.py OUT [--shards 160] [--layers 61] [--experts 256]
+
+--layers and --experts scale it (the same names and shapes, more or fewer of them) for the
+cost-versus-tensor-count curves of bench/scale.sh: --layers 160 --experts 1024 is ~1M tensors.
 """
 import argparse
 import json
@@ -64,10 +67,14 @@ def write_shard(path, items):
 
 
 def main():
+    global LAYERS, EXPERTS
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--shards", type=int, default=160)
+    ap.add_argument("--layers", type=int, default=LAYERS)
+    ap.add_argument("--experts", type=int, default=EXPERTS)
     a = ap.parse_args()
+    LAYERS, EXPERTS = a.layers, a.experts
     os.makedirs(a.out, exist_ok=True)
     ts = tensors()
     per = (len(ts) + a.shards - 1) // a.shards
