@@ -11,6 +11,7 @@
 #include "cli/output.h"
 #include "cli/remote.h"
 #include "loader/checkpoint.h"
+#include "mapping/layout_fix.h"
 #include "mapping/planner.h"
 
 namespace moeckpt::cli {
@@ -186,11 +187,20 @@ int run_map(const MapOptions& opt, const Context& ctx) {
   po.user_rules = rules ? &*rules : nullptr;
   po.config_label = ck.config_file().empty() ? "config.json" : ck.config_file();
   MapPlan plan = plan_mapping(*choice.arch, config, ck.tensors(), po);
-  if (ctx.json)
-    print_json(plan_json(plan, choice));
-  else
+  const bool clean = plan.unmapped.empty() && plan.unfilled.empty() && plan.unexpected.empty();
+  // The fix, when the experts' layout is all that keeps the engine from loading it.
+  std::string fix;
+  if (!clean && expert_layout_fixes(*choice.arch, config, ck.tensors(), po))
+    fix = fmt::format("moeckpt convert {} OUT --experts engine{}", opt.path, opt.arch.empty() ? "" : " --arch " + opt.arch);
+  if (ctx.json) {
+    Json j = plan_json(plan, choice);
+    if (!fix.empty()) j["fix"] = fix;
+    print_json(j);
+  } else {
     print_human(plan, choice, opt, ctx);
-  return plan.unmapped.empty() && plan.unfilled.empty() && plan.unexpected.empty() ? kExitOk : kExitFindings;
+    if (!fix.empty()) std::printf("fix: only the expert layout differs from what the engine reads: %s\n", fix.c_str());
+  }
+  return clean ? kExitOk : kExitFindings;
 }
 
 }  // namespace
