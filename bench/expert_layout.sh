@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # convert --experts per-expert on a >= 1 GB fused checkpoint against a cp of the same bytes and
-# a plain convert (copy), in the same run, alternating: wall time and peak RSS (/usr/bin/time -v).
+# a plain convert (copy), in the same run, alternating: wall time (s) and peak RSS (KiB,
+# /usr/bin/time -v); then --experts fused of the split, which must give the copy's bytes.
 #   bench/expert_layout.sh MOECKPT WORKDIR [--layers 1] [--repeats 3]
 set -euo pipefail
 moeckpt=$1; work=$2; shift 2
@@ -29,10 +30,12 @@ measure() {  # label command... -> "label seconds max_rss_kb"
 }
 echo "input: $in, $bytes bytes"
 for ((i = 0; i < repeats; i++)); do
-  rm -rf "$work/cp" "$work/split" "$work/copy"
+  rm -rf "$work/cp" "$work/split" "$work/copy" "$work/fuse"
   measure cp cp -r "$in" "$work/cp"
   measure split "$moeckpt" convert "$in" "$work/split" --experts per-expert -q
   measure convert-copy "$moeckpt" convert "$in" "$work/copy" -q
+  measure fuse "$moeckpt" convert "$work/split" "$work/fuse" --experts fused -q
+  cmp "$work/fuse/model.safetensors" "$work/copy/model.safetensors"  # the round trip is a copy
 done
 "$moeckpt" inspect "$work/split" | head -4
-rm -rf "$work/cp" "$work/split" "$work/copy"
+rm -rf "$work/cp" "$work/split" "$work/copy" "$work/fuse"

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "loader/error.h"
@@ -63,6 +65,29 @@ TEST(ExpertLayout, MixtralFusesIntoTransformersNames) {
   EXPECT_EQ(down->shape, (std::vector<uint64_t>{4, 64, 32}));  // [E, H, I]
   EXPECT_NE(find(plan, "model.layers.1.mlp.gate.weight"), nullptr);
   for (const auto& t : plan.tensors) EXPECT_EQ(t.name.find("block_sparse_moe"), std::string::npos) << t.name;
+}
+
+// transformers' own names, independently: every tensor the fused layout writes (the fused
+// experts and the renamed router) is a key of the family's in-memory state dict as the
+// reference environment recorded it (testdata/generate_report.json, transformers 5.17).
+TEST(ExpertLayout, FusedNamesAreTransformersStateDictKeys) {
+  const Json report = Json::parse(testing::read_file(std::string(MOECKPT_TESTDATA) + "/generate_report.json"));
+  size_t families = 0;
+  for (const auto& [fam, built] : report["parts"]["models"]["built"].items()) {
+    const std::string dir = std::string(MOECKPT_TESTDATA) + "/models/" + fam;
+    const Architecture* a = ArchRegistry::get().find(fam);
+    if (!a || !std::filesystem::exists(dir)) continue;
+    Checkpoint ck = Checkpoint::open(dir);
+    auto plan = plan_expert_layout(*a, &*ck.config(), ck.tensors(), ExpertTarget::kFused, fam);
+    if (!plan.fused) continue;
+    std::set<std::string> keys;
+    for (const auto& k : built["state_dict_keys"]) keys.insert(k.get<std::string>());
+    for (const auto& t : plan.tensors)
+      if (t.kind == LayoutTensor::Kind::kFuse || t.kind == LayoutTensor::Kind::kRename)
+        EXPECT_TRUE(keys.count(t.name)) << fam << ": " << t.name << " is not a name transformers holds";
+    ++families;
+  }
+  EXPECT_GE(families, 30u);
 }
 
 TEST(ExpertLayout, FusedMixtralBinSplitsIntoWhatTheEngineReads) {
