@@ -50,8 +50,8 @@ std::string alternatives(std::initializer_list<const std::string*> names) {
 class LayoutPlanner {
  public:
   LayoutPlanner(const Architecture& arch, const Json* config, std::span<const TensorInfo> tensors, std::string_view label)
-      : arch_(arch), tensors_(tensors), label_(label), names_(tensors.size()), consumed_(tensors.size(), false) {
-    for (size_t i = 0; i < tensors.size(); ++i) names_[i] = tensors[i].name;
+      : arch_(arch), tensors_(tensors), label_(label), names_(tensors.size()), prefix_(tensors.size()), consumed_(tensors.size(), false) {
+    for (size_t i = 0; i < tensors.size(); ++i) names_[i] = text_name(tensors[i].name, prefix_[i]);
     if (config) {
       ConfigView view(*config, arch.aliases, arch.config_section);
       if (auto e = view.get(ConfigField::kNumExperts)) num_experts_ = *e;
@@ -73,13 +73,30 @@ class LayoutPlanner {
   }
 
  private:
+  // A composite wrapper's checkpoint names, in its text entry's names (the registry's
+  // templates): "model.language_model.layers..." is "model.layers..."; prefix keeps the pair.
+  std::string text_name(const std::string& name, std::pair<std::string, std::string>& prefix) const {
+    if (arch_.composite)
+      for (const auto& [from, to] : arch_.composite->in_prefixes)
+        if (name.starts_with(from)) {
+          prefix = {from, to};
+          return to + name.substr(from.size());
+        }
+    return name;
+  }
+  // And back, for what the plan writes.
+  static std::string checkpoint_name(const std::string& name, const std::pair<std::string, std::string>& prefix) {
+    if (prefix.first.empty() || !name.starts_with(prefix.second)) return name;
+    return prefix.first + name.substr(prefix.second.size());
+  }
+
   [[noreturn]] void fail(Errc code, const TensorInfo& t, const std::string& why) const { throw Error(code, std::string(label_), why, t.name); }
 
   void refuse_unconvertible(const ExpertSpec& spec) const {
     const re2::RE2 re("^" + body(spec.path, "mapping/archs/" + arch_.name + ".json") + "\\..+$");
-    for (const auto& t : tensors_)
-      if (re2::RE2::FullMatch(t.name, re))
-        fail(Errc::kUnsupported, t, fmt::format("{} reads these experts fused ({}) and no per-expert layout is known for them", arch_.name,
+    for (size_t i = 0; i < tensors_.size(); ++i)
+      if (re2::RE2::FullMatch(names_[i], re))
+        fail(Errc::kUnsupported, tensors_[i], fmt::format("{} reads these experts fused ({}) and no per-expert layout is known for them", arch_.name,
                                                 spec.path));
   }
 
@@ -128,7 +145,7 @@ class LayoutPlanner {
       for (uint64_t e = 0; e < E; ++e)
         for (const auto& [proj, part] : parts) {
           LayoutTensor o;
-          o.name = fmt::format("{}.{}.{}", per, e, proj);
+          o.name = checkpoint_name(fmt::format("{}.{}.{}", per, e, proj), prefix_[i]);
           o.dtype = t.dtype;
           o.shape = part_shape(part, t.shape[1], t.shape[2]);
           o.kind = LayoutTensor::Kind::kSplit;
@@ -186,9 +203,10 @@ class LayoutPlanner {
         for (const auto& [e, i] : ex) taken.insert(i);
       refuse_companions(re2::RE2::QuoteMeta(prefix) + "\\.\\d+\\..*", taken);
       const std::string fused = expand_template(c.fused_path, layer_index[prefix]);
-      if (c.gate.empty()) fuse_one(c, prefix, projs, {c.up}, fused + "." + c.gate_up, true);
-      else fuse_one(c, prefix, projs, {c.gate, c.up}, fused + "." + c.gate_up, true);
-      fuse_one(c, prefix, projs, {c.down}, fused + "." + c.fused_down, false);
+      const auto& wrap = prefix_[*taken.begin()];
+      if (c.gate.empty()) fuse_one(c, prefix, projs, {c.up}, checkpoint_name(fused + "." + c.gate_up, wrap), true);
+      else fuse_one(c, prefix, projs, {c.gate, c.up}, checkpoint_name(fused + "." + c.gate_up, wrap), true);
+      fuse_one(c, prefix, projs, {c.down}, checkpoint_name(fused + "." + c.fused_down, wrap), false);
       for (size_t i : taken) consumed_[i] = true;
     }
   }
@@ -266,10 +284,10 @@ class LayoutPlanner {
     for (size_t i = 0; i < tensors_.size(); ++i) {
       if (consumed_[i]) continue;
       LayoutTensor o;
-      o.name = names_[i];
+      o.name = checkpoint_name(names_[i], prefix_[i]);
       o.dtype = tensors_[i].dtype;
       o.shape = tensors_[i].shape;
-      o.kind = names_[i] == tensors_[i].name ? LayoutTensor::Kind::kKeep : LayoutTensor::Kind::kRename;
+      o.kind = o.name == tensors_[i].name ? LayoutTensor::Kind::kKeep : LayoutTensor::Kind::kRename;
       o.inputs = {{&tensors_[i]}};
       if (o.kind == LayoutTensor::Kind::kRename) o.what = "rename from " + tensors_[i].name;
       plan.tensors.push_back(std::move(o));
@@ -290,7 +308,8 @@ class LayoutPlanner {
   std::span<const TensorInfo> tensors_;
   std::string_view label_;
   std::optional<ResolvedInt> num_experts_;
-  std::vector<std::string> names_;
+  std::vector<std::string> names_;  // in the text entry's names (composites)
+  std::vector<std::pair<std::string, std::string>> prefix_;  // the wrapper prefix each had, or empty
   std::vector<bool> consumed_;
   std::vector<LayoutTensor> added_;
   size_t split_ = 0, fused_ = 0, renamed_ = 0;

@@ -25,11 +25,14 @@ const fs::path kData = MOECKPT_TESTDATA;
 std::vector<fs::path> per_expert_fixtures() {
   std::vector<fs::path> out;
   const re2::RE2 per(R"(.*\.experts\.\d+\..*)");
-  for (const auto& d : fs::directory_iterator(kData / "models")) {
-    Checkpoint ck = Checkpoint::open(d.path());
+  std::vector<fs::path> dirs;
+  for (const char* root : {"models", "composite"})
+    for (const auto& d : fs::directory_iterator(kData / root)) dirs.push_back(d.path());
+  for (const auto& d : dirs) {
+    Checkpoint ck = Checkpoint::open(d);
     for (const auto& t : ck.tensors())
       if (re2::RE2::FullMatch(t.name, per)) {
-        out.push_back(d.path());
+        out.push_back(d);
         break;
       }
   }
@@ -47,7 +50,7 @@ bool has_per_expert_names(const fs::path& dir) {
 
 TEST(ConvertExperts, RoundTripIsByteIdenticalForEveryPerExpertFixture) {
   const auto fixtures = per_expert_fixtures();
-  ASSERT_GE(fixtures.size(), 25u);  // the families of testdata/models with per-expert experts
+  ASSERT_GE(fixtures.size(), 34u);  // 32 families of testdata/models, 2 composites (Qwen3.5-MoE, under the wrapper's names)
   for (const auto& fix : fixtures) {
     const std::string fam = fix.filename().string();
     TempDir tmp;
@@ -82,7 +85,7 @@ TEST(ConvertExperts, EngineLayoutMapsCleanly) {
       EXPECT_NE(before.out.find("fix: only the expert layout differs"), std::string::npos) << fam << before.out;
       EXPECT_NE(before.out.find("--experts engine"), std::string::npos) << fam;
     } else {
-      EXPECT_EQ(before.out.find("fix:"), std::string::npos) << fam;
+      EXPECT_EQ(before.out.find("\nfix: "), std::string::npos) << fam;
     }
     TempDir tmp;
     auto r = run_moeckpt({"convert", fix.string(), (tmp.path() / "out").string(), "--experts", "engine", "-q"});
@@ -92,6 +95,18 @@ TEST(ConvertExperts, EngineLayoutMapsCleanly) {
     ++checked;
   }
   EXPECT_GE(checked, 40u);
+}
+
+TEST(ConvertExperts, CompositesConvertUnderTheWrappersNames) {
+  TempDir tmp;
+  auto r = run_moeckpt({"convert", (kData / "composite/qwen3_5_moe").string(), (tmp.path() / "f").string(), "--experts", "fused", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Checkpoint ck = Checkpoint::open(tmp.path() / "f");
+  EXPECT_NE(ck.find("model.language_model.layers.0.mlp.experts.gate_up_proj"), nullptr);
+  EXPECT_NE(ck.find("model.visual.blocks.0.attn.qkv.weight"), nullptr) << "the tower is copied as it is";
+  // Qwen3-VL-MoE's engine reads the fused experts it ships: kept, and per-expert is refused.
+  r = run_moeckpt({"convert", (kData / "composite/qwen3_vl_moe").string(), (tmp.path() / "v").string(), "--experts", "per-expert"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
 }
 
 TEST(ConvertExperts, DryRunShowsTheSplits) {

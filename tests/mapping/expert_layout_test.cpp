@@ -83,8 +83,9 @@ TEST(ExpertLayout, FusedNamesAreTransformersStateDictKeys) {
     std::set<std::string> keys;
     for (const auto& k : built["state_dict_keys"]) keys.insert(k.get<std::string>());
     for (const auto& t : plan.tensors)
-      if (t.kind == LayoutTensor::Kind::kFuse || t.kind == LayoutTensor::Kind::kRename)
+      if (t.kind == LayoutTensor::Kind::kFuse || t.kind == LayoutTensor::Kind::kRename) {
         EXPECT_TRUE(keys.count(t.name)) << fam << ": " << t.name << " is not a name transformers holds";
+      }
     ++families;
   }
   EXPECT_GE(families, 30u);
