@@ -180,6 +180,8 @@ void read_expert_convert(const Json& e, const std::string& file, ExpertSpec& s) 
   v.fused_path = name(fused, "path", v.per_path);
   v.gate_up = name(fused, "gate_up", v.gate.empty() ? "up_proj" : "gate_up_proj");
   v.fused_down = name(fused, "down", "down_proj");
+  for (const char* flag : {"interleave", "transposed"})
+    if (fused.contains(flag) && !fused[flag].is_boolean()) bad(file, std::string("'convert.fused.") + flag + "' must be true or false");
   v.interleave = fused.value("interleave", false);
   v.transposed = fused.value("transposed", false);
   if (v.per_path.empty() || v.up.empty() || v.down.empty() || v.fused_path.empty())
@@ -191,6 +193,15 @@ void read_expert_convert(const Json& e, const std::string& file, ExpertSpec& s) 
       if (!t.value().is_string()) bad(file, "'convert.renames' must be an object of templates");
       v.renames.emplace_back(t.key(), t.value().get<std::string>());
     }
+  }
+  try {  // every template compiles now, not at the first convert
+    for (const std::string* t : {&v.per_path, &v.fused_path}) template_to_regex(*t, "mapping/archs/" + file);
+    for (const auto& [from, to] : v.renames) {
+      template_to_regex(from, "mapping/archs/" + file);
+      template_to_regex(to, "mapping/archs/" + file);
+    }
+  } catch (const Error& err) {
+    bad(file, "convert: " + err.reason());
   }
   s.convert = std::move(v);
 }
