@@ -105,10 +105,13 @@ class FuseProducer final : public TensorProducer {
     const uint64_t B = shape_[2];
     if (!geo_[p].transposed) {
       std::memcpy(dst, b.data() + k * B * eb_, B * eb_);
-      return;
+    } else {
+      const uint64_t width = t.shape[1];  // P = Q^T is [B, count]
+      for (uint64_t j = 0; j < B; ++j) std::memcpy(dst + j * eb_, b.data() + (j * width + k) * eb_, eb_);
     }
-    const uint64_t width = t.shape[1];  // P = Q^T is [B, count]
-    for (uint64_t j = 0; j < B; ++j) std::memcpy(dst + j * eb_, b.data() + (j * width + k) * eb_, eb_);
+    // The part's last row: its pages leave the resident set now, not when the whole fused
+    // tensor is done (that would hold every expert's input at once).
+    if (k + 1 == geo_[p].count) in_.release_pages(t, 0, t.nbytes);
   }
   // Each element of row a belongs to the part owning its column.
   void fill_row_axis1(uint64_t e, uint64_t a, std::byte* dst) const {
@@ -120,6 +123,8 @@ class FuseProducer final : public TensorProducer {
       const uint64_t at = geo_[p].transposed ? k * t.shape[1] + a : a * t.shape[1] + k;
       std::memcpy(dst + j * eb_, bytes[p].data() + at * eb_, eb_);
     }
+    if (a + 1 == shape_[1])  // the expert's last row: as above
+      for (size_t p = 0; p < parts_.size(); ++p) in_.release_pages(*parts_[p][e], 0, parts_[p][e]->nbytes);
   }
 
   const Checkpoint& in_;
