@@ -1,4 +1,4 @@
-// moeckpt archs [NAME] [--json]
+// moeckpt archs [NAME] [--missing] [--json]
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -31,7 +31,27 @@ std::string layout_of(const Architecture& a) {
   return s;
 }
 
-int run_archs(const std::string& name, const Context& ctx) {
+// The engine's MoE families no entry covers (mapping/archs/_missing.json), each with the reason.
+int run_missing(const Context& ctx) {
+  const auto& missing = registry().missing();
+  if (ctx.json) {
+    Json list = Json::array();
+    for (const auto& m : missing) list.push_back({{"file", m.file}, {"class", m.cls}, {"reason", m.reason}});
+    print_json(Json{{"count", missing.size()}, {"missing", std::move(list)}});
+    return kExitOk;
+  }
+  std::string out = fmt::format("{} vLLM MoE families no entry covers\n\n", missing.size());
+  for (const auto& m : missing)
+    out += fmt::format("{}  ({})\n    {}\n", styled(ctx, m.cls, Style::kBold), m.file, m.reason);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return kExitOk;
+}
+
+int run_archs(const std::string& name, bool missing, const Context& ctx) {
+  if (missing) {
+    if (!name.empty()) throw Error(Errc::kUsage, "archs", "--missing lists the families no entry covers: give it no NAME");
+    return run_missing(ctx);
+  }
   const ArchRegistry& reg = registry();
   std::vector<const Architecture*> shown;
   if (!name.empty()) {
@@ -58,7 +78,7 @@ int run_archs(const std::string& name, const Context& ctx) {
     for (const auto* a : shown)
       out += fmt::format("{:<22} {:<44} {}\n", a->name, a->title.substr(0, 44),
                          a->hf_architectures.empty() ? "(" + a->source + ")" : a->hf_architectures.front());
-    out += "\nmoeckpt archs NAME shows one in detail.\n";
+    out += "\nmoeckpt archs NAME shows one in detail; moeckpt archs --missing lists the vLLM MoE families no entry covers.\n";
   } else {
     const Architecture& a = *shown.front();
     auto row = [&](const char* k, const std::string& v) {
@@ -92,9 +112,11 @@ int run_archs(const std::string& name, const Context& ctx) {
 
 void register_archs(CLI::App& app, Context& ctx) {
   auto name = std::make_shared<std::string>();
+  auto missing = std::make_shared<bool>(false);
   auto* sub = app.add_subcommand("archs", "List the architectures moeckpt knows, or show one");
   sub->add_option("NAME", *name, "Registry name, HF class name or model_type");
-  sub->callback([name, &ctx] { ctx.exit_code = run_archs(*name, ctx); });
+  sub->add_flag("--missing", *missing, "List the vLLM MoE families no entry covers, each with the reason");
+  sub->callback([name, missing, &ctx] { ctx.exit_code = run_archs(*name, *missing, ctx); });
 }
 
 }  // namespace moeckpt::cli

@@ -22,6 +22,7 @@
 #include "loader/error.h"
 #include "loader/shard_writer.h"
 #include "loader/write_plan.h"
+#include "mapping/extract.h"
 #include "mapping/renamer.h"
 #include "mapping/tensor_filter.h"
 #include "quant/tensor_ops.h"
@@ -39,6 +40,7 @@ struct ConvertOptions {
   std::string only, exclude;   // regexes on input names
   uint64_t max_shard_size = 5'000'000'000;
   bool dry_run = false;
+  ExtractRequest part;         // --text-only, --drop-mtp, --only-mtp
   WriterOptions writer;        // threads, resume, overwrite, worker share
   std::string finalize;        // --finalize OUT
 };
@@ -47,6 +49,7 @@ struct RawOptions {
   std::vector<std::string> paths;
   std::string dequant, cast, quantize, max_shard_size = "5GB", worker, finalize;
   unsigned workers = 0;  // --workers N, with --worker auto
+  bool drop_mtp = false, only_mtp = false;
   ConvertOptions o;
 };
 
@@ -71,6 +74,8 @@ void finish_options(RawOptions& r) {
   if (r.worker == "auto") std::tie(o.writer.worker_index, o.writer.worker_count) = worker_from_environment([](const char* n) -> const char* { return std::getenv(n); }, r.workers);
   else if (r.workers) throw Error(Errc::kUsage, "--workers", "goes with --worker auto");
   else if (!r.worker.empty()) std::tie(o.writer.worker_index, o.writer.worker_count) = parse_worker(r.worker);
+  if (r.drop_mtp && r.only_mtp) throw Error(Errc::kUsage, "convert", "--drop-mtp and --only-mtp contradict each other");
+  if (r.drop_mtp || r.only_mtp) o.part.mtp = r.drop_mtp ? MtpMode::kDrop : MtpMode::kOnly;
   if (o.writer.resume && o.writer.overwrite) throw Error(Errc::kUsage, "convert", "--resume and --overwrite contradict each other");
 }
 
@@ -82,17 +87,36 @@ quant::OpsResult build_ops(const Checkpoint& in, const ConvertOptions& o, WriteP
   return ops;
 }
 
-// Step 3: the user's rules, then (--rename engine) the architecture's engine names.
-void rename(const Checkpoint& in, const ConvertOptions& o, std::vector<PlannedTensor>& tensors, std::vector<std::string>& dropped) {
+// Step 2b (--text-only, --drop-mtp, --only-mtp): the part of the model kept, named as its
+// architecture names it, and the config and sidecar files that go with it; the output's
+// architecture, or null without those options.
+const Architecture* extract_part(const Checkpoint& in, const ConvertOptions& o, std::vector<PlannedTensor>& tensors, WritePlan& plan) {
+  if (!o.part.any()) return nullptr;
+  if (!plan.config) throw Error(Errc::kConfigInvalid, in.directory().string(), "no config.json: --text-only, --drop-mtp and --only-mtp read the architecture from it");
+  std::vector<std::string> names;
+  for (const auto& t : tensors) names.push_back(t.out.name);
+  const Architecture* arch = choose_architecture(o.arch, &*plan.config, in.config_file()).arch;
+  ExtractResult r = extract(o.part, *arch, registry(), *plan.config, names, in.config_file());
+  apply_extraction(r.x, tensors, plan.dropped);
+  plan.config = std::move(r.x.config);
+  plan.notes.insert(plan.notes.end(), r.x.notes.begin(), r.x.notes.end());
+  drop_files(r.x, plan.copies, plan.notes);
+  return r.arch;
+}
+
+// Step 3: the user's rules, then (--rename engine) the architecture's engine names (the
+// extracted part's, after step 2b).
+void rename(const Checkpoint& in, const ConvertOptions& o, const Architecture* part, std::vector<PlannedTensor>& tensors,
+            std::vector<std::string>& dropped) {
   std::optional<RuleSet> user;
   if (!o.rules.empty()) user = RuleSet::load_file(o.rules);
   const Architecture* arch = nullptr;
   const Json* config = in.config() ? &*in.config() : nullptr;
   if (!o.rename.empty()) {
     if (o.rename != "engine") throw Error(Errc::kUsage, "--rename", "the only renaming is 'engine'");
-    arch = choose_architecture(o.arch, config, in.config_file()).arch;
-  } else if (!o.arch.empty() && o.experts.empty()) {
-    throw Error(Errc::kUsage, "--arch", "--arch only matters with --rename engine or --experts");
+    arch = part ? part : choose_architecture(o.arch, config, in.config_file()).arch;
+  } else if (!o.arch.empty() && !o.part.any() && o.experts.empty()) {
+    throw Error(Errc::kUsage, "--arch", "--arch only matters with --rename engine, --experts, --text-only, --drop-mtp or --only-mtp");
   }
   const Renamer renamer(arch, user ? &*user : nullptr, config, in.config_file());
   rename_planned(tensors, renamer, dropped, &in);
@@ -104,14 +128,15 @@ WritePlan plan_conversion(const Checkpoint& in, const ConvertOptions& o) {
   WritePlan plan;
   quant::OpsResult ops = build_ops(in, o, plan);
   filter.apply(ops.tensors, plan.dropped);  // step 2, on the names as they are in IN
-  if (!o.experts.empty()) convert_experts(in, o.experts, o.arch, ops.tensors, plan.notes);  // step 2b: expert layout
-  rename(in, o, ops.tensors, plan.dropped);
-  plan.tensors = std::move(ops.tensors);
-  std::sort(plan.dropped.begin(), plan.dropped.end());
-  assign_shards(plan, o.max_shard_size, output_metadata(in));  // step 4
+  if (!o.experts.empty()) convert_experts(in, o.experts, o.arch, ops.tensors, plan.notes);  // step 2a: expert layout
   if (in.config()) plan.config = quant::config_after(*in.config(), o.ops, ops.unquantized);  // step 5
   plan.copies = sidecar_files(in);
   std::erase_if(plan.copies, [&](const CopiedFile& c) { return !quant::sidecar_survives(c.name, o.ops); });
+  const Architecture* part = extract_part(in, o, ops.tensors, plan);
+  rename(in, o, part, ops.tensors, plan.dropped);
+  plan.tensors = std::move(ops.tensors);
+  std::sort(plan.dropped.begin(), plan.dropped.end());
+  assign_shards(plan, o.max_shard_size, output_metadata(in));  // step 4
   return plan;
 }
 
@@ -221,6 +246,10 @@ void register_convert(CLI::App& app, Context& ctx) {
                   "(the layout the engine's loader reads)");
   sub->add_option("--only", o.only, "Write only tensors whose input name matches this regex (RE2)");
   sub->add_option("--exclude", o.exclude, "Leave out tensors whose input name matches this regex (RE2)");
+  sub->add_flag("--text-only", o.part.text_only,
+                "Keep the language model of a multimodal checkpoint: towers left out, names and config.json as its text class has them");
+  sub->add_flag("--drop-mtp", raw->drop_mtp, "Leave out the multi-token-prediction (MTP) layers; config.json counts none");
+  sub->add_flag("--only-mtp", raw->only_mtp, "Keep only the MTP layers (and the embedding/head they share): a draft model for speculative decoding");
   sub->add_option("--max-shard-size", raw->max_shard_size, "Largest shard, e.g. 5GB (default), 500MB, 2GiB");
   sub->add_option("--threads", o.writer.threads, "Worker threads (default: all cores)");
   sub->add_flag("--dry-run", o.dry_run, "Print the plan (tensors, dtypes, shapes, shards, bytes) and write nothing");

@@ -56,6 +56,7 @@ Json config_json(const Checkpoint& ck, const ConfigView* view) {
   const Json* dt = view->find("torch_dtype");
   if (!dt) dt = view->find("dtype");
   c["dtype"] = dt && dt->is_string() ? *dt : Json(nullptr);
+  if (std::string note = detect_architecture(*ck.config()).note; !note.empty()) c["detection_note"] = note;
   return c;
 }
 
@@ -294,7 +295,7 @@ void add_contents_lines(TextReport& r, const InspectOptions& opt, const Checkpoi
   }
 }
 
-void add_architecture_line(TextReport& r, const ConfigView* view) {
+void add_architecture_line(TextReport& r, const ConfigView* view, const std::string& note) {
   if (!view) {
     r.line("config", "none (no config.json beside the checkpoint)");
     return;
@@ -303,6 +304,7 @@ void add_architecture_line(TextReport& r, const ConfigView* view) {
   std::string mt = view->model_type();
   r.line("architecture", fmt::format("{}{}", archs.empty() ? "(none in config)" : archs.front(),
                                      mt.empty() ? "" : " (model_type " + mt + ")"));
+  if (!note.empty()) r.line("detection", note);
 }
 
 void add_moe_lines(TextReport& r, const MoeSummary& moe) {
@@ -358,7 +360,7 @@ void print_inspect_text(const InspectOptions& opt, const Context& ctx, const Che
   TextReport r(ctx);
   r.title(opt.path);
   add_contents_lines(r, opt, ck, s);
-  add_architecture_line(r, view);
+  add_architecture_line(r, view, ck.config() ? detect_architecture(*ck.config()).note : std::string());
   if (s.moe) add_moe_lines(r, *s.moe);
   if (auto b = moe_backend(ck)) {
     std::string why;

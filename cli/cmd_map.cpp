@@ -13,6 +13,7 @@
 #include "loader/checkpoint.h"
 #include "mapping/layout_fix.h"
 #include "mapping/planner.h"
+#include "mapping/wrapper_fix.h"
 
 namespace moeckpt::cli {
 namespace {
@@ -45,6 +46,7 @@ Json plan_json(const MapPlan& plan, const ArchChoice& choice) {
   doc["title"] = plan.arch->title;
   doc["engine_class"] = plan.arch->engine_class;
   doc["detected_from"] = choice.how;
+  if (!choice.note.empty()) doc["detection_note"] = choice.note;
   doc["expert_dtype"] = plan.expert_dtype ? Json(std::string(expert_dtype_name(plan.expert_dtype->value))) : Json(nullptr);
   doc["num_experts"] = opt_int(plan.num_experts);
   doc["num_layers"] = opt_int(plan.num_layers);
@@ -127,6 +129,7 @@ void print_human(const MapPlan& plan, const ArchChoice& choice, const MapOptions
   std::string out;
   out += fmt::format("{} {} ({}; {})\n", styled(ctx, "architecture", Style::kBold), plan.arch->name, plan.arch->title,
                      choice.how);
+  if (!choice.note.empty()) out += fmt::format("{} {}\n", styled(ctx, "detection", Style::kBold), choice.note);
   if (plan.expert_dtype)
     out += fmt::format("{} {}{}\n", styled(ctx, "expert_dtype", Style::kBold), expert_dtype_name(plan.expert_dtype->value),
                        plan.expert_dtype->explicit_in_config ? "" : " (absent from config.json: the default)");
@@ -177,6 +180,9 @@ void print_human(const MapPlan& plan, const ArchChoice& choice, const MapOptions
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
+// The convert command that makes a checkpoint loadable when only its wrapper is in the way.
+std::string fix_command(const MapOptions& opt) { return "moeckpt convert " + opt.path + " OUT --text-only"; }
+
 int run_map(const MapOptions& opt, const Context& ctx) {
   std::optional<RuleSet> rules;
   if (!opt.rules.empty()) rules = RuleSet::load_file(opt.rules);
@@ -187,18 +193,23 @@ int run_map(const MapOptions& opt, const Context& ctx) {
   po.user_rules = rules ? &*rules : nullptr;
   po.config_label = ck.config_file().empty() ? "config.json" : ck.config_file();
   MapPlan plan = plan_mapping(*choice.arch, config, ck.tensors(), po);
+  const auto fix = wrapper_fix(plan, config, ck.tensors(), registry());
   const bool clean = plan.unmapped.empty() && plan.unfilled.empty() && plan.unexpected.empty();
-  // The fix, when the experts' layout is all that keeps the engine from loading it.
-  std::string fix;
-  if (!clean && expert_layout_fixes(*choice.arch, config, ck.tensors(), po))
-    fix = fmt::format("moeckpt convert {} OUT --experts engine{}", opt.path, opt.arch.empty() ? "" : " --arch " + opt.arch);
+  // The expert-layout fix, when the experts' layout is all that keeps the engine from loading it.
+  std::string experts_fix;
+  if (!clean && !fix && expert_layout_fixes(*choice.arch, config, ck.tensors(), po))
+    experts_fix = fmt::format("moeckpt convert {} OUT --experts engine{}", opt.path, opt.arch.empty() ? "" : " --arch " + opt.arch);
   if (ctx.json) {
-    Json j = plan_json(plan, choice);
-    if (!fix.empty()) j["fix"] = fix;
-    print_json(j);
+    Json doc = plan_json(plan, choice);
+    if (fix) doc["fix"] = {{"command", fix_command(opt)}, {"wrapper", fix->wrapper}, {"text", fix->text}, {"class", fix->text_class}};
+    if (!experts_fix.empty()) doc["fix"] = {{"command", experts_fix}, {"experts", "engine"}};
+    print_json(doc);
   } else {
     print_human(plan, choice, opt, ctx);
-    if (!fix.empty()) std::printf("fix: only the expert layout differs from what the engine reads: %s\n", fix.c_str());
+    if (fix)
+      std::printf("fix: the wrapper (%s) is what stands in the way; `%s` writes the language model alone, loadable as %s\n",
+                  fix->wrapper.c_str(), fix_command(opt).c_str(), fix->text_class.c_str());
+    if (!experts_fix.empty()) std::printf("fix: only the expert layout differs from what the engine reads: %s\n", experts_fix.c_str());
   }
   return clean ? kExitOk : kExitFindings;
 }

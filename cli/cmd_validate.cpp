@@ -43,6 +43,7 @@ struct Verdict {
   size_t errors = 0, warnings = 0;
   bool ok = true;
   const Architecture* arch = nullptr;
+  std::string detection_note;  // which config key chose arch when architectures and model_type disagree
   Json values = nullptr;  // --data
 };
 
@@ -116,8 +117,11 @@ Verdict check_all(const Checkpoint& ck, const RuleSet* rules, const ValidateOpti
   Findings& f = v.findings;
   structure_findings(ck, f);
   const Json* config = ck.config() ? &*ck.config() : nullptr;
-  if (!opt.arch.empty()) v.arch = choose_architecture(opt.arch, config, ck.config_file()).arch;
-  else if (config) v.arch = registry().detect(*config);
+  ArchChoice choice;
+  if (!opt.arch.empty()) choice = choose_architecture(opt.arch, config, ck.config_file());
+  else if (config) choice = detect_architecture(*config);
+  v.arch = choice.arch;
+  v.detection_note = std::move(choice.note);
   config_findings(ck, config, v.arch, opt, f);
   if (v.arch) mapping_findings(ck, config, *v.arch, rules, f);
   sidecar_findings(ck, config, v.arch, f);
@@ -139,6 +143,7 @@ void print_verdict_json(const Checkpoint& ck, const Verdict& v, const ValidateOp
                     {"file", x.file.empty() ? Json(nullptr) : Json(x.file)}, {"tensor", x.tensor.empty() ? Json(nullptr) : Json(x.tensor)}});
   Json summary = {{"errors", v.errors}, {"warnings", v.warnings}, {"files", ck.files().size()}, {"tensors", ck.tensors().size()},
                   {"architecture", v.arch ? Json(v.arch->name) : Json(nullptr)}, {"data_checked", opt.data}};
+  if (!v.detection_note.empty()) summary["detection_note"] = v.detection_note;
   if (opt.data) summary["values"] = v.values;
   print_json(Json{{"ok", v.ok}, {"findings", std::move(list)}, {"summary", std::move(summary)}});
 }
@@ -157,6 +162,7 @@ void print_verdict(const Checkpoint& ck, const Verdict& v, const ValidateOptions
       out += fmt::format("  {} {}{}\n", styled(ctx, x.code, Style::kBold), where.empty() ? "" : where + ": ", x.message);
     }
   }
+  if (!v.detection_note.empty()) out += fmt::format("{} {}\n", styled(ctx, "detection", Style::kBold), v.detection_note);
   std::string verdict = v.ok ? styled(ctx, "ok", Style::kGreen) : styled(ctx, "FAILED", Style::kRed);
   out += fmt::format("{}: {} error(s), {} warning(s); {} tensors in {} file(s){}{}\n", verdict, v.errors, v.warnings,
                      ck.tensors().size(), ck.files().size(), v.arch ? ", architecture " + v.arch->name : "",

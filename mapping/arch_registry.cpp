@@ -11,6 +11,7 @@
 
 #include "loader/error.h"
 #include "mapping/arch_data.h"
+#include "mapping/missing_families.h"
 #include "mapping/name_template.h"
 
 namespace moeckpt {
@@ -27,6 +28,9 @@ namespace {
 
 // "_blocks.json" and any "_blocks_<group>.json": the parameter model's shared blocks, merged.
 bool is_blocks_file(const std::string& file) { return file == "_blocks.json" || (file.starts_with("_blocks_") && file.ends_with(".json")); }
+// "_missing.json": the engine families no entry covers (mapping/missing_families.h).
+constexpr const char* kMissingFile = "_missing.json";
+bool is_data_file(const std::string& file) { return is_blocks_file(file) || file == kMissingFile; }
 
 [[noreturn]] void bad(const std::string& file, const std::string& why) {
   throw Error(Errc::kUnsupported, "mapping/archs/" + file, "malformed architecture entry: " + why);
@@ -222,6 +226,10 @@ ExpertSpec read_expert(const Json& e, const std::string& file) {
   } else {
     bad(file, "expert layout must be per_expert or fused");
   }
+  if (auto sh = e.find("shared"); sh != e.end()) {
+    if (!sh->is_boolean()) bad(file, "experts 'shared' must be true or false");
+    s.shared = sh->get<bool>();
+  }
   read_expert_convert(e, file, s);
   return s;
 }
@@ -395,6 +403,31 @@ Architecture parse_entry(const std::string& file, const std::string& text, const
   return a;
 }
 
+// A family listed as missing that an entry claims (by its HF class or its engine class) is a
+// contradiction in the data: refused like a malformed entry.
+void load_missing(const std::vector<std::pair<std::string, std::string>>& entries,
+                  const std::vector<Architecture>& archs, bool lenient,
+                  std::vector<MissingFamily>& out, std::vector<std::string>& errors) {
+  for (const auto& [file, text] : entries) {
+    if (file != kMissingFile) continue;
+    try {
+      try {
+        out = parse_missing_families(parse_json(file, text));
+      } catch (const std::invalid_argument& e) {
+        bad(file, e.what());
+      }
+      for (const auto& m : out)
+        for (const auto& a : archs)
+          if (a.engine_class == m.cls || std::find(a.hf_architectures.begin(), a.hf_architectures.end(), m.cls) != a.hf_architectures.end())
+            bad(file, "'" + m.cls + "' is listed as missing but entry '" + a.name + "' covers it");
+    } catch (const Error& e) {
+      if (!lenient) throw;
+      errors.push_back(e.what());
+      out.clear();
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<size_t> Architecture::match_tensor(std::string_view tensor) const {
@@ -434,7 +467,7 @@ ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string,
     }
   }
   for (const auto& [file, text] : entries) {
-    if (is_blocks_file(file)) continue;
+    if (is_data_file(file)) continue;
     try {
       Architecture a = parse_entry(file, text, blocks);
       if (names.count(a.name)) bad(file, "duplicate name '" + a.name + "'");
@@ -473,6 +506,7 @@ ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string,
   r.archs_.erase(std::remove_if(r.archs_.begin(), r.archs_.end(), [&](const Architecture& a) { return unresolved.count(a.name) > 0; }),
                  r.archs_.end());
   std::sort(r.archs_.begin(), r.archs_.end(), [](const Architecture& x, const Architecture& y) { return x.name < y.name; });
+  load_missing(entries, r.archs_, lenient, r.missing_, r.load_errors_);
   return r;
 }
 
@@ -506,21 +540,39 @@ const Architecture* ArchRegistry::find(std::string_view name) const {
   return nullptr;
 }
 
-const Architecture* ArchRegistry::detect(const Json& config) const {
+const Architecture* ArchRegistry::detect(const Json& config) const { return detect_explained(config).arch; }
+
+ArchRegistry::Detection ArchRegistry::detect_explained(const Json& config) const {
+  const Architecture* by_class = nullptr;
+  std::string cls, classes;
   if (auto it = config.find("architectures"); it != config.end() && it->is_array()) {
     for (const auto& c : *it) {
       if (!c.is_string()) continue;
+      classes += (classes.empty() ? "" : ", ") + c.get<std::string>();
       for (const auto& a : archs_)
         for (const auto& h : a.hf_architectures)
-          if (h == c.get<std::string>()) return &a;
+          if (!by_class && h == c.get<std::string>()) by_class = &a, cls = h;
     }
   }
+  const Architecture* by_type = nullptr;
+  std::string mt;
   if (auto it = config.find("model_type"); it != config.end() && it->is_string()) {
+    mt = it->get<std::string>();
     for (const auto& a : archs_)
       for (const auto& t : a.model_types)
-        if (t == it->get<std::string>()) return &a;
+        if (!by_type && t == mt) by_type = &a;
   }
-  return nullptr;
+  Detection d;
+  d.arch = by_class ? by_class : by_type;
+  if (!d.arch) return d;
+  d.by_class = by_class != nullptr;
+  if (by_class && by_type && by_type != by_class)
+    d.note = "architectures " + cls + " chose " + by_class->name + " over model_type '" + mt + "' (entry " + by_type->name + ")";
+  else if (by_class && !by_type && !mt.empty())
+    d.note = "architectures " + cls + " chose " + by_class->name + "; model_type '" + mt + "' names no entry";
+  else if (!by_class && !classes.empty())
+    d.note = "model_type '" + mt + "' chose " + by_type->name + "; architectures " + classes + " name no entry";
+  return d;
 }
 
 }  // namespace moeckpt

@@ -15,6 +15,7 @@
 
 #include "loader/config_file.h"
 #include "mapping/config_view.h"
+#include "mapping/missing_families.h"
 #include "mapping/moe_layers.h"
 #include "mapping/param_model.h"
 #include "mapping/rules.h"
@@ -57,6 +58,9 @@ struct ExpertSpec {
   // fused layout
   std::vector<FusedTensor> fused;
   std::vector<std::vector<std::string>> required;  // per MoE layer: one of each inner list must exist
+  // Shared experts stored in an expert layout (Inkling's fused shared_experts): mapped like
+  // routed ones but not counted against the routed-expert count.
+  bool shared = false;
   std::optional<ExpertConvert> convert;  // absent: this item's layout cannot be converted
 };
 
@@ -137,12 +141,25 @@ class ArchRegistry {
                                    bool lenient = false);
 
   const std::vector<Architecture>& all() const { return archs_; }
+  // The engine families no entry covers, with the reason (the item "_missing.json").
+  const std::vector<MissingFamily>& missing() const { return missing_; }
   const Architecture* find(std::string_view name) const;  // by registry name, HF class or model_type
   // By config.json: architectures[0], then model_type. nullptr when unknown.
   const Architecture* detect(const Json& config) const;
+  // detect() with the reason: whether architectures (else model_type) chose the entry and,
+  // when the two keys point at different entries or only one of them is known, a note saying
+  // which drove the choice ("architectures Glm4vMoeForConditionalGeneration chose glm4v_moe
+  // over model_type 'glm4v_moe_text' (entry glm4v_moe_text)"); empty when they agree.
+  struct Detection {
+    const Architecture* arch = nullptr;
+    bool by_class = false;
+    std::string note;
+  };
+  Detection detect_explained(const Json& config) const;
 
  private:
   std::vector<Architecture> archs_;
+  std::vector<MissingFamily> missing_;
   std::vector<std::string> load_errors_;
 };
 

@@ -54,7 +54,7 @@ class CrossChecker {
   // the config and against the layer's first expert.
   void scan_experts() {
     for (const auto& e : plan_.entries) {
-      if (e.mtp || (e.kind != "expert" && e.kind != "fused_expert")) continue;
+      if (e.mtp || e.shared || (e.kind != "expert" && e.kind != "fused_expert")) continue;
       const TensorInfo* t = by_name(e.checkpoint);
       if (e.layer >= 0) expert_layers_.insert(e.layer);
       if (e.kind == "fused_expert") {

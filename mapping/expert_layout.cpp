@@ -62,9 +62,14 @@ class LayoutPlanner {
     for (const auto& spec : arch_.experts) {
       const bool want_per = target == ExpertTarget::kPerExpert || (target == ExpertTarget::kEngine && spec.layout == ExpertSpec::Layout::kPerExpert);
       if (!spec.convert) {
-        if (target == ExpertTarget::kPerExpert) refuse_unconvertible(spec);
-        continue;  // fused already, and the only layout known for these experts
+        // fused already, and the only layout known for these experts (unless an alternative
+        // spec of the same path converts them)
+        if (target == ExpertTarget::kPerExpert && !sibling(spec, [](const ExpertSpec& o) { return o.convert.has_value(); })) refuse_unconvertible(spec);
+        continue;
       }
+      // Specs of one path are alternative layouts the engine reads both of (GLM-4.5V): engine
+      // keeps whichever the checkpoint has.
+      if (target == ExpertTarget::kEngine && sibling(spec, [&](const ExpertSpec& o) { return o.layout != spec.layout; })) continue;
       if (want_per) split(*spec.convert);
       else fuse(*spec.convert);
       rename(*spec.convert, !want_per);
@@ -73,6 +78,14 @@ class LayoutPlanner {
   }
 
  private:
+  // Another spec of the same path for which pred holds.
+  template <typename Pred>
+  bool sibling(const ExpertSpec& spec, Pred pred) const {
+    for (const auto& o : arch_.experts)
+      if (&o != &spec && o.path == spec.path && pred(o)) return true;
+    return false;
+  }
+
   // A composite wrapper's checkpoint names, in its text entry's names (the registry's
   // templates): "model.language_model.layers..." is "model.layers..."; prefix keeps the pair.
   std::string text_name(const std::string& name, std::pair<std::string, std::string>& prefix) const {

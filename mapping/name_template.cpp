@@ -78,4 +78,19 @@ std::string expand_template(std::string_view t, long long layer, long long exper
   return out;
 }
 
+int64_t layer_index(std::string_view name) {
+  size_t pos = 0;
+  while ((pos = name.find("layers.", pos)) != std::string_view::npos) {
+    if (pos == 0 || name[pos - 1] == '.') {
+      size_t i = pos + 7;
+      int64_t v = 0;
+      size_t start = i;
+      while (i < name.size() && name[i] >= '0' && name[i] <= '9' && v < (INT64_MAX / 10 - 9)) v = v * 10 + (name[i++] - '0');
+      if (i > start && i < name.size() && name[i] == '.') return v;
+    }
+    pos += 7;
+  }
+  return -1;
+}
+
 }  // namespace moeckpt

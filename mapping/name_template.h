@@ -8,6 +8,7 @@
 // "model.layers.12.self_attn.k_proj.weight" with L = 12.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,5 +20,8 @@ std::string template_to_regex(std::string_view tmpl, std::string_view origin);
 // Substitutes {L} with layer and {E} with expert (when >= 0) in a template without
 // alternations; used to name what a missing tensor would be called.
 std::string expand_template(std::string_view tmpl, long long layer, long long expert = -1);
+
+// The number after the first "layers." segment of a name ("model.layers.12.mlp" -> 12), or -1.
+int64_t layer_index(std::string_view name);
 
 }  // namespace moeckpt

@@ -35,8 +35,9 @@ class ParamChecker {
     mtp_layers_ = ex.mtp_layers;
     std::set<int64_t> present_layers;
     for (const auto& e : *in_.entries) present_layers.insert(e.layer);
-    std::set<int64_t> absent_mtp;
+    std::set<int64_t> absent_mtp, absent_decoder;
     for (const auto& t : ex.tensors) {
+      if (!t.mtp && t.layer >= 0 && !present_layers.count(t.layer)) absent_decoder.insert(t.layer);
       // An MTP layer is all or nothing: a checkpoint may leave the draft layers out.
       if (t.mtp && !present_layers.count(t.layer)) {
         absent_mtp.insert(t.layer);
@@ -50,6 +51,13 @@ class ParamChecker {
       r_.notes.push_back("the config has " + std::to_string(mtp_layers_) + " MTP layer(s) but layer(s) " +
                          format_ranges(std::vector<int64_t>(absent_mtp.begin(), absent_mtp.end())) +
                          " have no tensors: the main model loads, an MTP draft (speculative decoding) cannot be served from this checkpoint");
+    // A whole decoder layer without tensors: the config builds more layers than the checkpoint
+    // has (LongCat-Flash as transformers saves it: num_hidden_layers = 2 * num_layers).
+    if (!absent_decoder.empty())
+      r_.notes.push_back("layer(s) " + format_ranges(std::vector<int64_t>(absent_decoder.begin(), absent_decoder.end())) + " of the " +
+                         std::to_string(in_.layers.num_layers) + " decoder layers the config's '" + in_.layers_key +
+                         "' builds have no tensor at all: the checkpoint holds fewer layers than the config says, and the engine "
+                         "would build the missing ones from whatever its allocation held");
     find_unexpected();
     return std::move(r_);
   }

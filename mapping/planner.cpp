@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -13,6 +14,7 @@
 #include "loader/name_index.h"
 #include "mapping/config_view.h"
 #include "mapping/moe_layers.h"
+#include "mapping/mtp_select.h"
 #include "mapping/name_template.h"
 #include "mapping/renamer.h"
 
@@ -78,21 +80,6 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
     p += to.size();
   }
   return s;
-}
-
-int64_t layer_index(std::string_view name) {
-  size_t pos = 0;
-  while ((pos = name.find("layers.", pos)) != std::string_view::npos) {
-    if (pos == 0 || name[pos - 1] == '.') {
-      size_t i = pos + 7;
-      int64_t v = 0;
-      size_t start = i;
-      while (i < name.size() && name[i] >= '0' && name[i] <= '9' && v < (INT64_MAX / 10 - 9)) v = v * 10 + (name[i++] - '0');
-      if (i > start && i < name.size() && name[i] == '.') return v;
-    }
-    pos += 7;
-  }
-  return -1;
 }
 
 bool is_quant_weight_dtype(DType d) { return dtype_is_fp8(d); }
@@ -164,9 +151,26 @@ class Planner {
 
  private:
   // When most tensors are unmapped under one prefix, the likely cause in one line: a language
-  // model saved under a multimodal wrapper's names, loaded by a composite entry.
+  // model saved under a multimodal wrapper's names, loaded by a composite entry. The wrapper's
+  // prefix is looked for first (its head, lm_head.weight, is often unmapped beside it, so the
+  // names' common prefix alone can be empty).
   void note_unmapped_prefix() {
     if (plan_.unmapped.size() * 2 < tensors_.size() || plan_.unmapped.empty()) return;
+    auto under = [&](const std::string& prefix) {
+      return std::to_string(std::count_if(plan_.unmapped.begin(), plan_.unmapped.end(), [&](const std::string& n) { return n.starts_with(prefix); })) +
+             " of " + std::to_string(tensors_.size()) + " tensors are under '" + prefix + "', which no tensor family of " + arch_.name + " matches";
+    };
+    for (const auto& a : ArchRegistry::get().all()) {
+      if (!a.composite || a.composite->text != arch_.name) continue;
+      for (const auto& pair : a.composite->in_prefixes) {
+        const std::string& from = pair.first;
+        auto n = std::count_if(plan_.unmapped.begin(), plan_.unmapped.end(), [&](const std::string& x) { return x.starts_with(from); });
+        if (static_cast<size_t>(n) * 2 < tensors_.size()) continue;
+        plan_.notes.push_back(under(from) + ": a language model saved under its multimodal wrapper's names, which " + a.name + " (" +
+                              (a.hf_architectures.empty() ? a.title : a.hf_architectures.front()) + ") loads; try --arch " + a.name);
+        return;
+      }
+    }
     std::string prefix = plan_.unmapped.front();
     for (const auto& n : plan_.unmapped) {
       size_t i = 0;
@@ -174,16 +178,7 @@ class Planner {
       prefix.resize(i);
     }
     prefix.resize(prefix.rfind('.') == std::string::npos ? 0 : prefix.rfind('.') + 1);
-    if (prefix.empty()) return;
-    std::string note = std::to_string(plan_.unmapped.size()) + " of " + std::to_string(tensors_.size()) + " tensors are under '" + prefix +
-                       "', which no tensor family of " + arch_.name + " matches";
-    for (const auto& a : ArchRegistry::get().all()) {
-      if (!a.composite || a.composite->text != arch_.name) continue;
-      for (const auto& [from, to] : a.composite->in_prefixes)
-        if (from == prefix) note += ": a language model saved under its multimodal wrapper's names, which " + a.name + " (" +
-                                    (a.hf_architectures.empty() ? a.title : a.hf_architectures.front()) + ") loads; try --arch " + a.name;
-    }
-    plan_.notes.push_back(note);
+    if (!prefix.empty()) plan_.notes.push_back(under(prefix));
   }
 
   // Expert count, layer count and the MoE layers, from config.json.
@@ -241,8 +236,7 @@ class Planner {
     Resolved r;
     r.e.checkpoint = t.name;
     r.e.layer = layer_index(*n1);
-    r.e.mtp = n1->starts_with("mtp.") || n1->find(".mtp.") != std::string_view::npos ||
-              (plan_.num_layers && r.e.layer >= *plan_.num_layers);
+    r.e.mtp = is_mtp_name(*n1, plan_.num_layers);
     resolve_param(*n1, r);
     auto renamed = renamer_->load_time(r.e.param);
     if (!renamed) {
@@ -256,12 +250,28 @@ class Planner {
       plan_.unmapped.push_back(t.name);
       return;
     }
+    if (expert_beyond_config(r.e)) return;
     // Only tensors the architecture knows count as filling a parameter.
     if (r.fill_expert) expert_filled_.push_back(r.expert_key);
     if (r.fill_fused) fused_present_.emplace_back(r.fused_spec, r.e.layer, std::string(r.fused_name));
     if (r.e.kind == "stacked") stacked_present_[r.e.param].insert(r.e.packed);
     plan_.entries.push_back(std::move(r.e));
     user_names_.emplace_back(*name);
+  }
+
+  // A routed expert the config does not have (LongCat-Flash's zero experts as transformers
+  // writes them, say): the engine's expert mapping covers ids 0 .. num_experts - 1 only, so it
+  // has no parameter for the tensor and vLLM fails on it.
+  bool expert_beyond_config(const PlanEntry& e) {
+    if (e.kind != "expert" || e.mtp || e.shared || !e.expert_id || !plan_.num_experts || *e.expert_id < *plan_.num_experts) return false;
+    const std::string key = view_->get(ConfigField::kNumExperts)->key;
+    plan_.unexpected.push_back(e.checkpoint);
+    plan_.param_findings.push_back(
+        {"E-PARAM-UNEXPECTED", e.checkpoint,
+         "expert " + std::to_string(*e.expert_id) + " is beyond the config's " + std::to_string(*plan_.num_experts) + " routed experts ('" +
+             key + "'): the engine's expert mapping covers experts 0-" + std::to_string(*plan_.num_experts - 1) +
+             " and has no parameter for it"});
+    return true;
   }
 
   // What the engine calls the parameter a checkpoint-side name would fill (the name as it
@@ -297,8 +307,8 @@ class Planner {
     plan_.param_model = true;
     plan_.params_expected = r.expected;
     plan_.unfilled.insert(plan_.unfilled.end(), r.unfilled.begin(), r.unfilled.end());
-    plan_.unexpected = std::move(r.unexpected);
-    plan_.param_findings = std::move(r.findings);
+    plan_.unexpected.insert(plan_.unexpected.end(), r.unexpected.begin(), r.unexpected.end());
+    plan_.param_findings.insert(plan_.param_findings.end(), r.findings.begin(), r.findings.end());
     plan_.notes.insert(plan_.notes.end(), r.notes.begin(), r.notes.end());
   }
 
@@ -355,6 +365,7 @@ class Planner {
       r.e.layer = L;
       if (spec.layout == ExpertSpec::Layout::kPerExpert) per_expert(spec, m, si, L, r);
       else fused_expert(spec, m, si, L, r);
+      r.e.shared = spec.shared;
       r.expert = true;
       return true;
     }
@@ -411,6 +422,28 @@ class Planner {
     }
   }
 
+  // Whether any tensor of spec si sits in layer L.
+  bool spec_present(size_t si, int64_t L) const {
+    auto e = std::lower_bound(expert_filled_.begin(), expert_filled_.end(), ExpertKey(si, L, std::numeric_limits<int64_t>::min(), std::numeric_limits<int>::min()));
+    if (e != expert_filled_.end() && std::get<0>(*e) == si && std::get<1>(*e) == L) return true;
+    auto f = std::lower_bound(fused_present_.begin(), fused_present_.end(), FusedKey(si, L, std::string()));
+    return f != fused_present_.end() && std::get<0>(*f) == si && std::get<1>(*f) == L;
+  }
+
+  // Specs that share a path are alternative layouts of one set of experts (GLM-4.5V's per-expert
+  // release and transformers' fused save): per layer, the one the checkpoint uses is expected,
+  // the first when it uses none.
+  bool expected_in_layer(size_t si, int64_t L) const {
+    const std::string& path = arch_.experts[si].path;
+    size_t first = si, used = SIZE_MAX;
+    for (size_t sj = 0; sj < arch_.experts.size(); ++sj) {
+      if (arch_.experts[sj].path != path) continue;
+      first = std::min(first, sj);
+      if (used == SIZE_MAX && spec_present(sj, L)) used = sj;
+    }
+    return si == (used != SIZE_MAX ? used : first);
+  }
+
   // Experts the config implies.
   void unfilled_experts() {
     if (!plan_.num_experts || *plan_.num_experts <= 0 || plan_.moe_layers.empty()) return;
@@ -418,6 +451,7 @@ class Planner {
     for (int64_t L : plan_.moe_layers) {
       for (size_t si = 0; si < arch_.experts.size(); ++si) {
         const ExpertSpec& spec = arch_.experts[si];
+        if (!expected_in_layer(si, L)) continue;
         if (spec.layout == ExpertSpec::Layout::kPerExpert) unfilled_per_expert(spec, si, L, n);
         else unfilled_fused(spec, si, L);
       }

@@ -41,6 +41,7 @@ struct PlanEntry {
   std::string kind;      // "expert", "fused_expert", "stacked", "direct"
   int64_t layer = -1;
   bool mtp = false;      // a multi-token-prediction layer (index >= num_layers, or "mtp.")
+  bool shared = false;   // a shared expert in an expert layout (ExpertSpec::shared): not routed
 };
 
 struct UnfilledEntry {

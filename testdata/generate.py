@@ -91,7 +91,7 @@ TINY = {
     "head_dim": 16, "max_position_embeddings": 256,
     "num_experts": 4, "num_local_experts": 4, "n_routed_experts": 4, "moe_num_experts": 4,
     "num_moe_experts": 4, "moe_num_routed_experts": 4, "n_experts": 4,
-    "num_experts_per_tok": 2, "top_k_experts": 2, "moe_k": 2, "moe_topk": 2,
+    "num_experts_per_tok": 2, "num_experts_per_token": 2, "top_k_experts": 2, "moe_k": 2, "moe_topk": 2,
     "n_group": 1, "topk_group": 1, "first_k_dense_replace": 1,
     "kv_lora_rank": 16, "q_lora_rank": 32, "qk_rope_head_dim": 8, "qk_nope_head_dim": 16,
     "v_head_dim": 16, "qk_head_dim": 24,
@@ -126,6 +126,7 @@ PER_TYPE = {
 }
 
 SHARDED_TYPE = "qwen3_moe"
+ONLY = set()  # --only: the model types the models part builds (all when empty)
 
 
 def discover_moe_types():
@@ -148,7 +149,9 @@ def discover_moe_types():
     return found, skipped
 
 
-def tiny_config(mt):
+def tiny_config(mt, extra=None):
+    """The tiny config of model type mt; extra (a family's overrides, sub-configs as dicts) is
+    applied last, before the config class validates the whole."""
     from transformers import CONFIG_MAPPING
     cls = CONFIG_MAPPING[mt]
     default = cls().to_dict()
@@ -179,6 +182,7 @@ def tiny_config(mt):
     kw.update(PER_TYPE.get(mt, {}))
     if "hybrid_override_pattern" in kw:
         kw["num_hidden_layers"] = len(kw["hybrid_override_pattern"])
+    kw.update(extra or {})
     return cls(**kw), default
 
 
@@ -201,6 +205,8 @@ def part_models(out):
     REPORT["parts"]["models"] = {"discovered": [m for m, _ in found], "skipped": skipped,
                                  "built": {}, "default_configs": {}}
     for mt, keys in found:
+        if ONLY and mt not in ONLY:
+            continue
         torch.manual_seed(0)
         d = os.path.join(root, mt)
         try:
@@ -640,7 +646,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--parts", default=",".join(PARTS))
+    ap.add_argument("--only", default="", help="models part: build only these model types (comma-separated)")
     a = ap.parse_args()
+    ONLY.update(t for t in a.only.split(",") if t)
     os.makedirs(a.out, exist_ok=True)
     import safetensors
     REPORT["versions"] = {"torch": torch.__version__, "numpy": np.__version__,

@@ -23,8 +23,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import generate as g  # noqa: E402  (TINY, safetensors_view)
 
 COMPOSITE = ["qwen3_vl_moe", "qwen3_5_moe", "glm4v_moe", "gemma4", "llama4", "aria", "ernie4_5_vl_moe",
-             "kimi_k25", "minimax_m3_vl", "deepseek_ocr2", "qwen3_omni_moe_thinker", "inkling_mm_model", "step3p7",
-             "glm5_next", "diffusion_gemma"]
+             "kimi_k25", "kimi_vl", "minimax_m3_vl", "deepseek_ocr2", "deepseek_vl_v2", "qwen3_omni_moe",
+             "qwen3_omni_moe_thinker", "inkling_mm_model", "step3p7", "glm5_next", "diffusion_gemma", "qwen4_exp"]
+# Sub-configs holding the language model (their own sub-configs are shrunk the same way).
+TEXT_KEYS = ("text_config", "llm_config", "language_config")
+# Sub-configs left as they are: a wrapper that is only partly built here (the Qwen3-Omni talker and
+# code2wav are not what vLLM's thinker class loads) still needs them to be small.
+PARAM_LIMIT = 3_000_000
 # Sizes for vision/audio/projector sub-configs; the keys that meet the text model must equal its
 # hidden size (64).
 VISION_TINY = {"depth": 1, "num_hidden_layers": 1, "num_layers": 1, "hidden_size": 32, "intermediate_size": 64,
@@ -41,6 +46,12 @@ TEXT_RETRY = {
                      "global_head_dim": 16, "moe_intermediate_size": 32}],
     "longcat_flash": [{"expert_ffn_hidden_size": 32, "ffn_hidden_size": 96, "num_layers": 1, "zero_expert_num": 2}],
     "deepseek_ocr2_text": [{}],
+    # DBRX keeps its sizes under attn_config / ffn_config (sub-configs given as dicts).
+    "dbrx": [{"d_model": 64, "n_heads": 4, "n_layers": 2, "max_seq_len": 256, "vocab_size": 128,
+              "attn_config": {"kv_n_heads": 2, "clip_qkv": 8.0},
+              "ffn_config": {"moe_num_experts": 4, "moe_top_k": 2, "ffn_hidden_size": 32}}],
+    "step3p5": [{}],
+    "zaya": [{"num_experts_per_tok": 1}],
 }
 REPORT = {"composite": {}, "text": {}, "errors": {}}
 
@@ -57,11 +68,35 @@ def largest(model, n=6):
     return sorted(((p.numel(), name) for name, p in model.named_parameters()), reverse=True)[:n]
 
 
+def direct_classes(cfg):
+    """transformers' own wrapper classes for a config no auto class maps (Qwen3-Omni, say)."""
+    import transformers
+
+    class Direct:
+        def __init__(self, cls):
+            self.cls, self.__name__ = cls, cls.__name__
+
+        def from_config(self, c, dtype):
+            return self.cls._from_config(c, dtype=dtype)
+
+    out = []
+    for name in sorted(dir(transformers)):
+        if not name.endswith(("ForConditionalGeneration", "ForCausalLM")):
+            continue
+        try:
+            cls = getattr(transformers, name)
+        except Exception:  # noqa: BLE001
+            continue
+        if getattr(cls, "config_class", None) is type(cfg):
+            out.append(Direct(cls))
+    return out
+
+
 def build(cls_autos, cfg, limit):
     # Counted on the meta device first: a sub-config left at its default size would otherwise
     # take minutes to initialise before being refused.
     errs = []
-    for auto in cls_autos:
+    for auto in list(cls_autos) + direct_classes(cfg):
         try:
             with torch.device("meta"):
                 probe = auto.from_config(cfg, dtype=torch.bfloat16)
@@ -102,24 +137,73 @@ def fit_text(default, sub):
     sub.update({k: v for k, v in TEXT_RETRY.get(default.get("model_type", ""), [{}])[0].items() if k in default})
 
 
+def is_moe(d):
+    return isinstance(d, dict) and any(k in d for k in g.MOE_KEYS)
+
+
+def shrink_tree(default, text):
+    """A sub-config dict made tiny: TINY sizes (and fit_text) for a language model, VISION_TINY's
+    for any other tower; nested sub-configs (Qwen3-Omni's thinker_config.text_config, say) alike."""
+    sub = dict(default)
+    sub.update(shrink(default, g.TINY if text else VISION_TINY))
+    if text:
+        fit_text(default, sub)
+    for k, v in default.items():
+        if isinstance(v, dict) and ("model_type" in v or k.endswith("_config")):
+            sub[k] = shrink_tree(v, k in TEXT_KEYS or (is_moe(v) and k != "talker_config"))
+    return sub
+
+
 def composite_config(mt):
     from transformers import CONFIG_MAPPING
     cls = CONFIG_MAPPING[mt]
     default = cls().to_dict()
     kw = {}
     for k, v in default.items():
-        if not isinstance(v, dict):
-            continue
-        sizes = dict(g.TINY) if k in ("text_config", "llm_config", "language_config") else VISION_TINY
-        sub = dict(v)
-        sub.update(shrink(v, sizes))
-        if k == "text_config":
-            fit_text(v, sub)
-        kw[k] = sub
+        if isinstance(v, dict) and ("model_type" in v or k.endswith("_config")):
+            kw[k] = shrink_tree(v, k in TEXT_KEYS or (is_moe(v) and k not in ("talker_config", "thinker_config")))
+    if mt == "qwen3_omni_moe":
+        kw["enable_audio_output"] = False  # the thinker alone, as vLLM's thinker class loads it
     return cls(**kw)
 
 
-def lm_only(src, dst):
+def meta_names(cfg, autos):
+    """The state-dict names (and shapes) of a config's model on the meta device, for the report
+    when the real build fails or is too large."""
+    last = "no class"
+    for auto in list(autos) + direct_classes(cfg):
+        try:
+            with torch.device("meta"):
+                m = auto.from_config(cfg, dtype=torch.bfloat16)
+            return {"class": type(m).__name__, "names": {k: list(v.shape) for k, v in m.state_dict().items()}}
+        except Exception as e:  # noqa: BLE001
+            last = f"{auto.__name__}: {type(e).__name__}: {e}"[:600]
+    return {"error": last}
+
+
+def lm_prefixes(model):
+    """Where the language model sits in the state dict: the module get_decoder() returns (or
+    model.language_model), plus every head."""
+    found = set()
+    try:
+        targets = [model.get_decoder()]
+    except Exception:  # noqa: BLE001
+        targets = []
+    for attr in ("language_model", "model.language_model", "thinker.model"):
+        obj = model
+        try:
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+            targets.append(obj)
+        except AttributeError:
+            pass
+    for name, mod in model.named_modules():
+        if name and any(mod is t for t in targets):
+            found.add(name + ".")
+    return sorted(found)
+
+
+def lm_only(src, dst, prefixes):
     # The language model's tensors only, under the wrapper's names, with the same config.
     from safetensors.torch import load_file, save_file
     os.makedirs(dst, exist_ok=True)
@@ -127,8 +211,9 @@ def lm_only(src, dst):
     for fn in sorted(os.listdir(src)):
         if fn.endswith(".safetensors"):
             tensors.update(load_file(os.path.join(src, fn)))
-    keep = {k: v for k, v in tensors.items()
-            if k.startswith(("model.language_model.", "language_model.", "lm_head.", "model.lm_head."))}
+    heads = ("lm_head.", "model.lm_head.", "thinker.lm_head.", "language_model.lm_head.")
+    usual = ("model.language_model.", "language_model.", "thinker.model.")
+    keep = {k: v for k, v in tensors.items() if k.startswith(tuple(prefixes) + usual + heads)}
     if not keep:
         raise RuntimeError("no language-model tensors under the usual prefixes: " + ", ".join(sorted(tensors)[:20]))
     save_file(keep, os.path.join(dst, "model.safetensors"), metadata={"format": "pt"})
@@ -144,17 +229,22 @@ def part_composite(out, only):
     for mt in [m for m in COMPOSITE if not only or m in only]:
         torch.manual_seed(0)
         d = os.path.join(root, mt)
+        autos = (AutoModelForImageTextToText, AutoModelForCausalLM, AutoModel)
+        cfg = None
         try:
             cfg = composite_config(mt)
-            model, auto = build((AutoModelForImageTextToText, AutoModelForCausalLM, AutoModel), cfg, 6_000_000)
+            model, auto = build(autos, cfg, PARAM_LIMIT)
             n = sum(p.numel() for p in model.parameters())
             model.save_pretrained(d)
-            kept, total = lm_only(d, d + "_lm_only")
+            prefixes = lm_prefixes(model)
+            kept, total = lm_only(d, d + "_lm_only", prefixes)
             REPORT["composite"][mt] = {"class": type(model).__name__, "auto": auto, "params": n,
-                                       "lm_only_tensors": kept, "tensors": total,
-                                       "names": sorted(model.state_dict().keys())[:3000]}
+                                       "lm_prefixes": prefixes, "lm_only_tensors": kept, "tensors": total,
+                                       "names": {k: list(v.shape) for k, v in model.state_dict().items()}}
         except Exception as e:  # noqa: BLE001
             note("composite", mt, e)
+            if cfg is not None:
+                REPORT.setdefault("meta", {})[mt] = meta_names(cfg, autos)
             shutil.rmtree(d, ignore_errors=True)
             shutil.rmtree(d + "_lm_only", ignore_errors=True)
 
@@ -169,9 +259,7 @@ def part_text(out, only):
             torch.manual_seed(0)
             d = os.path.join(root, mt)
             try:
-                cfg, _ = g.tiny_config(mt)
-                for k, v in extra.items():
-                    setattr(cfg, k, v)
+                cfg, _ = g.tiny_config(mt, extra)
                 model, auto = build((AutoModelForCausalLM, AutoModel), cfg, 4_000_000)
                 n = sum(p.numel() for p in model.parameters())
                 model.save_pretrained(d)
@@ -190,9 +278,10 @@ def main():
     only = sys.argv[2:]  # model types to build (default: all); the report is per run
     os.makedirs(out, exist_ok=True)
     REPORT["transformers"] = transformers.__version__
+    REPORT["torch"] = torch.__version__
     part_composite(out, only)
     part_text(out, only)
-    name = "composite_report" + ("_" + "_".join(only) if only else "") + ".json"
+    name = "composite_report.json"
     with open(os.path.join(out, name), "w") as f:
         json.dump(REPORT, f, indent=1, sort_keys=True)
     print(json.dumps({k: sorted(v) for k, v in REPORT.items() if isinstance(v, dict)}, indent=1))

@@ -121,7 +121,9 @@ def bailing_moe():
     ck.save(os.path.join(OUT, "bailing_moe"), config)
 
 
-def longcat_flash():
+def longcat_flash_checkpoint():
+    """The hub layout's tensors and config (also the base of the transformers-layout variant in
+    make_vllm_only_families.py)."""
     q_lora, kv_lora, nope, rope, v_dim = 32, 16, 16, 8, 16
     zero_experts = 2
     ck = Checkpoint(seed=203)
@@ -156,6 +158,11 @@ def longcat_flash():
         "routed_scaling_factor": 6.0, "router_bias": False, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
         "v_head_dim": v_dim, "vocab_size": VOCAB, "zero_expert_num": zero_experts, "zero_expert_type": "identity",
     }
+    return ck, config
+
+
+def longcat_flash():
+    ck, config = longcat_flash_checkpoint()
     ck.save(os.path.join(OUT, "longcat_flash"), config)
 
 

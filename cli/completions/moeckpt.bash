@@ -53,10 +53,10 @@ _moeckpt() {
     inspect) opts="--tensors --filter" ;;
     map) opts="--arch --rules --params" ;;
     experts) opts="--arch --config --num-experts --redundant-experts --tp --ep --lora" ;;
-    archs) opts="" ;;
+    archs) opts="--missing" ;;
     validate) opts="--arch --rules --tp --ep --moe-backend --data --strict --threads" ;;
     convert) opts="--dequant --cast --quantize --saturate --rules --rename --arch --experts --only --exclude
-      --max-shard-size --threads --dry-run --resume --overwrite --worker --workers --finalize" ;;
+      --text-only --drop-mtp --only-mtp --max-shard-size --threads --dry-run --resume --overwrite --worker --workers --finalize" ;;
     tensor) opts="-n --count --dequant --stats" ;;
     diff) opts="--atol --rtol --threads" ;;
   esac

@@ -47,6 +47,7 @@ complete -c moeckpt -n "__fish_seen_subcommand_from experts validate" -l ep -x -
 complete -c moeckpt -n "__fish_seen_subcommand_from experts" -l lora -d 'Names as a LoRA-wrapped model has them'
 
 complete -c moeckpt -n "__fish_seen_subcommand_from archs" -x -a '(__moeckpt_archs)'
+complete -c moeckpt -n "__fish_seen_subcommand_from archs" -l missing -d 'vLLM MoE families no entry covers'
 
 complete -c moeckpt -n "__fish_seen_subcommand_from validate" -l moe-backend -x -a 'megamoe' -d 'Check the experts can run on a fused MoE kernel'
 complete -c moeckpt -n "__fish_seen_subcommand_from validate" -l data -d "Also scan every tensor's values"
@@ -61,6 +62,9 @@ complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l rename -x -a eng
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l experts -x -a 'per-expert fused engine' -d 'Re-lay the routed experts'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l only -x -d 'Write only tensors matching this RE2 regex'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l exclude -x -d 'Leave out tensors matching this RE2 regex'
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l text-only -d 'Keep the language model of a multimodal checkpoint'
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l drop-mtp -d 'Leave out the MTP layers'
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l only-mtp -d 'Keep only the MTP layers (a draft model)'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l max-shard-size -x -d 'Largest shard, e.g. 5GB'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l dry-run -d 'Print the plan and write nothing'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l resume -d 'Keep the shards an interrupted run finished'
