@@ -95,9 +95,11 @@ int run_archs(const std::string& name, bool missing, const Context& ctx) {
     row("experts", layout_of(a));
     for (const auto& e : a.experts) row("expert path", e.path);
     std::string stacked;
-    for (const auto& s : a.stacked) stacked += (stacked.empty() ? "" : ", ") + s.shard + "->" + s.param + "[" + s.id + "]";
+    for (const auto& s : a.stacked)
+      stacked += (stacked.empty() ? "" : ", ") + s.shard + "->" + s.param + "[" + s.id + "]" + (s.when ? " if " + s.when->text() : "");
     row("stacked", stacked);
     row("scale rule", std::string(scale_rule_name(a.scale_rule)));
+    if (a.mtp) row("MTP layers", a.mtp->from + "<i>. -> " + a.mtp->to + "<num_layers + i>., loaded by " + a.mtp->engine_class);
     for (int i = 0; i < kNumConfigFields; ++i)
       if (!a.aliases[static_cast<size_t>(i)].empty())
         row(std::string(config_field_name(static_cast<ConfigField>(i))).c_str(), "config key " + join(a.aliases[static_cast<size_t>(i)], " | "));

@@ -78,7 +78,7 @@ Json moe_json(const std::optional<MoeSummary>& m) {
   j["moe_intermediate_size"] = m->moe_intermediate_size ? Json(m->moe_intermediate_size->value) : Json(nullptr);
   j["config_keys"] = {{"num_experts", resolved(m->num_experts)["key"]},
                       {"top_k", resolved(m->top_k)["key"]},
-                      {"num_shared_experts", resolved(m->num_shared_experts)["key"]},
+                      {"num_shared_experts", m->num_shared_experts_source == "tensors" ? Json(nullptr) : resolved(m->num_shared_experts)["key"]},
                       {"moe_intermediate_size", resolved(m->moe_intermediate_size)["key"]}};
   j["expert_layers"] = m->expert_layers;
   Json per = Json::object();
@@ -91,6 +91,8 @@ Json moe_json(const std::optional<MoeSummary>& m) {
   j["expert_tensors"] = m->expert_tensors;
   j["expert_bytes"] = m->expert_bytes;
   j["shared_expert_tensors"] = m->has_shared_expert_tensors;
+  j["num_shared_experts_source"] = m->num_shared_experts_source.empty() ? Json(nullptr) : Json(m->num_shared_experts_source);
+  j["shared_expert_intermediate_size"] = m->shared_expert_intermediate_size ? Json(m->shared_expert_intermediate_size->value) : Json(nullptr);
   return j;
 }
 
@@ -307,12 +309,24 @@ void add_architecture_line(TextReport& r, const ConfigView* view, const std::str
   if (!note.empty()) r.line("detection", note);
 }
 
+// "2 shared (n_shared_experts)", or "1 shared (one per layer: mlp.shared_expert.* tensors, the
+// config names no count), 32 wide (shared_expert_intermediate_size)".
+std::string shared_text(const MoeSummary& moe) {
+  if (!moe.num_shared_experts) return moe.has_shared_expert_tensors ? "? shared (shared-expert tensors, the config names no count)" : "0 shared";
+  std::string out = std::to_string(moe.num_shared_experts->value) + " shared (";
+  out += moe.num_shared_experts_source == "tensors" ? "one per layer: " + moe.shared_expert_family + " tensors, the config names no count"
+                                                      : moe.num_shared_experts->key;
+  out += ")";
+  if (moe.num_shared_experts_source == "tensors" && moe.shared_expert_intermediate_size)
+    out += fmt::format(", {} wide ({})", moe.shared_expert_intermediate_size->value, moe.shared_expert_intermediate_size->key);
+  return out;
+}
+
 void add_moe_lines(TextReport& r, const MoeSummary& moe) {
   auto val = [](const std::optional<ResolvedInt>& v) {
     return v ? fmt::format("{} ({})", v->value, v->key) : std::string("?");
   };
-  r.line("MoE", fmt::format("{} routed experts, top-k {}, {} shared", val(moe.num_experts), val(moe.top_k),
-                            moe.num_shared_experts ? std::to_string(moe.num_shared_experts->value) : "0"));
+  r.line("MoE", fmt::format("{} routed experts, top-k {}, {}", val(moe.num_experts), val(moe.top_k), shared_text(moe)));
   if (moe.expert_layers.empty()) return;
   std::string dominant = dominant_dtype(moe);
   r.line("", fmt::format("expert layers {} ({} of {}), {} tensors, expert dtype {}",

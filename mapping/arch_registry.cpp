@@ -90,7 +90,7 @@ void check_keys(const Json& j, const std::string& file) {
   static const std::set<std::string> known = {"name", "title", "hf_architectures", "model_types", "engine_class",
                                               "engine_file", "source", "fixture", "config_section", "aliases",
                                               "moe_layers", "experts", "stacked", "mapper", "renames", "skip",
-                                              "scale_rule", "tensors", "params", "param_vars", "composite", "notes"};
+                                              "scale_rule", "tensors", "params", "param_vars", "composite", "mtp", "notes"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) bad(file, "unknown key '" + it.key() + "'");
 }
@@ -246,9 +246,18 @@ void read_stacked(const Json& j, const std::string& file, Architecture& a) {
   if (it == j.end()) return;
   if (!it->is_array()) bad(file, "'stacked' must be a list of [param, shard, id]");
   for (const auto& s : *it) {
-    if (!s.is_array() || s.size() != 3) bad(file, "'stacked' items must be [param, shard, id]");
+    if (!s.is_array() || s.size() < 3 || s.size() > 4 || !s[0].is_string() || !s[1].is_string() || (s.size() == 4 && !s[3].is_string()))
+      bad(file, "'stacked' items must be [param, shard, id] or [param, shard, id, when]");
     std::string id = s[2].is_string() ? s[2].get<std::string>() : s[2].dump();
-    a.stacked.push_back({s[0].get<std::string>(), s[1].get<std::string>(), id});
+    StackedParam p{s[0].get<std::string>(), s[1].get<std::string>(), id, nullptr};
+    if (s.size() == 4) {
+      try {
+        p.when = std::make_shared<const Expr>(Expr::parse(s[3].get<std::string>()));
+      } catch (const std::invalid_argument& e) {
+        bad(file, "stacked '" + p.shard + "' condition: " + e.what());
+      }
+    }
+    a.stacked.push_back(std::move(p));
   }
 }
 
@@ -375,6 +384,31 @@ void read_composite(const Json& j, const std::string& file, Architecture& a) {
   a.composite = std::move(c);
 }
 
+// "mtp": {"checkpoint_prefix": {"mtp.": "layers."}, "renames": {...}, "engine_class", "engine_file"}.
+void read_mtp(const Json& j, const std::string& file, Architecture& a) {
+  auto it = j.find("mtp");
+  if (it == j.end()) return;
+  if (!it->is_object()) bad(file, "'mtp' must be an object");
+  for (auto k = it->begin(); k != it->end(); ++k)
+    if (k.key() != "checkpoint_prefix" && k.key() != "renames" && k.key() != "engine_class" && k.key() != "engine_file")
+      bad(file, "unknown key 'mtp." + k.key() + "'");
+  auto m = std::make_shared<MtpSpec>();
+  auto prefix = it->find("checkpoint_prefix");
+  if (prefix == it->end() || !prefix->is_object() || prefix->size() != 1 || !prefix->begin().value().is_string() ||
+      prefix->begin().key().empty())
+    bad(file, "'mtp.checkpoint_prefix' must be one {from: to} pair");
+  m->from = prefix->begin().key();
+  m->to = prefix->begin().value().get<std::string>();
+  m->engine_class = str(*it, "engine_class", file);
+  m->engine_file = str(*it, "engine_file", file);
+  try {
+    if (auto r = it->find("renames"); r != it->end()) m->renames = RuleSet::from_json(*r, "mapping/archs/" + file + " mtp.renames");
+  } catch (const Error& e) {
+    bad(file, e.what());
+  }
+  a.mtp = std::move(m);
+}
+
 void read_params(const Json& j, const std::string& file, const ParamBlocks& blocks, Architecture& a) {
   try {
     a.params = parse_param_model(j.value("params", Json()), j.value("param_vars", Json()), blocks);
@@ -400,6 +434,7 @@ Architecture parse_entry(const std::string& file, const std::string& text, const
   compile_expert_patterns(file, a);
   read_params(j, file, blocks, a);
   read_composite(j, file, a);
+  read_mtp(j, file, a);
   return a;
 }
 

@@ -17,6 +17,7 @@
 #include "mapping/config_view.h"
 #include "mapping/missing_families.h"
 #include "mapping/moe_layers.h"
+#include "mapping/param_expr.h"
 #include "mapping/param_model.h"
 #include "mapping/rules.h"
 
@@ -68,6 +69,18 @@ struct StackedParam {
   std::string param;  // "qkv_proj"
   std::string shard;  // "q_proj": substring of the checkpoint name
   std::string id;     // vLLM shard id: "q", "k", "v", "0", "1"
+  // The optional fourth item: a config expression (mapping/param_expr.h) under which the
+  // engine uses this mapping (DeepSeek-V2 stacks q/k/v only in its MHA mode); null: always.
+  std::shared_ptr<const Expr> when;
+};
+
+// The multi-token-prediction layers of a checkpoint that names them apart from the decoder
+// layers (DeepSeek-V4's "mtp.<i>."), and how the engine's MTP class names their parameters.
+struct MtpSpec {
+  std::string from;      // "mtp.": "mtp.<i>.<rest>" ...
+  std::string to;        // "layers.": ... becomes "layers.<num_layers + i>.<rest>" (step 1)
+  RuleSet renames;       // the MTP class's own renames of those layers' engine parameters
+  std::string engine_class, engine_file;
 };
 
 // How an architecture's checkpoint names its scale tensors, beyond what its mapper says.
@@ -111,6 +124,7 @@ struct Architecture {
   std::vector<std::string> tensors;  // checkpoint-side templates of every non-expert tensor family
   ParamModel params;  // "params"/"param_vars": what the engine allocates (empty: no model yet)
   std::shared_ptr<const CompositeSpec> composite;  // "composite": a wrapper of another entry
+  std::shared_ptr<const MtpSpec> mtp;              // "mtp": MTP layers named apart
   std::string notes;
   Json raw;  // the entry as written
 

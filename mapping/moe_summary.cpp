@@ -87,6 +87,43 @@ std::optional<ExpertTensorRef> classify_expert_tensor(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+
+// "mlp.shared_expert.*" for "model.layers.3.mlp.shared_expert.up_proj.weight": the singular
+// family of one shared expert, after the layer index; "" for any other name.
+std::string single_shared_expert_family(std::string_view name) {
+  size_t at = name.find("shared_expert.");
+  if (at == std::string_view::npos) return {};
+  std::string_view head = name.substr(0, at);
+  size_t layers = head.rfind("layers.");
+  size_t from = 0;
+  if (layers != std::string_view::npos) {
+    size_t dot = head.find('.', layers + 7);
+    from = dot == std::string_view::npos ? at : dot + 1;
+  }
+  return std::string(name.substr(from, at + 14 - from)) + "*";
+}
+
+// A count the config does not give: one shared expert per layer when its tensors use the
+// singular family (vLLM's Qwen2-MoE-style shared_expert, one MLP of
+// shared_expert_intermediate_size).
+void infer_shared_count(MoeSummary& s, std::span<const TensorInfo> tensors) {
+  if (s.num_shared_experts) {
+    s.num_shared_experts_source = "config";
+    return;
+  }
+  for (const auto& t : tensors) {
+    std::string family = single_shared_expert_family(t.name);
+    if (family.empty()) continue;
+    s.num_shared_experts = ResolvedInt{1, ""};
+    s.num_shared_experts_source = "tensors";
+    s.shared_expert_family = std::move(family);
+    return;
+  }
+}
+
+}  // namespace
+
 std::optional<MoeSummary> summarize_moe(const ConfigView* config, std::span<const TensorInfo> tensors) {
   MoeSummary s;
   if (config) {
@@ -95,6 +132,7 @@ std::optional<MoeSummary> summarize_moe(const ConfigView* config, std::span<cons
     s.num_shared_experts = config->get(ConfigField::kNumSharedExperts);
     s.moe_intermediate_size = config->get(ConfigField::kMoeIntermediateSize);
     s.num_layers = config->get(ConfigField::kNumLayers);
+    s.shared_expert_intermediate_size = config->get(ConfigField::kSharedIntermediateSize);
   }
   std::set<int64_t> layers;
   std::map<int64_t, std::set<int64_t>> experts;
@@ -127,6 +165,8 @@ std::optional<MoeSummary> summarize_moe(const ConfigView* config, std::span<cons
   s.layout = per_expert && fused ? "mixed" : per_expert ? "per_expert" : fused ? "fused" : "";
   bool config_says_moe = s.num_experts && s.num_experts->value > 0;
   if (!config_says_moe && s.expert_tensors == 0 && !s.has_shared_expert_tensors) return std::nullopt;
+  if (s.has_shared_expert_tensors) infer_shared_count(s, tensors);
+  else if (s.num_shared_experts) s.num_shared_experts_source = "config";
   return s;
 }
 

@@ -35,6 +35,12 @@ struct MoeSummary {
   uint64_t expert_tensors = 0;
   uint64_t expert_bytes = 0;
   bool has_shared_expert_tensors = false;
+  // Where num_shared_experts came from: "config" (a key of config.json), or "tensors" when the
+  // config names no count but the layers hold one shared expert each under the singular name
+  // (Qwen2-MoE style "mlp.shared_expert.*", beside "shared_expert_gate"), which is one expert.
+  std::string num_shared_experts_source;
+  std::string shared_expert_family;  // e.g. "mlp.shared_expert.*" (names after "layers.N.")
+  std::optional<ResolvedInt> shared_expert_intermediate_size;
 };
 
 // nullopt when neither the config nor the tensors show any sign of experts.

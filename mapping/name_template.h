@@ -20,6 +20,9 @@ std::string template_to_regex(std::string_view tmpl, std::string_view origin);
 // Substitutes {L} with layer and {E} with expert (when >= 0) in a template without
 // alternations; used to name what a missing tensor would be called.
 std::string expand_template(std::string_view tmpl, long long layer, long long expert = -1);
+// The layer index of a name: the number after its first "layers." segment ("model.layers.12.x"
+// -> 12), or -1 when it has none.
+int64_t layer_index(std::string_view name);
 
 // The number after the first "layers." segment of a name ("model.layers.12.mlp" -> 12), or -1.
 int64_t layer_index(std::string_view name);

@@ -123,6 +123,7 @@ class Planner {
 
   MapPlan run() {
     read_config();
+    select_stacked();
     Renamer renamer(&arch_, opt_.user_rules, config_, opt_.config_label);
     renamer_ = &renamer;
     plan_.expert_dtype = renamer.expert_dtype();
@@ -193,6 +194,17 @@ class Planner {
       plan_.moe_layers = std::move(ml.layers);
       plan_.moe_layers_explanation = arch_.moe_layers.rule + ": " + ml.explanation;
     }
+  }
+
+  // The stacked mappings the engine uses under this config: those without a condition, and
+  // those whose condition holds (against an empty config when there is none).
+  void select_stacked() {
+    const Json empty = Json::object();
+    std::optional<ConfigView> none;
+    if (!view_) none.emplace(empty);
+    const ConfigView& v = view_ ? *view_ : *none;
+    for (const auto& s : arch_.stacked)
+      if (!s.when || eval_param_expr(*s.when, arch_.params, v).truthy()) stacked_.push_back(&s);
   }
 
   void note_what_is_not_checked() {
@@ -374,10 +386,10 @@ class Planner {
 
   // The first (param, shard) whose shard name occurs in the name replaces it.
   bool resolve_stacked(std::string_view n1, Resolved& r) const {
-    for (const auto& s : arch_.stacked) {
-      if (n1.find(s.shard) == std::string_view::npos) continue;
-      r.e.param = replace_all(std::string(n1), s.shard, s.param);
-      r.e.packed = s.id;
+    for (const StackedParam* s : stacked_) {
+      if (n1.find(s->shard) == std::string_view::npos) continue;
+      r.e.param = replace_all(std::string(n1), s->shard, s->param);
+      r.e.packed = s->id;
       r.e.kind = "stacked";
       return true;
     }
@@ -461,7 +473,7 @@ class Planner {
   // The other shards of stacked parameters.
   void unfilled_stacked_shards() {
     std::map<std::string, std::vector<const StackedParam*>> stacked_by_param;
-    for (const auto& s : arch_.stacked) stacked_by_param[s.param].push_back(&s);
+    for (const StackedParam* s : stacked_) stacked_by_param[s->param].push_back(s);
     for (const auto& present : stacked_present_) {
       const std::string& param = present.first;
       const std::set<std::string>& ids = present.second;  // (clang 14 cannot capture structured bindings)
@@ -540,6 +552,7 @@ class Planner {
   std::optional<ConfigView> view_;
   MapPlan plan_;
   std::vector<ExpertMatcher> matchers_;
+  std::vector<const StackedParam*> stacked_;  // the stacked mappings this config selects
   std::vector<re2::StringPiece> sub_;
   std::string name_buf_, n1_buf_, probe_;
   std::vector<std::string> user_names_;  // parallel to plan_.entries: the name after the user's rules

@@ -6,13 +6,33 @@
 #include <re2/re2.h>
 
 #include "loader/error.h"
+#include "mapping/config_view.h"
+#include "mapping/name_template.h"
 
 namespace moeckpt {
+namespace {
+
+// "<from><i>.<rest>" -> "<to><first + i>.<rest>", or nothing when the name is not of that form.
+std::optional<std::string> renumber(std::string_view name, const std::string& from, const std::string& to, int64_t first) {
+  if (!name.starts_with(from)) return std::nullopt;
+  size_t i = from.size(), start = i;
+  int64_t v = 0;
+  while (i < name.size() && name[i] >= '0' && name[i] <= '9' && v < (INT32_MAX / 10)) v = v * 10 + (name[i++] - '0');
+  if (i == start || i >= name.size() || name[i] != '.') return std::nullopt;
+  return to + std::to_string(first + v) + std::string(name.substr(i));
+}
+
+}  // namespace
 
 Renamer::Renamer(const Architecture* arch, const RuleSet* user_rules, const Json* config, std::string_view config_label)
     : arch_(arch), user_(user_rules) {
   if (arch && arch->scale_rule == ScaleRule::kDeepseekV4)
     expert_dtype_ = config ? resolve_expert_dtype(*config, config_label) : ExpertDtypeSetting{};
+  // Without a layer count, MTP layers keep their names (and the engine's skip list applies).
+  if (arch && arch->mtp && config) {
+    std::vector<std::vector<std::string>> aliases(arch->aliases.begin(), arch->aliases.end());
+    if (auto n = ConfigView(*config, aliases, arch->config_section).get(ConfigField::kNumLayers)) mtp_first_ = n->value;
+  }
 }
 
 std::optional<std::string_view> Renamer::user(std::string_view name, std::string& buf) const {
@@ -22,11 +42,19 @@ std::optional<std::string_view> Renamer::user(std::string_view name, std::string
     buf = std::move(*r);
     name = buf;
   }
-  if (!arch_ || !arch_->composite || tower(name)) return name;
-  auto r = arch_->composite->checkpoint_in.apply(name);
-  if (!r) return std::nullopt;
-  buf = std::move(*r);
-  return std::string_view(buf);
+  if (arch_ && arch_->composite && !tower(name)) {
+    auto r = arch_->composite->checkpoint_in.apply(name);
+    if (!r) return std::nullopt;
+    buf = std::move(*r);
+    name = buf;
+  }
+  if (mtp_first_) {
+    if (auto r = renumber(name, arch_->mtp->from, arch_->mtp->to, *mtp_first_)) {
+      buf = std::move(*r);
+      name = buf;
+    }
+  }
+  return name;
 }
 
 const std::string* Renamer::tower(std::string_view name) const {
@@ -37,6 +65,9 @@ const std::string* Renamer::tower(std::string_view name) const {
 }
 
 std::string Renamer::checkpoint_name(std::string_view name) const {
+  if (mtp_first_ && name.starts_with(arch_->mtp->to)) {
+    if (auto r = renumber(name, arch_->mtp->to, arch_->mtp->from, -*mtp_first_); r && layer_index(name) >= *mtp_first_) return *r;
+  }
   if (arch_ && arch_->composite) {
     for (const auto& re : arch_->composite->own)
       if (re2::RE2::FullMatch(re2::StringPiece(name.data(), name.size()), *re)) return std::string(name);
@@ -64,6 +95,7 @@ std::optional<std::string_view> Renamer::engine(std::string_view name, std::stri
 std::optional<std::string> Renamer::load_time(std::string_view name) const {
   std::optional<std::string> out(name);
   if (arch_ && !arch_->renames.empty()) out = arch_->renames.apply(name);
+  if (out && mtp_first_ && layer_index(*out) >= *mtp_first_) out = arch_->mtp->renames.apply(*out);
   if (out && arch_ && arch_->composite) out = arch_->composite->engine_out.apply(*out);
   return out;
 }

@@ -1,10 +1,12 @@
 // The one renaming chain from a checkpoint's tensor names to the engine's, shared by `map`
 // (mapping/planner) and `convert --rename engine`:
 //   1. the user's rules (--rules), then, for a composite (multimodal wrapper) entry, its
-//      checkpoint prefixes (the wrapper's names -> its language-model entry's);
+//      checkpoint prefixes (the wrapper's names -> its language-model entry's), then, for an
+//      entry whose MTP layers are named apart ("mtp"), "mtp.<i>." -> "layers.<num_layers + i>.";
 //   2. the architecture's hf_to_vllm mapper;
 //   3. the architecture's scale rule (DeepSeek V4: ".scale" by expert_dtype, dsv4_rule.h);
-//   4. the architecture's load-time renames, then a composite's engine prefixes, which the
+//   4. the architecture's load-time renames, the MTP class's renames on MTP layers, then a
+//      composite's engine prefixes, which the
 //      planner applies to the engine parameter (after expert and stacked resolution) and
 //      convert to the name it writes.
 // Each step may drop a tensor (a rule whose new value is null).
@@ -41,7 +43,8 @@ class Renamer {
   std::string scale_name(std::string_view name) const;
   // A composite's tower that a name (after step 1) belongs to ("the vision tower ..."), or null.
   const std::string* tower(std::string_view name) const;
-  // Step 1's composite prefixes undone: the checkpoint name of a language-model-side name.
+  // Step 1's composite prefixes and MTP layer numbering undone: the checkpoint name of a
+  // language-model-side name.
   std::string checkpoint_name(std::string_view name) const;
 
   const Architecture* arch() const { return arch_; }
@@ -52,6 +55,7 @@ class Renamer {
   const Architecture* arch_;
   const RuleSet* user_;
   std::optional<ExpertDtypeSetting> expert_dtype_;
+  std::optional<int64_t> mtp_first_;  // the config's layer count, for an entry with "mtp"
 };
 
 // Steps 1-4 over planned output tensors (named as in the input, `in`), sorted by their new names

@@ -135,12 +135,15 @@ class Scanner {
     return {};
   }
 
-  void block_fp8(const TensorInfo& w, const TensorInfo& scale) { block_fp8(w, scale, b0_, b1_); }
-  void block_fp8(const TensorInfo& w, const TensorInfo& scale, uint64_t b0, uint64_t b1) {
+  // e8m0_ok: DeepSeek's own ".scale" naming, whose FP8 block scales are power-of-two E8M0 where
+  // the config says scale_fmt ue8m0 (DeepSeek-V4 with FP4 experts; vLLM's DeepseekV4FP8Config).
+  void block_fp8(const TensorInfo& w, const TensorInfo& scale, bool e8m0_ok = false) { block_fp8(w, scale, b0_, b1_, e8m0_ok); }
+  void block_fp8(const TensorInfo& w, const TensorInfo& scale, uint64_t b0, uint64_t b1, bool e8m0_ok = false) {
     QuantTensor q = make(Scheme::kBlockFp8, w.name, w.shape, &w, &scale);
     q.block_rows = b0;
     q.block_cols = b1;
-    if (!is_float_scale(scale.dtype)) return err("E-SCALE-DTYPE", fmt::format("block scale {} is {}, expected F32", scale.name, dtype_name(scale.dtype)), scale);
+    if (!is_float_scale(scale.dtype) && !(e8m0_ok && scale.dtype == DType::kF8_E8M0))
+      return err("E-SCALE-DTYPE", fmt::format("block scale {} is {}, expected F32", scale.name, dtype_name(scale.dtype)), scale);
     if (w.shape.size() < 2) return err("E-SCALE-SHAPE", fmt::format("block-scaled weight {} must have 2 or more dimensions", w.name), w);
     auto want = w.shape;
     uint64_t out = want[want.size() - 2], in = want.back();
@@ -198,7 +201,7 @@ class Scanner {
     const std::string_view stem = std::string_view(w.name).substr(0, w.name.size() - 6);  // up to and including the '.'
     if (dtype_is_fp8(w.dtype) && w.dtype != DType::kF8_E8M0) {
       if (auto* s = companion(stem, "weight_scale_inv")) return block_fp8(w, *s);
-      if (auto* s = companion(stem, "scale"); s && is_float_scale(s->dtype)) return block_fp8(w, *s);
+      if (auto* s = companion(stem, "scale"); s && (is_float_scale(s->dtype) || s->dtype == DType::kF8_E8M0)) return block_fp8(w, *s, true);
       if (auto* s = companion(stem, "weight_scale")) {
         const QuantGroup* g = cfg_.group_for(module_of(stem));
         if (g && g->weights.strategy == "block" && g->weights.block_rows && g->weights.block_cols)

@@ -177,5 +177,23 @@ TEST(Registry, MalformedEntriesAreRefusedNamingTheFile) {
   EXPECT_EQ(lenient.load_errors().size(), 1u);
 }
 
+TEST(Registry, StackedConditionsAndMtpSectionsAreChecked) {
+  auto err = [](const std::string& text) {
+    try {
+      ArchRegistry::from_entries({{"x.json", text}});
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("<accepted>");
+  };
+  const std::string head = R"({"name":"x","title":"t","source":"vllm",)";
+  EXPECT_EQ(err(head + R"("stacked":[["qkv_proj","q_proj","q","mha"]]})"), "<accepted>");
+  EXPECT_NE(err(head + R"("stacked":[["qkv_proj","q_proj","q","mha &&"]]})").find("stacked 'q_proj' condition"), std::string::npos);
+  EXPECT_NE(err(head + R"("stacked":[["qkv_proj","q_proj","q",7]]})").find("[param, shard, id, when]"), std::string::npos);
+  EXPECT_NE(err(head + R"("mtp":{"checkpoint_prefix":{"mtp.":"layers."},"bogus":1}})").find("unknown key 'mtp.bogus'"), std::string::npos);
+  EXPECT_NE(err(head + R"("mtp":{"checkpoint_prefix":{}}})").find("one {from: to} pair"), std::string::npos);
+  EXPECT_NE(err(head + R"("mtp":{"checkpoint_prefix":{"mtp.":"layers."},"renames":{"regex":{"(":"x"}}}})").find("mtp.renames"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace moeckpt
