@@ -27,7 +27,8 @@ std::vector<fs::path> per_expert_fixtures() {
   const re2::RE2 per(R"(.*\.experts\.\d+\..*)");
   std::vector<fs::path> dirs;
   for (const char* root : {"models", "composite"})
-    for (const auto& d : fs::directory_iterator(kData / root)) dirs.push_back(d.path());
+    for (const auto& d : fs::directory_iterator(kData / root))
+      if (d.is_directory()) dirs.push_back(d.path());
   for (const auto& d : dirs) {
     Checkpoint ck = Checkpoint::open(d);
     for (const auto& t : ck.tensors())
@@ -73,7 +74,8 @@ TEST(ConvertExperts, RoundTripIsByteIdenticalForEveryPerExpertFixture) {
 // whose only gap is the expert layout become clean; map names the command that does it.
 TEST(ConvertExperts, EngineLayoutMapsCleanly) {
   std::vector<fs::path> dirs{kData / "torchbin/mixtral_bin"};
-  for (const auto& d : fs::directory_iterator(kData / "models")) dirs.push_back(d.path());
+  for (const auto& d : fs::directory_iterator(kData / "models"))
+    if (d.is_directory()) dirs.push_back(d.path());
   const std::set<std::string> fixed_by_layout = {"mixtral_bin", "minimax_m3_vl_text"};
   size_t checked = 0;
   for (const auto& fix : dirs) {
