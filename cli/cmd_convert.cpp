@@ -14,6 +14,7 @@
 
 #include "cli/arch_select.h"
 #include "cli/commands.h"
+#include "cli/convert_experts.h"
 #include "cli/options.h"
 #include "cli/output.h"
 #include "cli/progress.h"
@@ -35,6 +36,7 @@ struct ConvertOptions {
   std::string rules;           // --rules FILE
   std::string arch;            // --arch NAME
   std::string rename;          // --rename engine
+  std::string experts;         // --experts per-expert|fused|engine
   std::string only, exclude;   // regexes on input names
   uint64_t max_shard_size = 5'000'000'000;
   bool dry_run = false;
@@ -64,6 +66,7 @@ void finish_options(RawOptions& r) {
   o.writer.output = o.output;
   int ops = !r.dequant.empty() + !r.cast.empty() + !r.quantize.empty();
   if (ops > 1) throw Error(Errc::kUsage, "convert", "--dequant, --cast and --quantize are exclusive; run them one after another");
+  if (ops && !o.experts.empty()) throw Error(Errc::kUsage, "--experts", "re-lays tensors as they are: run --dequant, --cast or --quantize in a conversion of its own");
   if (!r.dequant.empty()) o.ops.dequant = parse_target(r.dequant, "--dequant", false);
   if (!r.cast.empty()) o.ops.cast = parse_target(r.cast, "--cast", true);
   if (!r.quantize.empty()) o.ops.quantize = parse_quantize(r.quantize);
@@ -112,8 +115,8 @@ void rename(const Checkpoint& in, const ConvertOptions& o, const Architecture* p
   if (!o.rename.empty()) {
     if (o.rename != "engine") throw Error(Errc::kUsage, "--rename", "the only renaming is 'engine'");
     arch = part ? part : choose_architecture(o.arch, config, in.config_file()).arch;
-  } else if (!o.arch.empty() && !o.part.any()) {
-    throw Error(Errc::kUsage, "--arch", "--arch only matters with --rename engine, --text-only, --drop-mtp or --only-mtp");
+  } else if (!o.arch.empty() && !o.part.any() && o.experts.empty()) {
+    throw Error(Errc::kUsage, "--arch", "--arch only matters with --rename engine, --experts, --text-only, --drop-mtp or --only-mtp");
   }
   const Renamer renamer(arch, user ? &*user : nullptr, config, in.config_file());
   rename_planned(tensors, renamer, dropped, &in);
@@ -125,6 +128,7 @@ WritePlan plan_conversion(const Checkpoint& in, const ConvertOptions& o) {
   WritePlan plan;
   quant::OpsResult ops = build_ops(in, o, plan);
   filter.apply(ops.tensors, plan.dropped);  // step 2, on the names as they are in IN
+  if (!o.experts.empty()) convert_experts(in, o.experts, o.arch, ops.tensors, plan.notes);  // step 2a: expert layout
   if (in.config()) plan.config = quant::config_after(*in.config(), o.ops, ops.unquantized);  // step 5
   plan.copies = sidecar_files(in);
   std::erase_if(plan.copies, [&](const CopiedFile& c) { return !quant::sidecar_survives(c.name, o.ops); });
@@ -236,7 +240,10 @@ void register_convert(CLI::App& app, Context& ctx) {
   sub->add_flag("--saturate", o.ops.saturate, "Clamp values beyond a format's range to its largest finite value");
   sub->add_option("--rules", o.rules, "Rename or drop tensors with a rules file (moeckpt-rules(5))");
   sub->add_option("--rename", o.rename, "'engine': give tensors the names the engine's loader expects (needs the architecture)");
-  sub->add_option("--arch", o.arch, "Architecture for --rename engine; default: from config.json");
+  sub->add_option("--arch", o.arch, "Architecture for --rename engine and --experts; default: from config.json");
+  sub->add_option("--experts", o.experts,
+                  "Re-lay the routed experts: per-expert (2-D tensors per expert), fused (transformers 5's 3-D tensors) or engine "
+                  "(the layout the engine's loader reads)");
   sub->add_option("--only", o.only, "Write only tensors whose input name matches this regex (RE2)");
   sub->add_option("--exclude", o.exclude, "Leave out tensors whose input name matches this regex (RE2)");
   sub->add_flag("--text-only", o.part.text_only,

@@ -11,6 +11,7 @@
 #include "cli/output.h"
 #include "cli/remote.h"
 #include "loader/checkpoint.h"
+#include "mapping/layout_fix.h"
 #include "mapping/planner.h"
 #include "mapping/wrapper_fix.h"
 
@@ -193,17 +194,24 @@ int run_map(const MapOptions& opt, const Context& ctx) {
   po.config_label = ck.config_file().empty() ? "config.json" : ck.config_file();
   MapPlan plan = plan_mapping(*choice.arch, config, ck.tensors(), po);
   const auto fix = wrapper_fix(plan, config, ck.tensors(), registry());
+  const bool clean = plan.unmapped.empty() && plan.unfilled.empty() && plan.unexpected.empty();
+  // The expert-layout fix, when the experts' layout is all that keeps the engine from loading it.
+  std::string experts_fix;
+  if (!clean && !fix && expert_layout_fixes(*choice.arch, config, ck.tensors(), po))
+    experts_fix = fmt::format("moeckpt convert {} OUT --experts engine{}", opt.path, opt.arch.empty() ? "" : " --arch " + opt.arch);
   if (ctx.json) {
     Json doc = plan_json(plan, choice);
     if (fix) doc["fix"] = {{"command", fix_command(opt)}, {"wrapper", fix->wrapper}, {"text", fix->text}, {"class", fix->text_class}};
+    if (!experts_fix.empty()) doc["fix"] = {{"command", experts_fix}, {"experts", "engine"}};
     print_json(doc);
   } else {
     print_human(plan, choice, opt, ctx);
     if (fix)
       std::printf("fix: the wrapper (%s) is what stands in the way; `%s` writes the language model alone, loadable as %s\n",
                   fix->wrapper.c_str(), fix_command(opt).c_str(), fix->text_class.c_str());
+    if (!experts_fix.empty()) std::printf("fix: only the expert layout differs from what the engine reads: %s\n", experts_fix.c_str());
   }
-  return plan.unmapped.empty() && plan.unfilled.empty() && plan.unexpected.empty() ? kExitOk : kExitFindings;
+  return clean ? kExitOk : kExitFindings;
 }
 
 }  // namespace

@@ -158,6 +158,58 @@ void read_fused_experts(const Json& e, const std::string& file, ExpertSpec& s) {
   }
 }
 
+// "convert": the item's two layouts. A per-expert item without one gets transformers 5's usual
+// fused layout (gate_up_proj [E, 2I, H] = gate rows then up rows, down_proj [E, H, I]) under
+// the same path; a fused item converts only with explicit data.
+void read_expert_convert(const Json& e, const std::string& file, ExpertSpec& s) {
+  auto it = e.find("convert");
+  if (it == e.end() && s.layout == ExpertSpec::Layout::kFused) return;
+  const Json c = it == e.end() ? Json::object() : *it;
+  if (!c.is_object()) bad(file, "'convert' must be an object");
+  const Json per = c.value("per_expert", Json::object()), fused = c.value("fused", Json::object());
+  if (!per.is_object() || !fused.is_object()) bad(file, "'convert.per_expert' and 'convert.fused' must be objects");
+  const bool per_item = s.layout == ExpertSpec::Layout::kPerExpert;
+  auto name = [&](const Json& j, const char* key, const std::string& dflt) {
+    if (!j.contains(key)) return dflt;
+    if (!j[key].is_string()) bad(file, std::string("'convert' field '") + key + "' must be a string");
+    return j[key].get<std::string>();
+  };
+  auto proj = [&](const std::string& p) { return per_item && !p.empty() ? p + ".weight" : std::string(); };
+  ExpertConvert v;
+  v.per_path = name(per, "path", per_item ? s.path : "");
+  v.gate = name(per, "gate", proj(s.gate));
+  v.up = name(per, "up", proj(s.up));
+  v.down = name(per, "down", proj(s.down));
+  if (v.up.empty() && !v.gate.empty()) std::swap(v.gate, v.up);  // one projection: not gated, whatever it is called
+  v.fused_path = name(fused, "path", v.per_path);
+  v.gate_up = name(fused, "gate_up", v.gate.empty() ? "up_proj" : "gate_up_proj");
+  v.fused_down = name(fused, "down", "down_proj");
+  for (const char* flag : {"interleave", "transposed"})
+    if (fused.contains(flag) && !fused[flag].is_boolean()) bad(file, std::string("'convert.fused.") + flag + "' must be true or false");
+  v.interleave = fused.value("interleave", false);
+  v.transposed = fused.value("transposed", false);
+  if (v.per_path.empty() || v.up.empty() || v.down.empty() || v.fused_path.empty())
+    bad(file, "'convert' of a fused experts item needs per_expert.path, up and down");
+  if (v.interleave && v.gate.empty()) bad(file, "'convert.fused.interleave' needs gated experts");
+  if (auto r = c.find("renames"); r != c.end()) {
+    if (!r->is_object()) bad(file, "'convert.renames' must be an object of templates");
+    for (auto t = r->begin(); t != r->end(); ++t) {
+      if (!t.value().is_string()) bad(file, "'convert.renames' must be an object of templates");
+      v.renames.emplace_back(t.key(), t.value().get<std::string>());
+    }
+  }
+  try {  // every template compiles now, not at the first convert
+    for (const std::string* t : {&v.per_path, &v.fused_path}) template_to_regex(*t, "mapping/archs/" + file);
+    for (const auto& [from, to] : v.renames) {
+      template_to_regex(from, "mapping/archs/" + file);
+      template_to_regex(to, "mapping/archs/" + file);
+    }
+  } catch (const Error& err) {
+    bad(file, "convert: " + err.reason());
+  }
+  s.convert = std::move(v);
+}
+
 ExpertSpec read_expert(const Json& e, const std::string& file) {
   ExpertSpec s;
   s.path = str(e, "path", file, true);
@@ -178,6 +230,7 @@ ExpertSpec read_expert(const Json& e, const std::string& file) {
     if (!sh->is_boolean()) bad(file, "experts 'shared' must be true or false");
     s.shared = sh->get<bool>();
   }
+  read_expert_convert(e, file, s);
   return s;
 }
 

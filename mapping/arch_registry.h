@@ -32,6 +32,22 @@ struct FusedTensor {
   std::string shard;   // "w13", "w2", "w1", "w3"
 };
 
+// How one experts item converts between its two layouts (mapping/archs/README.md, "Expert
+// layouts"): the per-expert 2-D tensors a per-expert loader reads and the fused 3-D tensors
+// transformers 5 holds in memory (its conversion mapping stacks the experts on dim 0 and
+// concatenates gate and up on the output dim). Names are checkpoint-side, templates with {L}.
+struct ExpertConvert {
+  std::string per_path;           // "model.layers.{L}.block_sparse_moe.experts"
+  std::string gate, up, down;     // under "<per_path>.<e>.": "w1.weight"; gate empty: not gated
+  std::string fused_path;         // "model.layers.{L}.mlp.experts"
+  std::string gate_up, fused_down;  // under fused_path: "gate_up_proj", "down_proj"
+  bool interleave = false;        // gate and up alternate along 2I (gpt-oss), not gate half then up half
+  bool transposed = false;        // fused matrices are [E, in, out] (llama4, gpt-oss), not [E, out, in]
+  // Tensors beside the experts that move with the layout (the router when transformers renames
+  // block_sparse_moe to mlp): per-expert-side template -> fused-side template.
+  std::vector<std::pair<std::string, std::string>> renames;
+};
+
 struct ExpertSpec {
   enum class Layout { kPerExpert, kFused };
   Layout layout = Layout::kPerExpert;
@@ -46,6 +62,7 @@ struct ExpertSpec {
   // Shared experts stored in an expert layout (Inkling's fused shared_experts): mapped like
   // routed ones but not counted against the routed-expert count.
   bool shared = false;
+  std::optional<ExpertConvert> convert;  // absent: this item's layout cannot be converted
 };
 
 struct StackedParam {

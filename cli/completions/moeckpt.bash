@@ -27,6 +27,7 @@ _moeckpt() {
     --cast) COMPREPLY=($(compgen -W "BF16 F16 F32 F8_E4M3 F8_E5M2" -- "$cur")); return ;;
     --quantize) COMPREPLY=($(compgen -W "fp8-block mxfp4 fp8-tensor fp8-channel nvfp4" -- "$cur")); return ;;
     --rename) COMPREPLY=($(compgen -W "engine" -- "$cur")); return ;;
+    --experts) COMPREPLY=($(compgen -W "per-expert fused engine" -- "$cur")); return ;;
     --moe-backend) COMPREPLY=($(compgen -W "megamoe" -- "$cur")); return ;;
     --arch)
       # Ask the program itself, so the list follows its registry.
@@ -54,7 +55,7 @@ _moeckpt() {
     experts) opts="--arch --config --num-experts --redundant-experts --tp --ep --lora" ;;
     archs) opts="--missing" ;;
     validate) opts="--arch --rules --tp --ep --moe-backend --data --strict --threads" ;;
-    convert) opts="--dequant --cast --quantize --saturate --rules --rename --arch --only --exclude
+    convert) opts="--dequant --cast --quantize --saturate --rules --rename --arch --experts --only --exclude
       --text-only --drop-mtp --only-mtp --max-shard-size --threads --dry-run --resume --overwrite --worker --workers --finalize" ;;
     tensor) opts="-n --count --dequant --stats" ;;
     diff) opts="--atol --rtol --threads" ;;

@@ -59,6 +59,7 @@ complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l cast -x -a 'BF16
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l quantize -x -a 'fp8-block mxfp4 fp8-tensor fp8-channel nvfp4' -d 'Quantize BF16/F16/F32 weights'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l saturate -d "Clamp values beyond a format's range"
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l rename -x -a engine -d "Give tensors the engine's names"
+complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l experts -x -a 'per-expert fused engine' -d 'Re-lay the routed experts'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l only -x -d 'Write only tensors matching this RE2 regex'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l exclude -x -d 'Leave out tensors matching this RE2 regex'
 complete -c moeckpt -n "__fish_seen_subcommand_from convert" -l text-only -d 'Keep the language model of a multimodal checkpoint'

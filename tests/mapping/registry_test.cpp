@@ -167,6 +167,11 @@ TEST(Registry, MalformedEntriesAreRefusedNamingTheFile) {
   EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","moe_layers":{"rule":"all","fallback":{}}})")
                 .find("unknown moe_layers fallback rule"),
             std::string::npos);
+  const std::string experts = R"({"name":"x","title":"t","source":"vllm","experts":[{"layout":"per_expert","path":"m.{L}.experts","up":"u","down":"d",)";
+  EXPECT_NE(err(experts + R"("convert":{"fused":{"interleave":"yes"}}}]})").find("'convert.fused.interleave' must be true or false"), std::string::npos);
+  EXPECT_NE(err(experts + R"("convert":{"fused":{"interleave":true}}}]})").find("interleave' needs gated experts"), std::string::npos);
+  EXPECT_NE(err(experts + R"("convert":{"renames":{"a.{L":"b"}}}]})").find("convert: "), std::string::npos);
+  EXPECT_NE(err(experts + R"("convert":[]}]})").find("'convert' must be an object"), std::string::npos);
   auto lenient = ArchRegistry::from_entries({{"x.json", "{"}, {"y.json", R"({"name":"y","title":"t","source":"vllm"})"}}, true);
   EXPECT_EQ(lenient.all().size(), 1u);
   EXPECT_EQ(lenient.load_errors().size(), 1u);
