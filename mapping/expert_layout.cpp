@@ -74,6 +74,7 @@ class LayoutPlanner {
       else fuse(*spec.convert);
       rename(*spec.convert, !want_per);
     }
+    if (target == ExpertTarget::kFused) refuse_unplaced_per_expert();
     return finish();
   }
 
@@ -111,6 +112,17 @@ class LayoutPlanner {
       if (re2::RE2::FullMatch(names_[i], re))
         fail(Errc::kUnsupported, tensors_[i], fmt::format("{} reads these experts fused ({}) and no per-expert layout is known for them", arch_.name,
                                                 spec.path));
+  }
+
+  // Per-expert tensors that no spec's names took (DeepSeek V4's original release names,
+  // layers.N.ffn.experts.E.w1, beside a spec for transformers' model.layers...): fusing would
+  // leave them as they are while saying the experts are fused, so refuse.
+  void refuse_unplaced_per_expert() const {
+    static const re2::RE2 per(R"(.*\.experts\.\d+\..+)");
+    for (size_t i = 0; i < tensors_.size(); ++i)
+      if (!consumed_[i] && re2::RE2::FullMatch(names_[i], per))
+        fail(Errc::kUnsupported, tensors_[i],
+             fmt::format("is a per-expert tensor under names no fused layout of {} describes: it cannot be fused", arch_.name));
   }
 
   void check_plain(const TensorInfo& t, const char* what) const {

@@ -30,6 +30,8 @@ std::vector<fs::path> per_expert_fixtures() {
     for (const auto& d : fs::directory_iterator(kData / root))
       if (d.is_directory()) dirs.push_back(d.path());
   for (const auto& d : dirs) {
+    // DeepSeek V4's original release names have no fused layout (RefusesPerExpertNamesNoLayoutFuses).
+    if (d.filename().string().starts_with("deepseek_v4_original")) continue;
     Checkpoint ck = Checkpoint::open(d);
     for (const auto& t : ck.tensors())
       if (re2::RE2::FullMatch(t.name, per)) {
@@ -68,6 +70,17 @@ TEST(ConvertExperts, RoundTripIsByteIdenticalForEveryPerExpertFixture) {
     ASSERT_EQ(r.exit_code, 0) << fam << ": " << r.err;
     EXPECT_EQ(testing::read_file(back / "model.safetensors"), testing::read_file(copy / "model.safetensors")) << fam;
   }
+}
+
+// Per-expert tensors under names no spec fuses are refused, not passed through under a
+// "fused" label: DeepSeek V4's original release (layers.N.ffn.experts.E.w1).
+TEST(ConvertExperts, RefusesPerExpertNamesNoLayoutFuses) {
+  TempDir tmp;
+  auto r = run_moeckpt({"convert", (kData / "models/deepseek_v4_original").string(), (tmp.path() / "o").string(), "--experts", "fused"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("layers.0.ffn.experts.0."), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no fused layout of deepseek_v4"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp.path() / "o" / "model.safetensors"));
 }
 
 // Every fixture whose map is clean stays clean in the engine layout, and the fused fixtures
