@@ -133,8 +133,10 @@ void print_human(const MapPlan& plan, const ArchChoice& choice, const MapOptions
   if (plan.expert_dtype)
     out += fmt::format("{} {}{}\n", styled(ctx, "expert_dtype", Style::kBold), expert_dtype_name(plan.expert_dtype->value),
                        plan.expert_dtype->explicit_in_config ? "" : " (absent from config.json: the default)");
-  if (!plan.moe_layers.empty())
-    out += fmt::format("{} {} ({})\n", styled(ctx, "MoE layers", Style::kBold), format_layers(plan.moe_layers),
+  // A config that turns the MoE block off (Gemma 4's enable_moe_block) says so.
+  if (!plan.moe_layers.empty() || !plan.moe_layers_explanation.empty())
+    out += fmt::format("{} {} ({})\n", styled(ctx, "MoE layers", Style::kBold),
+                       plan.moe_layers.empty() ? std::string("none") : format_layers(plan.moe_layers),
                        plan.moe_layers_explanation);
   out += "\n";
   if (opt.params) {

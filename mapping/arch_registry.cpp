@@ -131,6 +131,9 @@ void read_moe_layers(const Json& j, const std::string& file, Architecture& a) {
   a.moe_layers.rule = (*it)["rule"].get<std::string>();
   if (!moe_layer_rule_known(a.moe_layers.rule)) bad(file, "unknown moe_layers rule '" + a.moe_layers.rule + "'");
   a.moe_layers.args = *it;
+  if (auto e = it->find("enabled_by"); e != it->end() &&
+      (!e->is_array() || e->empty() || !std::all_of(e->begin(), e->end(), [](const Json& k) { return k.is_string(); })))
+    bad(file, "'moe_layers.enabled_by' must be a non-empty list of config keys");
   for (auto fb = moe_layer_fallback(a.moe_layers); fb; fb = moe_layer_fallback(*fb))
     if (!moe_layer_rule_known(fb->rule)) bad(file, "unknown moe_layers fallback rule '" + fb->rule + "'");
 }

@@ -222,6 +222,23 @@ class LayerRule {
   Reader rd_;  // notes what it reads in out_.explanation
 };
 
+// "enabled_by": config flags of which one must be true for any layer to hold experts (Gemma 4's
+// enable_moe_block / use_second_mlp_block); an absent flag is false, as the engine reads it.
+std::optional<MoeLayers> disabled_by_flags(const MoeLayerRule& r, const ConfigView& cfg) {
+  auto it = r.args.find("enabled_by");
+  if (it == r.args.end() || !it->is_array()) return std::nullopt;
+  std::string names;
+  for (const auto& k : *it) {
+    if (!k.is_string()) continue;
+    const Json* v = cfg.find(k.get<std::string>());
+    if (v && v->is_boolean() && v->get<bool>()) return std::nullopt;
+    names += (names.empty() ? "" : "/") + k.get<std::string>();
+  }
+  MoeLayers out;
+  out.explanation = names + " not set: no MoE block";
+  return out;
+}
+
 }  // namespace
 
 std::optional<MoeLayerRule> moe_layer_fallback(const MoeLayerRule& r) {
@@ -239,6 +256,7 @@ bool moe_layer_rule_known(const std::string& rule) {
 }
 
 MoeLayers resolve_moe_layers(const MoeLayerRule& r, const ConfigView& cfg, int64_t n, const std::string& label) {
+  if (auto off = disabled_by_flags(r, cfg)) return *off;
   if (auto fb = moe_layer_fallback(r); fb && !reads_any_key(r, cfg)) return resolve_fallback(r, *fb, cfg, n, label);
   return LayerRule(r, cfg, n, label).run();
 }

@@ -12,6 +12,8 @@
 //   list           i in an explicit list key (a JSON list, or a string "4,5,6" as Step3 writes it)
 //   window         start <= i <= end and (i + 1) % interval == 0   (ERNIE 4.5: moe_layer_start_index,
 //                  moe_layer_end_index, moe_layer_interval)
+// Any rule may carry "enabled_by": [flag keys]: unless one of them is true in the config, no layer
+// holds experts (Gemma 4's enable_moe_block).
 // Any rule may carry "fallback": {another rule}: used when the config has none of the keys the
 // rule reads (transformers 5 configs that only save mlp_layer_types, hub configs that only have
 // first_k_dense_replace).

@@ -124,7 +124,7 @@ def fit_text(default, sub):
             distinct = list(dict.fromkeys(lt))
             sub[key] = (distinct * n)[:n]
     sub["num_hidden_layers"] = n
-    if isinstance(default.get("per_layer_config"), dict):
+    if isinstance(default.get("per_layer_config"), dict) or isinstance(sub.get("per_layer_config"), dict):
         sub["per_layer_config"] = {}
     for key in ("moe_intermediate_size", "moe_num_experts"):
         if isinstance(default.get(key), list):
@@ -148,10 +148,22 @@ def shrink_tree(default, text):
     sub.update(shrink(default, g.TINY if text else VISION_TINY))
     if text:
         fit_text(default, sub)
+    else:
+        fit_layers(sub)
     for k, v in default.items():
         if isinstance(v, dict) and ("model_type" in v or k.endswith("_config")):
             sub[k] = shrink_tree(v, k in TEXT_KEYS or (is_moe(v) and k != "talker_config"))
     return sub
+
+
+def fit_layers(sub):
+    """A tower's per-layer settings cut to its tiny layer count (vision encoders and talker
+    code predictors validate len(layer_types) == num_hidden_layers, per_layer_config's keys)."""
+    n = sub.get("num_hidden_layers")
+    if isinstance(n, int) and isinstance(sub.get("layer_types"), list) and sub["layer_types"]:
+        sub["layer_types"] = (list(dict.fromkeys(sub["layer_types"])) * n)[:n]
+    if isinstance(sub.get("per_layer_config"), dict):
+        sub["per_layer_config"] = {}
 
 
 def composite_config(mt):

@@ -52,6 +52,27 @@ TEST(MoeLayers, EachRuleAsItsFamilyDefinesIt) {
 }
 
 // The fallback decides only when the config has none of the primary rule's keys.
+TEST(MoeLayers, EnabledByFlagsGateEveryRule) {
+  using V = std::vector<int64_t>;
+  // Gemma 4: the MoE block exists only with enable_moe_block (or use_second_mlp_block) true;
+  // an absent flag is false, as vLLM's getattr(config, ..., False) reads it.
+  const char* rule = R"({"rule":"all","enabled_by":["enable_moe_block","use_second_mlp_block"]})";
+  EXPECT_EQ(layers(rule, R"({"enable_moe_block": true})", 3), (V{0, 1, 2}));
+  EXPECT_EQ(layers(rule, R"({"enable_moe_block": false, "use_second_mlp_block": true})", 2), (V{0, 1}));
+  EXPECT_EQ(layers(rule, R"({"enable_moe_block": false})", 3), V{});
+  EXPECT_EQ(layers(rule, "{}", 3), V{});
+  // Only a JSON true enables it ("true" as a string does not).
+  EXPECT_EQ(layers(rule, R"({"enable_moe_block": "true"})", 3), V{});
+  // The flag gates the rule, it does not replace it.
+  EXPECT_EQ(layers(R"({"rule":"dense_prefix","enabled_by":["moe"]})", R"({"moe": true, "num_dense_layers": 1})", 3), (V{1, 2}));
+  Json c = Json::parse(R"({"enable_moe_block": false})");
+  ConfigView v(c);
+  MoeLayerRule r;
+  r.args = Json::parse(rule);
+  r.rule = "all";
+  EXPECT_EQ(resolve_moe_layers(r, v, 2, "config.json").explanation, "enable_moe_block/use_second_mlp_block not set: no MoE block");
+}
+
 TEST(MoeLayers, FallbackAppliesWhenThePrimaryKeysAreAbsent) {
   using V = std::vector<int64_t>;
   const char* rule = R"({"rule":"first_k_dense",

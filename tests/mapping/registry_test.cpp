@@ -160,6 +160,8 @@ TEST(Registry, MalformedEntriesAreRefusedNamingTheFile) {
   EXPECT_NE(err(R"({"name":"y","title":"t","source":"vllm"})").find("does not match the file name"), std::string::npos);
   EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","bogus":1})").find("unknown key 'bogus'"), std::string::npos);
   EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","moe_layers":{"rule":"nope"}})").find("unknown moe_layers rule"), std::string::npos);
+  for (const char* eb : {R"("enable")", "[]", "[1]"})
+    EXPECT_NE(err(std::string(R"({"name":"x","title":"t","source":"vllm","moe_layers":{"rule":"all","enabled_by":)") + eb + "}}").find("'moe_layers.enabled_by' must be"), std::string::npos) << eb;
   EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","tensors":["a.{L"]})").find("unbalanced"), std::string::npos);
   EXPECT_NE(err(R"({"name":"x","title":"t","source":"vllm","moe_layers":{"rule":"all","fallback":{"rule":"nope"}}})")
                 .find("unknown moe_layers fallback rule 'nope'"),
