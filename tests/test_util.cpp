@@ -161,4 +161,11 @@ std::string safetensors_bytes(std::string_view header_json, std::string_view dat
   return out;
 }
 
+std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.is_regular_file()) out[e.path().filename().string()] = read_file(e.path());
+  return out;
+}
+
 }  // namespace moeckpt::testing

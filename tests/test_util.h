@@ -2,11 +2,17 @@
 // and running the real binary.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "loader/error.h"
 
 namespace moeckpt::testing {
 
@@ -30,6 +36,19 @@ class TempDir {
 
 std::string read_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, std::string_view bytes);
+// name -> file bytes for every regular file in dir (no subdirectories).
+std::map<std::string, std::string> snapshot(const std::filesystem::path& dir);
+
+// The code of the Error f throws; a test failure when it throws none.
+inline Errc code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  ADD_FAILURE() << "no error";
+  return Errc::kUsage;
+}
 
 struct RunResult {
   int exit_code = -1;

@@ -19,15 +19,8 @@ namespace {
 
 using nlohmann::json;
 using testing::run_moeckpt;
+using testing::snapshot;
 using testing::TempDir;
-
-// name -> file bytes for every regular file in dir (no subdirectories).
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) out[e.path().filename().string()] = testing::read_file(e.path());
-  return out;
-}
 
 uint32_t crc(const std::string& s) {
   return static_cast<uint32_t>(::crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));

@@ -18,14 +18,8 @@ namespace {
 
 using nlohmann::json;
 using testing::run_moeckpt;
+using testing::snapshot;
 using testing::TempDir;
-
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) out[e.path().filename().string()] = testing::read_file(e.path());
-  return out;
-}
 
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 

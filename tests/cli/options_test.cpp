@@ -1,5 +1,6 @@
 // Option values that are parsed: sizes, worker shares, target dtypes, quantize schemes.
 #include "cli/options.h"
+#include "test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -10,16 +11,6 @@
 
 namespace moeckpt::cli {
 namespace {
-
-Errc code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no error";
-  return Errc::kUnsupported;
-}
 
 TEST(ParseSize, DecimalAndBinaryUnitsInAnyCase) {
   EXPECT_EQ(parse_size("1048576"), 1048576u);
@@ -53,7 +44,7 @@ TEST(ParseWorker, OneBasedIOverNToAZeroBasedShare) {
   EXPECT_EQ(parse_worker("3/4"), (std::pair<unsigned, unsigned>{2, 4}));
   EXPECT_EQ(parse_worker("4/4"), (std::pair<unsigned, unsigned>{3, 4}));
   for (const char* bad : {"0/4", "5/4", "1/0", "1/", "/4", "1/4x", "a/b", "2"})
-    EXPECT_EQ(code_of([&] { parse_worker(bad); }), Errc::kUsage) << bad;
+    EXPECT_EQ(testing::code_of([&] { parse_worker(bad); }), Errc::kUsage) << bad;
 }
 
 TEST(ParseTarget, NamesAndAliasesFp8OnlyWhereAllowed) {
@@ -63,8 +54,8 @@ TEST(ParseTarget, NamesAndAliasesFp8OnlyWhereAllowed) {
   EXPECT_EQ(parse_target("float32", "--dequant", false), DType::kF32);
   EXPECT_EQ(parse_target("fp8", "--cast", true), DType::kF8_E4M3);
   EXPECT_EQ(parse_target("float8_e5m2", "--cast", true), DType::kF8_E5M2);
-  EXPECT_EQ(code_of([] { parse_target("fp8", "--dequant", false); }), Errc::kUsage);
-  EXPECT_EQ(code_of([] { parse_target("int8", "--cast", true); }), Errc::kUsage);
+  EXPECT_EQ(testing::code_of([] { parse_target("fp8", "--dequant", false); }), Errc::kUsage);
+  EXPECT_EQ(testing::code_of([] { parse_target("int8", "--cast", true); }), Errc::kUsage);
 }
 
 TEST(ParseQuantize, TheSchemesConvertWrites) {
@@ -73,8 +64,8 @@ TEST(ParseQuantize, TheSchemesConvertWrites) {
   EXPECT_EQ(parse_quantize("fp8-tensor"), quant::QuantizeTarget::kFp8Tensor);
   EXPECT_EQ(parse_quantize("fp8-channel"), quant::QuantizeTarget::kFp8Channel);
   EXPECT_EQ(parse_quantize("nvfp4"), quant::QuantizeTarget::kNvfp4);
-  EXPECT_EQ(code_of([] { parse_quantize("nvfp8"); }), Errc::kUsage);
-  EXPECT_EQ(code_of([] { parse_quantize("FP8-BLOCK"); }), Errc::kUsage);
+  EXPECT_EQ(testing::code_of([] { parse_quantize("nvfp8"); }), Errc::kUsage);
+  EXPECT_EQ(testing::code_of([] { parse_quantize("FP8-BLOCK"); }), Errc::kUsage);
 }
 
 }  // namespace

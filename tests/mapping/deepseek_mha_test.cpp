@@ -11,13 +11,8 @@
 namespace moeckpt {
 namespace {
 
+using testing::entry;
 using testing::load_fixture;
-
-const PlanEntry* entry(const MapPlan& p, const std::string& checkpoint) {
-  for (const auto& e : p.entries)
-    if (e.checkpoint == checkpoint) return &e;
-  return nullptr;
-}
 
 TEST(DeepseekMha, QkvStackIntoQkvProjAndTheModelIsClean) {
   auto f = load_fixture("deepseek_v2", "testdata/models/deepseek_v2_mha");

@@ -12,13 +12,8 @@
 namespace moeckpt {
 namespace {
 
+using testing::entry;
 using testing::load_fixture;
-
-const PlanEntry* entry(const MapPlan& p, const std::string& checkpoint) {
-  for (const auto& e : p.entries)
-    if (e.checkpoint == checkpoint) return &e;
-  return nullptr;
-}
 
 // The parameter each ".scale" tensor becomes must end as the rule says: ".weight_scale" for a
 // routed expert's scale when experts are FP4, ".weight_scale_inv" for every other.

@@ -38,16 +38,6 @@ const LayoutTensor* find(const ExpertLayoutPlan& p, const std::string& name) {
   return nullptr;
 }
 
-Errc error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no error";
-  return Errc::kUsage;
-}
-
 TEST(ExpertLayout, MixtralFusesIntoTransformersNames) {
   Checkpoint ck = Checkpoint::open(std::string(MOECKPT_TESTDATA) + "/models/mixtral");
   auto plan = plan_expert_layout(arch("mixtral"), &*ck.config(), ck.tensors(), ExpertTarget::kFused, "mixtral");
@@ -120,7 +110,7 @@ TEST(ExpertLayout, EngineLayoutPassesThrough) {
   Checkpoint ck = Checkpoint::open(std::string(MOECKPT_TESTDATA) + "/models/gpt_oss");
   EXPECT_FALSE(plan_expert_layout(arch("gpt_oss"), &*ck.config(), ck.tensors(), ExpertTarget::kEngine, "g").changed());
   EXPECT_FALSE(plan_expert_layout(arch("gpt_oss"), &*ck.config(), ck.tensors(), ExpertTarget::kFused, "g").changed());
-  EXPECT_EQ(error_of([&] { plan_expert_layout(arch("gpt_oss"), &*ck.config(), ck.tensors(), ExpertTarget::kPerExpert, "g"); }),
+  EXPECT_EQ(testing::code_of([&] { plan_expert_layout(arch("gpt_oss"), &*ck.config(), ck.tensors(), ExpertTarget::kPerExpert, "g"); }),
             Errc::kUnsupported);
 }
 
@@ -162,33 +152,33 @@ TEST(ExpertLayout, BadFusedTensorsAreRefused) {
   {
     Fused f;
     f.config["num_experts"] = 8;  // the expert dim disagrees with the config
-    EXPECT_EQ(error_of([&] { f.plan(); }), Errc::kShapeInvalid);
+    EXPECT_EQ(testing::code_of([&] { f.plan(); }), Errc::kShapeInvalid);
   }
   {
     Fused f;
     f.tensors[0].shape = {4, 63, 64};  // odd gate_up
-    EXPECT_EQ(error_of([&] { f.plan(); }), Errc::kShapeInvalid);
+    EXPECT_EQ(testing::code_of([&] { f.plan(); }), Errc::kShapeInvalid);
   }
   {
     Fused f;
     f.tensors[1].shape = {4 * 64, 32};  // rank 2
-    EXPECT_EQ(error_of([&] { f.plan(); }), Errc::kShapeInvalid);
+    EXPECT_EQ(testing::code_of([&] { f.plan(); }), Errc::kShapeInvalid);
   }
   {
     Fused f;
     f.tensors[0] = tensor("model.layers.0.mlp.experts.gate_up_proj", {4, 64, 64}, DType::kF8_E4M3);  // quantized
     f.tensors.push_back(tensor("model.layers.0.mlp.experts.gate_up_proj_scale_inv", {4, 1, 1}, DType::kF32));
-    EXPECT_EQ(error_of([&] { f.plan(); }), Errc::kUnsupported);
+    EXPECT_EQ(testing::code_of([&] { f.plan(); }), Errc::kUnsupported);
   }
   {
     Fused f;  // a scale beside a BF16 tensor would be lost: refused, not dropped
     f.tensors.push_back(tensor("model.layers.0.mlp.experts.down_proj_scale", {4, 1}, DType::kF32));
-    EXPECT_EQ(error_of([&] { f.plan(); }), Errc::kUnsupported);
+    EXPECT_EQ(testing::code_of([&] { f.plan(); }), Errc::kUnsupported);
   }
   {
     Fused f;  // both layouts at once: the split would write a name twice
     f.tensors.push_back(tensor("model.layers.0.mlp.experts.0.gate_proj.weight", {32, 64}));
-    EXPECT_EQ(error_of([&] { f.plan(); }), Errc::kDuplicateName);
+    EXPECT_EQ(testing::code_of([&] { f.plan(); }), Errc::kDuplicateName);
   }
 }
 
@@ -203,14 +193,14 @@ TEST(ExpertLayout, BadPerExpertTensorsAreRefused) {
   };
   const Json& cfg = *ck.config();
   auto fuse = [&](std::vector<TensorInfo> v) { plan_expert_layout(arch("qwen3_moe"), &cfg, v, ExpertTarget::kFused, "q"); };
-  EXPECT_EQ(error_of([&] { fuse(without("model.layers.1.mlp.experts.2.up_proj.weight")); }), Errc::kUnsupported);  // an expert missing
+  EXPECT_EQ(testing::code_of([&] { fuse(without("model.layers.1.mlp.experts.2.up_proj.weight")); }), Errc::kUnsupported);  // an expert missing
   auto reshaped = all;
   for (auto& t : reshaped)
     if (t.name == "model.layers.0.mlp.experts.3.down_proj.weight") t.shape = {64, 16};
-  EXPECT_EQ(error_of([&] { fuse(reshaped); }), Errc::kShapeInvalid);
+  EXPECT_EQ(testing::code_of([&] { fuse(reshaped); }), Errc::kShapeInvalid);
   auto extra = all;
   extra.push_back(tensor("model.layers.0.mlp.experts.9.down_proj.weight", {64, 32}));  // past num_experts
-  EXPECT_EQ(error_of([&] { fuse(extra); }), Errc::kShapeInvalid);
+  EXPECT_EQ(testing::code_of([&] { fuse(extra); }), Errc::kShapeInvalid);
 }
 
 TEST(ExpertLayout, TargetNames) {

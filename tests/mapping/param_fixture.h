@@ -40,6 +40,13 @@ inline MapPlan plan(const ParamFixture& f, const Json& config, const std::vector
 inline MapPlan plan(const ParamFixture& f, const Json& config) { return plan(f, config, f.tensors); }
 inline MapPlan plan(const ParamFixture& f) { return plan(f, f.config, f.tensors); }
 
+// The plan's entry for checkpoint name `checkpoint`, or null.
+inline const PlanEntry* entry(const MapPlan& p, const std::string& checkpoint) {
+  for (const auto& e : p.entries)
+    if (e.checkpoint == checkpoint) return &e;
+  return nullptr;
+}
+
 inline bool clean(const MapPlan& p) { return p.param_model && p.unfilled.empty() && p.unexpected.empty() && p.param_findings.empty(); }
 inline bool unfilled(const MapPlan& p, const std::string& tensor) {
   return std::any_of(p.unfilled.begin(), p.unfilled.end(), [&](const UnfilledEntry& u) { return u.expected == tensor; });

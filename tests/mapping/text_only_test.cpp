@@ -39,16 +39,6 @@ std::vector<TensorInfo> renamed(const Checkpoint& ck, const Extraction& x) {
   return out;
 }
 
-Errc code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no error";
-  return Errc::kUsage;
-}
-
 TEST(TextOnly, EveryCompositeFixtureBecomesACleanTextCheckpointWithoutTowers) {
   int checked = 0;
   for (const auto& a : reg().all()) {
@@ -124,17 +114,17 @@ TEST(TextOnly, AReleaseRelabelledAsTheTextClassUnderTheWrappersNames) {
 
 TEST(TextOnly, RefusesATextCheckpointAndAMissingOrMalformedTextConfig) {
   Checkpoint text = Checkpoint::open(testing::source_dir("testdata/models/qwen3_5_moe_text"));
-  EXPECT_EQ(code_of([&] { find_wrapper(*reg().find("qwen3_5_moe_text"), reg(), names_of(text), "c"); }), Errc::kUsage);
-  EXPECT_EQ(code_of([&] { find_wrapper(*reg().find("qwen3_moe"), reg(), {"model.layers.0.mlp.gate.weight"}, "c"); }), Errc::kUsage);
+  EXPECT_EQ(testing::code_of([&] { find_wrapper(*reg().find("qwen3_5_moe_text"), reg(), names_of(text), "c"); }), Errc::kUsage);
+  EXPECT_EQ(testing::code_of([&] { find_wrapper(*reg().find("qwen3_moe"), reg(), {"model.layers.0.mlp.gate.weight"}, "c"); }), Errc::kUsage);
   Checkpoint ck = Checkpoint::open(testing::source_dir("testdata/composite/qwen3_5_moe"));
   WrapperChoice w = find_wrapper(*reg().find("qwen3_5_moe"), reg(), names_of(ck), "c");
   Json missing = *ck.config();
   missing.erase("text_config");
-  EXPECT_EQ(code_of([&] { text_only(w, missing, names_of(ck), "c"); }), Errc::kConfigInvalid);
+  EXPECT_EQ(testing::code_of([&] { text_only(w, missing, names_of(ck), "c"); }), Errc::kConfigInvalid);
   for (Json bad : {Json("qwen"), Json::array(), Json(nullptr), Json(3)}) {
     Json c = *ck.config();
     c["text_config"] = bad;
-    EXPECT_EQ(code_of([&] { text_only(w, c, names_of(ck), "c"); }), Errc::kConfigInvalid) << bad.dump();
+    EXPECT_EQ(testing::code_of([&] { text_only(w, c, names_of(ck), "c"); }), Errc::kConfigInvalid) << bad.dump();
   }
 }
 
