@@ -10,6 +10,10 @@ shift || true
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(safetensors_header index_file config rules torch_file http_parse)
 build=build-fuzz
+# The first N files under testdata named like $1 (further find tests after N). Not `find | head`:
+# under pipefail, head closing the pipe early makes find die of SIGPIPE and the script exit 141.
+first() { local name=$1 n=$2; shift 2; local -a all; mapfile -t all < <(find testdata -name "$name" "$@" | sort)
+  (( ${#all[@]} == 0 )) || printf '%s\n' "${all[@]:0:n}"; }
 cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
   -DMOECKPT_FUZZ=ON -DMOECKPT_TESTS=OFF >/dev/null
 cmake --build $build -j2 --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
@@ -19,13 +23,13 @@ for t in "${targets[@]}"; do
   case $t in
     safetensors_header) find testdata -name '*.safetensors' -size -64k -exec cp {} "$corpus/" \; ;;
     index_file) find testdata -name '*.index.json' -exec cp {} "$corpus/" \; ;;
-    config) find testdata -name 'config.json' | head -80 | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done ;;
+    config) first config.json 80 | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done ;;
     rules) cp tests/regress/rules/* "$corpus/" 2>/dev/null || true; find testdata -name '*rules*.json' -exec cp {} "$corpus/" \; ;;
     http_parse)  # a seed of each kind: the mode byte, then the text
       printf '\0bytes 0-7/188032' >"$corpus/range"
       printf '\1https://hub.example/o/r/resolve/main/a.safetensors\n//cdn.example/x?sig=1' >"$corpus/redirect"
       printf '\2moeckpt-header-cache 1\nurl http://h/x\netag "e"\nsize 9\nlength 3\n\nabc' >"$corpus/cache"
-      find testdata -name '*.safetensors' -size -16k | head -20 | while read -r f; do
+      first '*.safetensors' 20 -size -16k | while read -r f; do
         { printf '\3'; cat "$f"; } >"$corpus/file-$(echo "$f" | tr / _)"; done ;;
     torch_file) find testdata -name '*.bin' -o -name '*.pt' | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done ;;
   esac
