@@ -279,22 +279,17 @@ re2::RE2::Options quiet_re2_options() {
   return o;
 }
 
-// One set matching every tensor template (quant companions included), and each template alone.
+// One pattern per tensor template (quant companions included), compiled when first used.
 void compile_tensor_templates(const std::string& file, Architecture& a) {
-  const re2::RE2::Options o = quiet_re2_options();
-  a.tensor_set = std::make_shared<re2::RE2::Set>(o, re2::RE2::ANCHOR_BOTH);
+  std::vector<std::string> regexes;
   for (const auto& t : a.tensors) {
-    std::string rx;
     try {
-      rx = companion_regex(t, "mapping/archs/" + file);
+      regexes.push_back(companion_regex(t, "mapping/archs/" + file));
     } catch (const Error& e) {
       bad(file, e.reason());
     }
-    std::string err;
-    if (a.tensor_set->Add(rx, &err) < 0) bad(file, "template '" + t + "': " + err);
-    a.tensor_res.push_back(std::make_shared<re2::RE2>(rx, o));
   }
-  if (!a.tensor_set->Compile()) bad(file, "cannot compile the tensor templates");
+  a.tensor_patterns = std::make_shared<const TemplatePatterns>("mapping/archs/" + file, std::move(regexes), a.tensors);
 }
 
 // The pattern of an experts item's checkpoint names: per-expert "<path>.<E>.<proj>.<rest>", or
@@ -362,7 +357,6 @@ Architecture resolve_composite(Architecture& wrapper, Architecture a) {
   // is a bare text model) join the language model's.
   if (!wrapper.tensors.empty()) {
     a.tensors.insert(a.tensors.end(), wrapper.tensors.begin(), wrapper.tensors.end());
-    a.tensor_res.clear();
     compile_tensor_templates(a.name + ".json", a);
   }
   a.params.specs.insert(a.params.specs.end(), wrapper.params.specs.begin(), wrapper.params.specs.end());
@@ -383,7 +377,7 @@ void read_composite(const Json& j, const std::string& file, Architecture& a) {
   c->checkpoint_in = prefix_rules(c->in_prefixes, file);
   c->engine_out = prefix_rules(string_pairs(it->value("engine_prefix", Json()), file, "engine_prefix"), file);
   c->towers = string_pairs(it->value("towers", Json()), file, "towers");
-  c->own = a.tensor_res;  // compiled from the wrapper's own "tensors" just before
+  c->own = a.tensor_patterns;  // the wrapper's own "tensors", read just before
   a.composite = std::move(c);
 }
 
@@ -469,18 +463,13 @@ void load_missing(const std::vector<std::pair<std::string, std::string>>& entrie
 }  // namespace
 
 std::optional<size_t> Architecture::match_tensor(std::string_view tensor) const {
-  std::vector<int> hits;
-  if (!tensor_set || !tensor_set->Match(re2::StringPiece(tensor.data(), tensor.size()), &hits) || hits.empty())
-    return std::nullopt;
-  return static_cast<size_t>(*std::min_element(hits.begin(), hits.end()));
+  return tensor_patterns ? tensor_patterns->match(tensor) : std::nullopt;
 }
 
-bool Architecture::matches_tensor(std::string_view tensor) const {
-  return tensor_set && tensor_set->Match(re2::StringPiece(tensor.data(), tensor.size()), nullptr);
-}
+bool Architecture::matches_tensor(std::string_view tensor) const { return tensor_patterns && tensor_patterns->matches(tensor); }
 
 ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string, std::string>>& entries,
-                                        bool lenient) {
+                                        bool lenient, bool compile_on_use) {
   ArchRegistry r;
   std::set<std::string> names, classes, types;
   ParamBlocks blocks;
@@ -508,6 +497,7 @@ ArchRegistry ArchRegistry::from_entries(const std::vector<std::pair<std::string,
     if (is_data_file(file)) continue;
     try {
       Architecture a = parse_entry(file, text, blocks);
+      if (!compile_on_use) a.tensor_patterns->compile();
       if (names.count(a.name)) bad(file, "duplicate name '" + a.name + "'");
       for (const auto& c : a.hf_architectures)
         if (classes.count(c)) bad(file, "architecture class '" + c + "' is claimed by two entries");
@@ -561,7 +551,7 @@ const ArchRegistry& ArchRegistry::get() {
       return from_entries(entries, true);
     }
     for (const auto& e : embedded_archs()) entries.emplace_back(e.file, e.json);
-    return from_entries(entries);
+    return from_entries(entries, false, true);
   }();
   return r;
 }

@@ -20,6 +20,7 @@
 #include "mapping/param_expr.h"
 #include "mapping/param_model.h"
 #include "mapping/rules.h"
+#include "mapping/template_patterns.h"
 
 
 namespace moeckpt {
@@ -101,7 +102,7 @@ struct CompositeSpec {
   RuleSet engine_out;     // "model." -> "language_model.model."
   std::vector<std::pair<std::string, std::string>> in_prefixes;  // checkpoint_in's pairs, for the inverse
   std::vector<std::pair<std::string, std::string>> towers;       // checkpoint prefix, what it is
-  std::vector<std::shared_ptr<re2::RE2>> own;  // the wrapper's own "tensors": never prefixed
+  std::shared_ptr<const TemplatePatterns> own;  // the wrapper's own "tensors": never prefixed
 };
 
 struct Architecture {
@@ -128,9 +129,9 @@ struct Architecture {
   std::string notes;
   Json raw;  // the entry as written
 
-  // Compiled forms (built when the registry loads).
-  std::shared_ptr<re2::RE2::Set> tensor_set;
-  std::vector<std::shared_ptr<re2::RE2>> tensor_res;   // same order as tensors
+  // Compiled forms: the templates on first use (mapping/template_patterns.h), the rest when
+  // the registry loads.
+  std::shared_ptr<const TemplatePatterns> tensor_patterns;  // same order as tensors
   std::vector<std::shared_ptr<re2::RE2>> expert_res;   // per ExpertSpec: per-expert or fused pattern
 
   // Index of the template that matches a checkpoint name, if any (quant companions included:
@@ -151,8 +152,10 @@ class ArchRegistry {
   // Parses entries; used by tests with hand-made entries. Each item: (file name, JSON text);
   // items "_blocks.json" and "_blocks_<group>.json" hold the parameter model's shared blocks
   // (mapping/param_model.h), merged, and are not entries.
+  // Every pattern is compiled here unless `compile_on_use` (the embedded registry, whose
+  // entries the registry tests compile: mapping/template_patterns.h says why).
   static ArchRegistry from_entries(const std::vector<std::pair<std::string, std::string>>& entries,
-                                   bool lenient = false);
+                                   bool lenient = false, bool compile_on_use = false);
 
   const std::vector<Architecture>& all() const { return archs_; }
   // The engine families no entry covers, with the reason (the item "_missing.json").

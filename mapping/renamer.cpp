@@ -69,8 +69,7 @@ std::string Renamer::checkpoint_name(std::string_view name) const {
     if (auto r = renumber(name, arch_->mtp->to, arch_->mtp->from, -*mtp_first_); r && layer_index(name) >= *mtp_first_) return *r;
   }
   if (arch_ && arch_->composite) {
-    for (const auto& re : arch_->composite->own)
-      if (re2::RE2::FullMatch(re2::StringPiece(name.data(), name.size()), *re)) return std::string(name);
+    if (arch_->composite->own && arch_->composite->own->matches(name)) return std::string(name);
     for (const auto& [from, to] : arch_->composite->in_prefixes)
       if (name.starts_with(to)) return from + std::string(name.substr(to.size()));
   }

@@ -23,8 +23,7 @@ const std::pair<std::string, std::string>* prefix_of(const CompositeSpec& c, std
 }
 
 bool wrapper_own(const CompositeSpec& c, std::string_view name) {
-  return std::any_of(c.own.begin(), c.own.end(),
-                     [&](const auto& re) { return re2::RE2::FullMatch(re2::StringPiece(name.data(), name.size()), *re); });
+  return c.own && c.own->matches(name);
 }
 
 std::string json_kind(const Json& j) {

@@ -85,7 +85,13 @@ class Scanner {
 
   // Checks a scale's shape against the one expected; a squeezed or flattened scale with the
   // right element count is accepted with a warning, anything else refused.
-  bool scale_fits(QuantTensor& q, const TensorInfo& scale, const std::vector<uint64_t>& want, const std::string& hint = {}) {
+  bool scale_fits(QuantTensor& q, const TensorInfo& scale, const std::vector<uint64_t>& want) {
+    return scale_fits(q, scale, want, [] { return std::string(); });
+  }
+  // hint() adds to the refusal; called only when the scale does not fit (a formatted string
+  // per weight was a tenth of the scan's time).
+  template <typename Hint>
+  bool scale_fits(QuantTensor& q, const TensorInfo& scale, const std::vector<uint64_t>& want, Hint&& hint) {
     if (scale.shape == want) return true;
     bool same_count = product(scale.shape) == product(want);
     if (same_count && scale.shape.size() == 1) {
@@ -101,7 +107,7 @@ class Scanner {
     std::string why = same_count ? "has the right element count but an ambiguous layout" : "does not fit";
     err("E-SCALE-SHAPE",
         fmt::format("scale {} {} {} weight {} {}: expected {}{}", scale.name, shape_string(scale.shape), why, q.weight->name,
-                    shape_string(q.weight->shape), shape_string(want), hint),
+                    shape_string(q.weight->shape), shape_string(want), hint()),
         scale);
     return false;
   }
@@ -121,7 +127,10 @@ class Scanner {
 
   void take(QuantTensor q) {
     use(q.weight);
-    for (auto* c : companions(q)) use(c);
+    // The companions without the vector companions() builds: one per weight adds up.
+    for (const TensorInfo* t : {q.scale, q.scale2, q.zero, q.g_idx, q.shape_tensor})
+      if (t) use(t);
+    for (const TensorInfo* t : q.dropped) use(t);
     out_.tensors.push_back(std::move(q));
   }
 
@@ -149,7 +158,7 @@ class Scanner {
     uint64_t out = want[want.size() - 2], in = want.back();
     want[want.size() - 2] = ceil_div(out, b0);
     want.back() = ceil_div(in, b1);
-    if (scale_fits(q, scale, want, block_hint(scale, out, in))) take(std::move(q));
+    if (scale_fits(q, scale, want, [&] { return block_hint(scale, out, in); })) take(std::move(q));
   }
 
   void per_tensor_fp8(const TensorInfo& w, const TensorInfo& scale, std::string_view stem) {

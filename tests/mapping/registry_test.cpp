@@ -21,6 +21,13 @@ TEST(Registry, EveryEmbeddedEntryLoads) {
     EXPECT_FALSE(a.title.empty()) << a.name;
     EXPECT_TRUE(a.source == "transformers" || a.source == "vllm") << a.name;
     EXPECT_FALSE(a.tensors.empty()) << a.name << " lists no tensor families";
+    // The embedded registry compiles templates on first use: here every entry's must compile.
+    ASSERT_NE(a.tensor_patterns, nullptr) << a.name;
+    EXPECT_EQ(a.tensor_patterns->size(), a.tensors.size()) << a.name;
+    EXPECT_NO_THROW(a.tensor_patterns->compile()) << a.name;
+    if (a.composite && a.composite->own) {
+      EXPECT_NO_THROW(a.composite->own->compile()) << a.name;
+    }
   }
 }
 
