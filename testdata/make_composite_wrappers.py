@@ -52,8 +52,10 @@ under the wrapper's names). The language-model tensors keep the saved fixture's 
   the towers thinker.audio_tower.* and thinker.visual.*, and talker.* / code2wav.* (which
   vLLM's thinker class skips); text config at thinker_config.text_config (model_type
   qwen3_omni_moe_text, num_experts as the release spells it). Tower, talker and code2wav names
-  from the release's index (thinker.audio_tower.conv2d1.bias and thinker.lm_head.weight also in
-  vLLM's thinker tests; module names of transformers' modeling_qwen3_omni_moe.py).
+  from the release's model.safetensors.index.json (thinker.audio_tower.*, thinker.visual.*,
+  talker.model.*, talker.code_predictor.*, code2wav.*); the prefixes are those vLLM's
+  qwen3_omni_moe_thinker.py maps (thinker.model., thinker.lm_head., thinker.) and skips
+  (talker., code2wav.).
 """
 import copy
 import json
