@@ -93,7 +93,9 @@ int run_archs(const std::string& name, bool missing, const Context& ctx) {
     row("source", a.source);
     row("MoE layers", a.moe_layers.rule);
     row("experts", layout_of(a));
-    for (const auto& e : a.experts) row("expert path", e.path);
+    for (const auto& e : a.experts)
+      row("expert path", e.path + (e.ids_first ? " ids " + e.ids_first->text() + " .. + " + e.ids_count->text() + " -> " + e.engine_path
+                                                 : std::string()));
     std::string stacked;
     for (const auto& s : a.stacked)
       stacked += (stacked.empty() ? "" : ", ") + s.shard + "->" + s.param + "[" + s.id + "]" + (s.when ? " if " + s.when->text() : "");

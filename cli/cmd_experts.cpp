@@ -155,6 +155,12 @@ void print_experts_text(const Context& ctx, const ExpertsReport& r) {
   out += fmt::format("{} {}: {} routed experts ({}), {} redundant, {} physical; checkpoint names {}/{}/{}\n",
                      styled(ctx, "architecture", Style::kBold), r.arch.name, r.count.n, r.count.from, r.redundant,
                      r.count.n + r.redundant, r.spec.gate, r.spec.up, r.spec.down);
+  // Id groups (ERNIE-4.5-VL): the engine applies this mapping within each group, after moving
+  // the group's checkpoint indices to its own module and numbering them from 0.
+  for (const auto& e : r.arch.experts)
+    if (e.ids_first)
+      out += fmt::format("  group {}: checkpoint experts from {} ({} of them), ids from 0\n", e.engine_path, e.ids_first->text(),
+                         e.ids_count->text());
   if (r.plan) out += placement_text(ctx, *r.plan);
   if (r.megamoe) {
     std::string why;

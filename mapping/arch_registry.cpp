@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include "loader/error.h"
 #include "mapping/arch_data.h"
@@ -232,6 +233,26 @@ ExpertSpec read_expert(const Json& e, const std::string& file) {
   if (auto sh = e.find("shared"); sh != e.end()) {
     if (!sh->is_boolean()) bad(file, "experts 'shared' must be true or false");
     s.shared = sh->get<bool>();
+  }
+  if (auto ids = e.find("ids"); ids != e.end()) {
+    if (s.layout != ExpertSpec::Layout::kPerExpert) bad(file, "experts 'ids' needs the per_expert layout");
+    if (!ids->is_object()) bad(file, "experts 'ids' must be {\"first\": expr, \"count\": expr}");
+    auto expr = [&](const char* key) {
+      auto it = ids->find(key);
+      if (it == ids->end() || !(it->is_string() || it->is_number_integer()))
+        bad(file, std::string("experts 'ids' needs '") + key + "' (an expression or a number)");
+      try {
+        return std::make_shared<const Expr>(Expr::parse(it->is_string() ? it->get<std::string>() : it->dump()));
+      } catch (const std::invalid_argument& err) {
+        bad(file, std::string("experts 'ids.") + key + "': " + err.what());
+      }
+    };
+    s.ids_first = expr("first");
+    s.ids_count = expr("count");
+    // A group of one expert list has no layout of its own to convert to (transformers' fused
+    // tensors hold each group apart): the item is left as it is.
+    if (e.contains("convert")) bad(file, "experts with 'ids' cannot have 'convert'");
+    return s;
   }
   read_expert_convert(e, file, s);
   return s;

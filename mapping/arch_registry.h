@@ -63,6 +63,11 @@ struct ExpertSpec {
   // Shared experts stored in an expert layout (Inkling's fused shared_experts): mapped like
   // routed ones but not counted against the routed-expert count.
   bool shared = false;
+  // "ids": the checkpoint numbers one expert list from first to first + count - 1 that the
+  // engine splits into groups (ERNIE-4.5-VL: experts 0..E-1 are text experts, E..2E-1 vision
+  // experts, each group its own FusedMoE numbered from 0). Expressions of the parameter model;
+  // absent: every index, the id as written.
+  std::shared_ptr<const Expr> ids_first, ids_count;
   std::optional<ExpertConvert> convert;  // absent: this item's layout cannot be converted
 };
 

@@ -48,8 +48,18 @@ std::span<const std::string> default_aliases(ConfigField f) { return defaults()[
 ConfigView::ConfigView(const Json& config, std::span<const std::vector<std::string>> aliases, std::string section)
     : root_(&config), text_(&config) {
   if (!section.empty()) {
-    if (auto it = config.find(section); it != config.end() && it->is_object()) {
-      text_ = &*it;
+    // A nested section is a dotted path (Qwen3-Omni: thinker_config.text_config).
+    const Json* cur = &config;
+    for (size_t start = 0; cur && start <= section.size();) {
+      size_t dot = section.find('.', start);
+      std::string key = section.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      auto it = cur->is_object() ? cur->find(key) : cur->end();
+      cur = it != cur->end() && it->is_object() ? &*it : nullptr;
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    if (cur) {
+      text_ = cur;
       section_ = section;
     }
   } else {

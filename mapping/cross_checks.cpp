@@ -73,10 +73,13 @@ class CrossChecker {
   }
 
   void check_expert_weight(const PlanEntry& e, const TensorInfo* t) {
-    auto& seen = per_proj_[{e.layer, e.shard_id}];
+    // Id groups (ERNIE-4.5-VL's text and vision experts) are compared within their own group
+    // (engine parameter) only, and have widths of their own: the config's single
+    // moe_intermediate_size does not say theirs.
+    auto& seen = per_proj_[{e.layer, e.grouped ? e.param + " " + e.shard_id : e.shard_id}];
     if (!seen.first) {
       seen.first = t;
-      check_expert_shape(e, *t);
+      if (!e.grouped) check_expert_shape(e, *t);
     } else if (!seen.reported && (t->dtype != seen.first->dtype || t->shape != seen.first->shape)) {
       seen.reported = true;
       f_.push_back(error("E-EXPERT-INCONSISTENT",

@@ -61,6 +61,9 @@ class LayoutPlanner {
   ExpertLayoutPlan run(ExpertTarget target) {
     for (const auto& spec : arch_.experts) {
       const bool want_per = target == ExpertTarget::kPerExpert || (target == ExpertTarget::kEngine && spec.layout == ExpertSpec::Layout::kPerExpert);
+      // Per-expert with no other layout (an id group of one expert list, ERNIE-4.5-VL's): as it
+      // is for per-expert and engine; fusing finds its tensors unplaced and refuses them.
+      if (!spec.convert && spec.layout == ExpertSpec::Layout::kPerExpert) continue;
       if (!spec.convert) {
         // fused already, and the only layout known for these experts (unless an alternative
         // spec of the same path converts them)
@@ -85,6 +88,14 @@ class LayoutPlanner {
     for (const auto& o : arch_.experts)
       if (&o != &spec && o.path == spec.path && pred(o)) return true;
     return false;
+  }
+
+  // Under one of a composite's tower prefixes: copied as it is (Qwen3-Omni's talker has
+  // per-expert experts of its own, which the engine's thinker class does not load).
+  bool in_tower(const std::string& name) const {
+    if (!arch_.composite) return false;
+    return std::any_of(arch_.composite->towers.begin(), arch_.composite->towers.end(),
+                       [&](const auto& t) { return name.starts_with(t.first); });
   }
 
   // A composite wrapper's checkpoint names, in its text entry's names (the registry's
@@ -120,7 +131,7 @@ class LayoutPlanner {
   void refuse_unplaced_per_expert() const {
     static const re2::RE2 per(R"(.*\.experts\.\d+\..+)");
     for (size_t i = 0; i < tensors_.size(); ++i)
-      if (!consumed_[i] && re2::RE2::FullMatch(names_[i], per))
+      if (!consumed_[i] && !in_tower(tensors_[i].name) && re2::RE2::FullMatch(names_[i], per))
         fail(Errc::kUnsupported, tensors_[i],
              fmt::format("is a per-expert tensor under names no fused layout of {} describes: it cannot be fused", arch_.name));
   }

@@ -1,6 +1,7 @@
 #include "mapping/moe_layers.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "loader/error.h"
@@ -27,6 +28,21 @@ struct Reader {
     if (!i) throw Error(Errc::kConfigInvalid, label, "'" + key + "' is " + v->type_name() + ", expected an integer");
     *explain += (explain->empty() ? "" : ", ") + key + "=" + std::to_string(*i);
     return *i;
+  }
+  // One bound, or a per-modality list of them (ERNIE-4.5-VL's [text, vision]): the widest,
+  // as vLLM's Ernie4_5_VLMoeDecoderLayer takes min(start) and max(end).
+  int64_t bound(const std::string& key, int64_t dflt, bool widest_high) const {
+    const Json* v = cfg.find(key);
+    if (!v || !v->is_array()) return integer(key, dflt);
+    std::optional<int64_t> out;
+    for (const auto& e : *v) {
+      if (!e.is_number_integer()) throw Error(Errc::kConfigInvalid, label, "'" + key + "' holds a non-integer");
+      int64_t x = e.get<int64_t>();
+      out = !out ? x : (widest_high ? std::max(*out, x) : std::min(*out, x));
+    }
+    if (!out) return dflt;
+    *explain += (explain->empty() ? "" : ", ") + key + "=" + v->dump() + " (" + (widest_high ? "max " : "min ") + std::to_string(*out) + ")";
+    return *out;
   }
   std::set<int64_t> int_list(const std::string& key) const {
     std::set<int64_t> out;
@@ -207,8 +223,8 @@ class LayerRule {
     add_if([&](int64_t i) { return set.count(i) > 0; });
   }
   void window() {
-    int64_t start = rd_.integer(arg(r_, "start", "moe_layer_start_index"), 0);
-    int64_t end = rd_.integer(arg(r_, "end", "moe_layer_end_index"), n_ - 1);
+    int64_t start = rd_.bound(arg(r_, "start", "moe_layer_start_index"), 0, false);
+    int64_t end = rd_.bound(arg(r_, "end", "moe_layer_end_index"), n_ - 1, true);
     int64_t interval = rd_.integer(arg(r_, "interval", "moe_layer_interval"), 1);
     if (interval <= 0) not_positive("interval", "moe_layer_interval");
     add_if([&](int64_t i) { return i >= start && i <= end && (i + 1) % interval == 0; });

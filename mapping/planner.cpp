@@ -124,6 +124,7 @@ class Planner {
   MapPlan run() {
     read_config();
     select_stacked();
+    resolve_id_groups();
     Renamer renamer(&arch_, opt_.user_rules, config_, opt_.config_label);
     renamer_ = &renamer;
     plan_.expert_dtype = renamer.expert_dtype();
@@ -207,6 +208,26 @@ class Planner {
       if (!s.when || eval_param_expr(*s.when, arch_.params, v).truthy()) stacked_.push_back(&s);
   }
 
+  // Each "ids" item's [first, first + count) under this config (against an empty one without
+  // config.json, which leaves them undefined: such an item then takes no tensor).
+  void resolve_id_groups() {
+    const Json empty = Json::object();
+    std::optional<ConfigView> none;
+    if (!view_) none.emplace(empty);
+    const ConfigView& v = view_ ? *view_ : *none;
+    groups_.assign(arch_.experts.size(), std::nullopt);
+    for (size_t si = 0; si < arch_.experts.size(); ++si) {
+      const ExpertSpec& spec = arch_.experts[si];
+      if (!spec.ids_first) continue;
+      auto first = eval_param_expr(*spec.ids_first, arch_.params, v).as_int();
+      auto count = eval_param_expr(*spec.ids_count, arch_.params, v).as_int();
+      if (first && count && *first >= 0 && *count > 0 && *count <= (1 << 20)) groups_[si] = std::make_pair(*first, *count);
+      else
+        plan_.notes.push_back("experts " + spec.engine_path + ": ids first '" + spec.ids_first->text() + "', count '" +
+                              spec.ids_count->text() + "' are undefined for this config: its experts are not mapped");
+    }
+  }
+
   void note_what_is_not_checked() {
     if (!view_) {
       plan_.notes.push_back("no config.json: expert and layer completeness not checked");
@@ -262,7 +283,7 @@ class Planner {
       plan_.unmapped.push_back(t.name);
       return;
     }
-    if (expert_beyond_config(r.e)) return;
+    if (!r.e.grouped && expert_beyond_config(r.e)) return;
     // Only tensors the architecture knows count as filling a parameter.
     if (r.fill_expert) expert_filled_.push_back(r.expert_key);
     if (r.fill_fused) fused_present_.emplace_back(r.fused_spec, r.e.layer, std::string(r.fused_name));
@@ -340,11 +361,14 @@ class Planner {
   void per_expert(const ExpertSpec& spec, const ExpertMatcher& m, size_t si, int64_t L, Resolved& r) const {
     PlanEntry& e = r.e;
     std::string_view proj = group(sub_, m.proj), rest = group(sub_, m.rest), prefix = group(sub_, m.prefix);
+    // An id group lives under its own engine module (ERNIE-4.5-VL's text_experts / vision_experts).
+    std::string grouped_prefix;
+    if (groups_[si]) prefix = grouped_prefix = expand_template(spec.engine_path, L);
     bool down = proj == spec.down;
     std::string_view mid = down ? ".w2_" : ".w13_";
     e.param.reserve(prefix.size() + mid.size() + rest.size());
     e.param.append(prefix).append(mid).append(rest);
-    e.expert_id = to_int64(group(sub_, m.E));
+    e.expert_id = to_int64(group(sub_, m.E)) - (groups_[si] ? groups_[si]->first : 0);
     e.shard_id = down ? "w2" : (proj == spec.gate ? "w1" : "w3");
     e.kind = "expert";
     if (rest == "weight" || rest == "weight_packed" || rest == "qweight") {
@@ -372,6 +396,12 @@ class Planner {
       const ExpertSpec& spec = arch_.experts[si];
       const ExpertMatcher& m = matchers_[si];
       if (!match_expert(m, n1, sub_)) continue;
+      if (spec.ids_first) {  // an id group takes only its own checkpoint indices
+        if (!groups_[si]) continue;
+        const int64_t x = to_int64(group(sub_, m.E));
+        if (x < groups_[si]->first || x >= groups_[si]->first + groups_[si]->second) continue;
+        r.e.grouped = true;
+      }
       std::string_view gl = group(sub_, m.L);
       const int64_t L = !gl.empty() ? to_int64(gl) : r.e.layer;
       r.e.layer = L;
@@ -404,6 +434,12 @@ class Planner {
   }
 
   void unfilled_per_expert(const ExpertSpec& spec, size_t si, int64_t L, int64_t n) {
+    int64_t first = 0;
+    if (spec.ids_first) {
+      if (!groups_[si]) return;  // resolve_id_groups said why
+      first = groups_[si]->first;
+      n = groups_[si]->second;
+    }
     struct P {
       const std::string* name;
       const char* shard;
@@ -412,10 +448,11 @@ class Planner {
     };
     const P projs[] = {{&spec.gate, "w1", "w13_weight", 0}, {&spec.up, "w3", "w13_weight", 1}, {&spec.down, "w2", "w2_weight", 2}};
     const std::string path = expand_template(spec.path, L);
+    const std::string engine = spec.ids_first ? expand_template(spec.engine_path, L) : path;
     for (int64_t x = 0; x < n; ++x) {
       for (const auto& p : projs) {
         if (p.name->empty() || filled(si, L, x, p.key)) continue;
-        plan_.unfilled.push_back({path + "." + p.param, x, p.shard, "", path + "." + std::to_string(x) + "." + *p.name + ".weight",
+        plan_.unfilled.push_back({engine + "." + p.param, x, p.shard, "", path + "." + std::to_string(first + x) + "." + *p.name + ".weight",
                                   "MoE layer " + std::to_string(L) + " has no such expert weight", L});
       }
     }
@@ -449,7 +486,8 @@ class Planner {
     const std::string& path = arch_.experts[si].path;
     size_t first = si, used = SIZE_MAX;
     for (size_t sj = 0; sj < arch_.experts.size(); ++sj) {
-      if (arch_.experts[sj].path != path) continue;
+      // Id groups of one path are different experts, not alternative layouts.
+      if (arch_.experts[sj].path != path || arch_.experts[sj].ids_first || arch_.experts[si].ids_first) continue;
       first = std::min(first, sj);
       if (used == SIZE_MAX && spec_present(sj, L)) used = sj;
     }
@@ -553,6 +591,7 @@ class Planner {
   MapPlan plan_;
   std::vector<ExpertMatcher> matchers_;
   std::vector<const StackedParam*> stacked_;  // the stacked mappings this config selects
+  std::vector<std::optional<std::pair<int64_t, int64_t>>> groups_;  // per experts item: its "ids" [first, first + count)
   std::vector<re2::StringPiece> sub_;
   std::string name_buf_, n1_buf_, probe_;
   std::vector<std::string> user_names_;  // parallel to plan_.entries: the name after the user's rules

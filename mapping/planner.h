@@ -42,6 +42,7 @@ struct PlanEntry {
   int64_t layer = -1;
   bool mtp = false;      // a multi-token-prediction layer (index >= num_layers, or "mtp.")
   bool shared = false;   // a shared expert in an expert layout (ExpertSpec::shared): not routed
+  bool grouped = false;  // from an experts item with "ids": one group of the layer's expert list, its own width
 };
 
 struct UnfilledEntry {

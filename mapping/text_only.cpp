@@ -125,6 +125,13 @@ WrapperChoice find_wrapper(const Architecture& arch, const ArchRegistry& registr
 
 Extraction text_only(const WrapperChoice& choice, const Json& config, const std::vector<std::string>& names, std::string_view config_label) {
   WrapperChoice w = choice;
+  // A language model no class loads alone (ERNIE-4.5-VL's, built only inside its wrapper)
+  // would be written under a config.json no engine accepts.
+  if (w.text->hf_architectures.empty())
+    throw Error(Errc::kUnsupported, std::string(config_label),
+                "--text-only: " + w.wrapper->name + "'s language model (" + w.text->name +
+                    ") has no class of its own to load it: serve the checkpoint with " +
+                    (w.wrapper->hf_architectures.empty() ? w.wrapper->name : w.wrapper->hf_architectures.front()));
   // Relabelled as the text class but still holding the wrapper's text sub-config: promote it.
   const std::string section = w.wrapper->config_section.empty() ? "text_config" : w.wrapper->config_section;
   if (w.config_is_text && config.is_object() && config.contains(section) && config[section].is_object()) w.config_is_text = false;

@@ -3,6 +3,8 @@
 could not build, in the reference environment, with transformers' own classes.
 
     python3 testdata/generate_composite.py OUTDIR [MODEL_TYPE...]
+    (e.g. OUTDIR ernie4_5_vl_moe qwen3_omni_moe ernie4_5_vl_moe_text: the two wrappers whose
+    main fixtures testdata/make_composite_wrappers.py synthesizes, and ERNIE's text model)
 
 For each composite MoE model type transformers 5 knows (its MoE keys only under text_config):
 OUTDIR/composite/<type>/ is the full checkpoint from save_pretrained (towers included) and
@@ -37,7 +39,9 @@ VISION_TINY = {"depth": 1, "num_hidden_layers": 1, "num_layers": 1, "hidden_size
                "out_hidden_size": 64, "projection_dim": 64, "text_hidden_size": 64, "output_dim": 64,
                "fullatt_block_indexes": [0], "deepstack_visual_indexes": [0], "vision_output_dim": 64,
                "projector_hidden_size": 64, "d_model": 32, "encoder_layers": 1, "encoder_attention_heads": 2,
-               "encoder_ffn_dim": 64, "num_mel_bins": 16, "vocab_size": 128}
+               "encoder_ffn_dim": 64, "num_mel_bins": 16, "vocab_size": 128,
+               # Qwen3-Omni's audio convs (480 channels by default) made the thinker 4.47M parameters.
+               "downsample_hidden_size": 16}
 # Text families generate.py could not build, with the overrides that make them tiny.
 TEXT_RETRY = {
     "lfm2_moe": [{"layer_types": ["conv", "full_attention"], "num_dense_layers": 1},
@@ -52,7 +56,22 @@ TEXT_RETRY = {
               "ffn_config": {"moe_num_experts": 4, "moe_top_k": 2, "ffn_hidden_size": 32}}],
     "step3p5": [{}],
     "zaya": [{"num_experts_per_tok": 1}],
+    # Ernie4_5_VLMoeTextConfig types moe_intermediate_size as list[int] ([text, vision]); an int
+    # failed validation. mrope_section must fit head_dim / 2 (16 / 2 here; the default
+    # [22, 22, 20] left the rotary table empty).
+    "ernie4_5_vl_moe_text": [{"moe_intermediate_size": [32, 16],
+                              "rope_parameters": {"rope_type": "default", "rope_theta": 500000.0, "mrope_section": [3, 3, 2]}}],
 }
+# Wrappers no auto class maps, built by their own class first (Qwen3OmniMoeTextConfig has no
+# causal-LM class; the whole model is Qwen3OmniMoeForConditionalGeneration).
+WRAPPER_CLASS = {"qwen3_omni_moe": "Qwen3OmniMoeForConditionalGeneration",
+                 "ernie4_5_vl_moe": "Ernie4_5_VLMoeForConditionalGeneration"}
+# Per wrapper, the top-level settings tried in order: Qwen3-Omni with its talker and code2wav
+# (the release holds them; vLLM's thinker class skips them), then the thinker alone.
+COMPOSITE_TRIES = {"qwen3_omni_moe": [{"enable_audio_output": True}, {"enable_audio_output": False}]}
+# Text sub-configs whose mrope_section (summing to head_dim / 2 at full size) is scaled to the
+# tiny head_dim.
+FIT_MROPE = {"ernie4_5_vl_moe_text", "qwen3_omni_moe_text"}
 REPORT = {"composite": {}, "text": {}, "errors": {}}
 
 
@@ -68,16 +87,19 @@ def largest(model, n=6):
     return sorted(((p.numel(), name) for name, p in model.named_parameters()), reverse=True)[:n]
 
 
+class Direct:
+    """A model class used as an auto class is (from_config)."""
+
+    def __init__(self, cls):
+        self.cls, self.__name__ = cls, cls.__name__
+
+    def from_config(self, c, dtype):
+        return self.cls._from_config(c, dtype=dtype)
+
+
 def direct_classes(cfg):
     """transformers' own wrapper classes for a config no auto class maps (Qwen3-Omni, say)."""
     import transformers
-
-    class Direct:
-        def __init__(self, cls):
-            self.cls, self.__name__ = cls, cls.__name__
-
-        def from_config(self, c, dtype):
-            return self.cls._from_config(c, dtype=dtype)
 
     out = []
     for name in sorted(dir(transformers)):
@@ -133,8 +155,29 @@ def fit_text(default, sub):
         sub["num_key_value_heads"] = sub.get("num_attention_heads", 4)
     if "index_kpool" in default and "index_topk" in sub:
         sub["index_topk"] = default["index_kpool"]
+    if default.get("model_type") in FIT_MROPE:
+        fit_mrope(sub)
     sub.update(g.PER_TYPE.get(default.get("model_type", ""), {}))
     sub.update({k: v for k, v in TEXT_RETRY.get(default.get("model_type", ""), [{}])[0].items() if k in default})
+
+
+def fit_mrope(sub):
+    """mrope_section scaled to the tiny head_dim / 2, in proportion, each part at least 1. ERNIE's
+    rotary falls back to [22, 22, 20] when rope_parameters has none, so it is written out."""
+    half = (sub.get("head_dim") or sub.get("hidden_size", 64) // sub.get("num_attention_heads", 4)) // 2
+    if sub.get("model_type") == "ernie4_5_vl_moe_text":
+        rp = sub.get("rope_parameters") if isinstance(sub.get("rope_parameters"), dict) else {}
+        sub["rope_parameters"] = {"rope_type": "default", "rope_theta": 500000.0, **rp,
+                                  "mrope_section": rp.get("mrope_section", [22, 22, 20])}
+    for key in ("rope_parameters", "rope_scaling"):
+        rp = sub.get(key)
+        if not isinstance(rp, dict) or not isinstance(rp.get("mrope_section"), list):
+            continue
+        sec = rp["mrope_section"]
+        total = sum(sec) or 1
+        new = [max(1, half * x // total) for x in sec]
+        new[-1] += half - sum(new)  # h and w parts stay equal (ERNIE pre-rotates them as pairs)
+        sub[key] = dict(rp, mrope_section=new)
 
 
 def is_moe(d):
@@ -166,7 +209,7 @@ def fit_layers(sub):
         sub["per_layer_config"] = {}
 
 
-def composite_config(mt):
+def composite_config(mt, extra=None):
     from transformers import CONFIG_MAPPING
     cls = CONFIG_MAPPING[mt]
     default = cls().to_dict()
@@ -174,8 +217,7 @@ def composite_config(mt):
     for k, v in default.items():
         if isinstance(v, dict) and ("model_type" in v or k.endswith("_config")):
             kw[k] = shrink_tree(v, k in TEXT_KEYS or (is_moe(v) and k not in ("talker_config", "thinker_config")))
-    if mt == "qwen3_omni_moe":
-        kw["enable_audio_output"] = False  # the thinker alone, as vLLM's thinker class loads it
+    kw.update(extra or {})
     return cls(**kw)
 
 
@@ -242,10 +284,21 @@ def part_composite(out, only):
         torch.manual_seed(0)
         d = os.path.join(root, mt)
         autos = (AutoModelForImageTextToText, AutoModelForCausalLM, AutoModel)
+        if mt in WRAPPER_CLASS:
+            import transformers
+            autos = (Direct(getattr(transformers, WRAPPER_CLASS[mt])),) + autos
         cfg = None
         try:
-            cfg = composite_config(mt)
-            model, auto = build(autos, cfg, PARAM_LIMIT)
+            errs = []
+            for extra in COMPOSITE_TRIES.get(mt, [{}]):
+                try:
+                    cfg = composite_config(mt, extra)
+                    model, auto = build(autos, cfg, PARAM_LIMIT)
+                    break
+                except Exception as e:  # noqa: BLE001
+                    errs.append(f"{extra}: {type(e).__name__}: {e}"[:1500])
+            else:
+                raise RuntimeError(" || ".join(errs))
             n = sum(p.numel() for p in model.parameters())
             model.save_pretrained(d)
             prefixes = lm_prefixes(model)

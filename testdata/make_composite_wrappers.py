@@ -35,6 +35,27 @@ under the wrapper's names). The language-model tensors keep the saved fixture's 
   router.per_expert_scale), the dense MLP every layer also runs, the extra feed-forward norms
   and layer_scalar; towers model.vision_tower.* and model.embed_vision.*; tied embeddings (no
   lm_head). Synthesized from the names (the transformers gemma4_text fixture is pending).
+- ernie4_5_vl_moe: ERNIE-4.5-VL MoE (baidu/ERNIE-4.5-VL-28B-A3B-PT,
+  Ernie4_5_VLMoeForConditionalGeneration, remote code, model_type ernie4_5_moe_vl, one flat
+  config with [text, vision] lists). Language model at model.* (no lm_head: tied embeddings):
+  one expert list per MoE layer, model.layers.N.mlp.experts.E.{gate,up,down}_proj.weight, the
+  text experts first (E < moe_num_experts[0], moe_intermediate_size[0] wide), then the vision
+  experts (moe_intermediate_size[1] wide); routers mlp.gate.weight and mlp.gate.weight_1
+  ([hidden, experts], as load_weights transposes them), mlp.moe_statics.e_score_correction_bias
+  [2, experts], mlp.shared_experts.*, a dense layer 0. Towers vision_model.* and
+  model.resampler_model.*. Names from vLLM's ernie45_vl_moe.py / ernie45_vl.py (load_weights,
+  module names) and transformers' conversion_mapping.py entry ernie4_5_vl_moe (the release's
+  names on its source side); config keys those vLLM reads. Synthesized from the names.
+- qwen3_omni_moe: Qwen3-Omni-MoE (Qwen/Qwen3-Omni-30B-A3B-Instruct,
+  Qwen3OmniMoeForConditionalGeneration): the transformers-saved qwen3_moe under thinker.*
+  (thinker.model.*, thinker.lm_head.weight; per-expert experts as the release stores them),
+  the towers thinker.audio_tower.* and thinker.visual.*, and talker.* / code2wav.* (which
+  vLLM's thinker class skips); text config at thinker_config.text_config (model_type
+  qwen3_omni_moe_text, num_experts as the release spells it). Tower, talker and code2wav names
+  from the release's model.safetensors.index.json (thinker.audio_tower.*, thinker.visual.*,
+  talker.model.*, talker.code_predictor.*, code2wav.*); the prefixes are those vLLM's
+  qwen3_omni_moe_thinker.py maps (thinker.model., thinker.lm_head., thinker.) and skips
+  (talker., code2wav.).
 """
 import copy
 import json
@@ -334,6 +355,170 @@ def gemma4(out):
     save_pair(out, "gemma4", config, lm, towers, seed=16)
 
 
+def ernie4_5_vl_moe(out):
+    # Layer 0 dense, layers 1-2 MoE (start [1, 1]; ends past the last layer, as the release's
+    # [29, 28] for 28 layers); 4 text + 4 vision experts.
+    H, V, I, heads, kv, hd, L = 64, 128, 96, 4, 2, 16, 3
+    E, TI, VI, shared = 4, 32, 16, 2
+    vis, pix = 16, 16
+    config = {"architectures": ["Ernie4_5_VLMoeForConditionalGeneration"], "model_type": "ernie4_5_moe_vl",
+              "hidden_size": H, "intermediate_size": I, "hidden_act": "silu", "num_hidden_layers": L,
+              "num_attention_heads": heads, "num_key_value_heads": kv, "vocab_size": V, "max_position_embeddings": 256,
+              "rms_norm_eps": 1e-5, "rope_theta": 500000, "freq_allocation": 4, "use_bias": False,
+              "tie_word_embeddings": True, "moe_num_experts": [E, E], "moe_intermediate_size": [TI, VI], "moe_k": 2,
+              "moe_layer_start_index": [1, 1], "moe_layer_end_index": [L + 1, L], "moe_layer_interval": 1,
+              "moe_num_shared_experts": shared, "im_patch_id": 100295, "pixel_hidden_size": pix,
+              "spatial_conv_size": 2, "temporal_conv_size": 2, "pad_token_id": 0, "torch_dtype": "bfloat16",
+              "vision_config": {"depth": 1, "embed_dim": vis, "hidden_size": vis, "num_heads": 2, "mlp_ratio": 4,
+                                "patch_size": 2, "spatial_merge_size": 2, "in_channels": 3, "hidden_act": "quick_gelu"}}
+    lm, put = synth(18)
+    put("model.embed_tokens.weight", [V, H])
+    put("model.norm.weight", [H])
+    for n in range(L):
+        p = f"model.layers.{n}."
+        put(p + "input_layernorm.weight", [H])
+        put(p + "post_attention_layernorm.weight", [H])
+        put(p + "self_attn.q_proj.weight", [heads * hd, H])
+        put(p + "self_attn.k_proj.weight", [kv * hd, H])
+        put(p + "self_attn.v_proj.weight", [kv * hd, H])
+        put(p + "self_attn.o_proj.weight", [H, heads * hd])
+        if n == 0:
+            put(p + "mlp.gate_proj.weight", [I, H])
+            put(p + "mlp.up_proj.weight", [I, H])
+            put(p + "mlp.down_proj.weight", [H, I])
+            continue
+        put(p + "mlp.gate.weight", [H, E], "F32")
+        put(p + "mlp.gate.weight_1", [H, E], "F32")
+        put(p + "mlp.moe_statics.e_score_correction_bias", [2, E], "F32")
+        for e in range(2 * E):
+            w = TI if e < E else VI
+            put(p + f"mlp.experts.{e}.gate_proj.weight", [w, H])
+            put(p + f"mlp.experts.{e}.up_proj.weight", [w, H])
+            put(p + f"mlp.experts.{e}.down_proj.weight", [H, w])
+        put(p + "mlp.shared_experts.gate_proj.weight", [TI * shared, H])
+        put(p + "mlp.shared_experts.up_proj.weight", [TI * shared, H])
+        put(p + "mlp.shared_experts.down_proj.weight", [H, TI * shared])
+    sd = pix * 4  # the resampler's spatial_dim: pixel_hidden_size * spatial_conv_size ** 2
+    towers = [("vision_model.patch_embed.proj.weight", "BF16", [vis, 3 * 2 * 2]),
+              ("vision_model.blocks.0.norm1.weight", "BF16", [vis]),
+              ("vision_model.blocks.0.norm1.bias", "BF16", [vis]),
+              ("vision_model.blocks.0.norm2.weight", "BF16", [vis]),
+              ("vision_model.blocks.0.norm2.bias", "BF16", [vis]),
+              ("vision_model.blocks.0.attn.qkv.weight", "BF16", [3 * vis, vis]),
+              ("vision_model.blocks.0.attn.qkv.bias", "BF16", [3 * vis]),
+              ("vision_model.blocks.0.attn.proj.weight", "BF16", [vis, vis]),
+              ("vision_model.blocks.0.attn.proj.bias", "BF16", [vis]),
+              ("vision_model.blocks.0.mlp.fc1.weight", "BF16", [4 * vis, vis]),
+              ("vision_model.blocks.0.mlp.fc1.bias", "BF16", [4 * vis]),
+              ("vision_model.blocks.0.mlp.fc2.weight", "BF16", [vis, 4 * vis]),
+              ("vision_model.blocks.0.mlp.fc2.bias", "BF16", [vis]),
+              ("vision_model.ln.weight", "BF16", [vis]),
+              ("vision_model.ln.bias", "BF16", [vis]),
+              ("model.resampler_model.spatial_linear.0.weight", "BF16", [sd, sd]),
+              ("model.resampler_model.spatial_linear.0.bias", "BF16", [sd]),
+              ("model.resampler_model.spatial_linear.2.weight", "BF16", [sd, sd]),
+              ("model.resampler_model.spatial_linear.2.bias", "BF16", [sd]),
+              ("model.resampler_model.spatial_linear.3.weight", "BF16", [sd]),
+              ("model.resampler_model.spatial_linear.3.bias", "BF16", [sd]),
+              ("model.resampler_model.temporal_linear.0.weight", "BF16", [sd, 2 * sd]),
+              ("model.resampler_model.temporal_linear.0.bias", "BF16", [sd]),
+              ("model.resampler_model.temporal_linear.2.weight", "BF16", [sd, sd]),
+              ("model.resampler_model.temporal_linear.2.bias", "BF16", [sd]),
+              ("model.resampler_model.temporal_linear.3.weight", "BF16", [sd]),
+              ("model.resampler_model.temporal_linear.3.bias", "BF16", [sd]),
+              ("model.resampler_model.mlp.weight", "BF16", [H, sd]),
+              ("model.resampler_model.mlp.bias", "BF16", [H]),
+              ("model.resampler_model.after_norm.weight", "BF16", [H])]
+    save_pair(out, "ernie4_5_vl_moe", config, lm, towers, seed=19)
+
+
+def qwen3_omni_moe(out):
+    text_cfg, ts = read_fixture("qwen3_moe")
+    lm = {"thinker." + k: v for k, v in ts.items()}  # model.* -> thinker.model.*, lm_head -> thinker.lm_head
+    text = {k: v for k, v in text_cfg.items() if k not in ("architectures", "transformers_version")}
+    text["model_type"] = "qwen3_omni_moe_text"
+    text["num_experts"] = text.pop("num_local_experts")  # the release's spelling
+    H, V, a, v, c = text_cfg["hidden_size"], text_cfg["vocab_size"], 32, 16, 8
+    config = {"architectures": ["Qwen3OmniMoeForConditionalGeneration"], "model_type": "qwen3_omni_moe",
+              "enable_audio_output": True, "transformers_version": text_cfg.get("transformers_version"),
+              "thinker_config": {"model_type": "qwen3_omni_moe_thinker", "audio_token_id": 151675,
+                                 "image_token_id": 151655, "video_token_id": 151656, "position_id_per_seconds": 13,
+                                 "text_config": text,
+                                 "audio_config": {"model_type": "qwen3_omni_moe_audio_encoder", "d_model": a, "encoder_layers": 1,
+                                                  "encoder_attention_heads": 2, "encoder_ffn_dim": 64, "num_mel_bins": 16,
+                                                  "downsample_hidden_size": c, "output_dim": H},
+                                 "vision_config": {"model_type": "qwen3_omni_moe_vision_encoder", "depth": 1, "hidden_size": v,
+                                                   "intermediate_size": 32, "num_heads": 2, "in_channels": 3, "patch_size": 2,
+                                                   "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": H,
+                                                   "deepstack_visual_indexes": [0]}},
+              "talker_config": {"model_type": "qwen3_omni_moe_talker",
+                                "text_config": {"model_type": "qwen3_omni_moe_talker_text", "hidden_size": 32, "num_hidden_layers": 1,
+                                                "num_experts": 2, "moe_intermediate_size": 16, "shared_expert_intermediate_size": 16}},
+              "code2wav_config": {"model_type": "qwen3_omni_moe_code2wav", "hidden_size": 16, "num_hidden_layers": 1}}
+    t = 32
+    towers = [("thinker.audio_tower.conv2d1.weight", "BF16", [c, 1, 3, 3]),
+              ("thinker.audio_tower.conv2d1.bias", "BF16", [c]),
+              ("thinker.audio_tower.conv2d2.weight", "BF16", [c, c, 3, 3]),
+              ("thinker.audio_tower.conv2d2.bias", "BF16", [c]),
+              ("thinker.audio_tower.conv2d3.weight", "BF16", [c, c, 3, 3]),
+              ("thinker.audio_tower.conv2d3.bias", "BF16", [c]),
+              ("thinker.audio_tower.conv_out.weight", "BF16", [a, 2 * c]),
+              ("thinker.audio_tower.layers.0.self_attn.q_proj.weight", "BF16", [a, a]),
+              ("thinker.audio_tower.layers.0.self_attn.q_proj.bias", "BF16", [a]),
+              ("thinker.audio_tower.layers.0.self_attn.out_proj.weight", "BF16", [a, a]),
+              ("thinker.audio_tower.layers.0.self_attn_layer_norm.weight", "BF16", [a]),
+              ("thinker.audio_tower.layers.0.fc1.weight", "BF16", [64, a]),
+              ("thinker.audio_tower.layers.0.fc2.weight", "BF16", [a, 64]),
+              ("thinker.audio_tower.layers.0.final_layer_norm.weight", "BF16", [a]),
+              ("thinker.audio_tower.ln_post.weight", "BF16", [a]),
+              ("thinker.audio_tower.proj1.weight", "BF16", [a, a]),
+              ("thinker.audio_tower.proj2.weight", "BF16", [H, a]),
+              ("thinker.visual.patch_embed.proj.weight", "BF16", [v, 3, 2, 2, 2]),
+              ("thinker.visual.patch_embed.proj.bias", "BF16", [v]),
+              ("thinker.visual.pos_embed.weight", "BF16", [16, v]),
+              ("thinker.visual.blocks.0.norm1.weight", "BF16", [v]),
+              ("thinker.visual.blocks.0.attn.qkv.weight", "BF16", [3 * v, v]),
+              ("thinker.visual.blocks.0.attn.proj.weight", "BF16", [v, v]),
+              ("thinker.visual.blocks.0.mlp.linear_fc1.weight", "BF16", [32, v]),
+              ("thinker.visual.blocks.0.mlp.linear_fc2.weight", "BF16", [v, 32]),
+              ("thinker.visual.merger.ln_q.weight", "BF16", [v]),
+              ("thinker.visual.merger.mlp.0.weight", "BF16", [4 * v, 4 * v]),
+              ("thinker.visual.merger.mlp.2.weight", "BF16", [H, 4 * v]),
+              ("thinker.visual.merger_list.0.ln_q.weight", "BF16", [4 * v]),
+              ("thinker.visual.merger_list.0.mlp.0.weight", "BF16", [4 * v, 4 * v]),
+              ("thinker.visual.merger_list.0.mlp.2.weight", "BF16", [H, 4 * v]),
+              ("talker.text_projection.linear_fc1.weight", "BF16", [H, H]),
+              ("talker.text_projection.linear_fc2.weight", "BF16", [t, H]),
+              ("talker.hidden_projection.linear_fc1.weight", "BF16", [H, H]),
+              ("talker.hidden_projection.linear_fc2.weight", "BF16", [t, H]),
+              ("talker.model.codec_embedding.weight", "BF16", [64, t]),
+              ("talker.model.layers.0.input_layernorm.weight", "BF16", [t]),
+              ("talker.model.layers.0.self_attn.q_proj.weight", "BF16", [t, t]),
+              ("talker.model.layers.0.self_attn.q_norm.weight", "BF16", [16]),
+              ("talker.model.layers.0.mlp.gate.weight", "BF16", [2, t]),
+              ("talker.model.layers.0.mlp.experts.0.gate_proj.weight", "BF16", [16, t]),
+              ("talker.model.layers.0.mlp.experts.0.up_proj.weight", "BF16", [16, t]),
+              ("talker.model.layers.0.mlp.experts.0.down_proj.weight", "BF16", [t, 16]),
+              ("talker.model.layers.0.mlp.experts.1.gate_proj.weight", "BF16", [16, t]),
+              ("talker.model.layers.0.mlp.experts.1.up_proj.weight", "BF16", [16, t]),
+              ("talker.model.layers.0.mlp.experts.1.down_proj.weight", "BF16", [t, 16]),
+              ("talker.model.layers.0.mlp.shared_expert.gate_proj.weight", "BF16", [16, t]),
+              ("talker.model.layers.0.mlp.shared_expert_gate.weight", "BF16", [1, t]),
+              ("talker.model.norm.weight", "BF16", [t]),
+              ("talker.codec_head.weight", "BF16", [64, t]),
+              ("talker.code_predictor.model.codec_embedding.0.weight", "BF16", [64, t]),
+              ("talker.code_predictor.model.layers.0.self_attn.q_proj.weight", "BF16", [t, t]),
+              ("talker.code_predictor.model.norm.weight", "BF16", [t]),
+              ("talker.code_predictor.lm_head.0.weight", "BF16", [64, t]),
+              ("code2wav.code_embedding.weight", "BF16", [64, 16]),
+              ("code2wav.pre_transformer.layers.0.self_attn.q_proj.weight", "BF16", [16, 16]),
+              ("code2wav.pre_transformer.layers.0.mlp_layer_scale.scale", "BF16", [16]),
+              ("code2wav.pre_transformer.norm.weight", "BF16", [16]),
+              ("code2wav.upsample.0.0.conv.weight", "BF16", [16, 16, 2]),
+              ("code2wav.decoder.0.conv.weight", "BF16", [16, 16, 7])]
+    save_pair(out, "qwen3_omni_moe", config, lm, towers, seed=20)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "composite")
     glm4v_moe(out)
@@ -341,6 +526,8 @@ def main():
     kimi_vl(out)
     deepseek_ocr2(out)
     gemma4(out)
+    ernie4_5_vl_moe(out)
+    qwen3_omni_moe(out)
 
 
 if __name__ == "__main__":

@@ -115,7 +115,16 @@ TEST(MoeLayers, BadValuesAreConfigErrorsNamingTheKey) {
   EXPECT_THROW(layers(R"({"rule":"list","key":"moe_layers_enum"})", R"({"moe_layers_enum": "1,-2"})", 4), Error);
   EXPECT_THROW(layers(R"({"rule":"list","key":"moe_layers_enum"})", R"({"moe_layers_enum": "1,x"})", 4), Error);
   EXPECT_THROW(layers(R"({"rule":"list","key":"moe_layers_enum"})", R"({"moe_layers_enum": "99999999999999999999"})", 4), Error);
-  EXPECT_THROW(layers(R"({"rule":"window"})", R"({"moe_layer_start_index": [1, 2]})", 4), Error);
+  EXPECT_THROW(layers(R"({"rule":"window"})", R"({"moe_layer_start_index": [1, "x"]})", 4), Error);
+}
+
+// ERNIE-4.5-VL gives the window's bounds per modality, [text, vision]: a layer holds experts when
+// it is in either, min(start) .. max(end), as vLLM's Ernie4_5_VLMoeDecoderLayer decides.
+TEST(MoeLayers, WindowBoundsGivenAsListsTakeTheWidest) {
+  EXPECT_EQ(layers(R"({"rule":"window"})", R"({"moe_layer_start_index": [2, 1], "moe_layer_end_index": [2, 3]})", 5),
+            (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(layers(R"({"rule":"window"})", R"({"moe_layer_start_index": [1, 1], "moe_layer_end_index": [29, 28]})", 3),
+            (std::vector<int64_t>{1, 2}));
 }
 
 }  // namespace
