@@ -767,6 +767,42 @@ HWY_INLINE void GroupTable(float z, float s, void* table) {
   Store<kOut>(df, hn::Mul(hn::Sub(hn::Iota(df, 0.0f), hn::Set(df, z)), hn::Set(df, s)), table, 0, false);
 }
 
+// The same table in a register (16-bit formats in the low 16 lanes): built in memory, a
+// 256-bit store read back by a 512-bit load could not be forwarded and stalled every group.
+template <int kOut>
+HWY_INLINE __m512i GroupTableReg(float z, float s) {
+  const DF df;
+  const DU du;
+  const VF v = hn::Mul(hn::Sub(hn::Iota(df, 0.0f), hn::Set(df, z)), hn::Set(df, s));
+  if constexpr (kOut == kF32) {
+    return _mm512_castps_si512(v.raw);
+  } else if constexpr (kOut == kBF16) {  // Store<kBF16>'s rounding, NaN made canonical likewise
+    const VU r = FixNaNHi(v, RoundBf16Hi(hn::BitCast(du, v)));
+    return _mm512_zextsi256_si512(_mm512_cvtepi32_epi16(_mm512_srli_epi32(r.raw, 16)));
+  } else {
+    alignas(64) uint16_t t16[32] = {};
+    GroupTable<kOut>(z, s, t16);
+    return _mm512_load_si512(t16);
+  }
+}
+
+// Two groups' tables as bfloat16 in one register: g0's in lanes 0..15, g1's in 16..31. Both
+// rounded at once by the packed rounding, or (a NaN among them) one at a time as above.
+HWY_INLINE __m512i TablePairBf16(float z0, float s0, float z1, float s1) {
+  const DF df;
+  const VF iota = hn::Iota(df, 0.0f);
+  const VF v0 = hn::Mul(hn::Sub(iota, hn::Set(df, z0)), hn::Set(df, s0));
+  const VF v1 = hn::Mul(hn::Sub(iota, hn::Set(df, z1)), hn::Set(df, s1));
+  if (HWY_LIKELY(hn::AllFalse(df, hn::Or(hn::IsNaN(v0), hn::IsNaN(v1)))))
+    return RoundPackBf16<false>(_mm512_castps_si512(v0.raw), _mm512_castps_si512(v1.raw), _mm512_load_si512(kOddIdx), _mm512_load_si512(kEvenIdx));
+  return _mm512_inserti64x4(GroupTableReg<kBF16>(z0, s0), _mm512_castsi512_si256(GroupTableReg<kBF16>(z1, s1)), 1);
+}
+
+// Elements [i, i + group) of one group (group a multiple of 32), table t in lanes 0..15.
+HWY_INLINE void Int4GroupBf16(const uint8_t* bytes, uint16_t* dst, uint64_t i, uint64_t group, __m512i t) {
+  for (const uint64_t end = i + group; i < end; i += 32) _mm512_storeu_si512(dst + i, _mm512_permutexvar_epi16(Nibbles32x16(bytes + i / 2), t));
+}
+
 // Activation order: every group's table (groups x 16 entries, widened to 32 bits) and one
 // gather per 16 elements, at index g_idx * 16 + code.
 template <int kOut>
@@ -807,23 +843,30 @@ bool Int4Row(const IntRowJob& j) {
     return true;
   }
   const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
-  alignas(64) uint16_t t16[32] = {};
-  alignas(64) float t32[16];
-  for (uint64_t i = 0, g = 0; i < j.n; ++g) {
-    const uint64_t end = std::min(j.n, i + j.group);
-    const float z = j.zeros[g], s = j.scales[g];
+  const uint64_t n = j.n, group = j.group;
+  const float *zeros = j.zeros, *scales = j.scales;
+  void* const dst = j.dst;  // locals: the stores below could alias j, so j's fields would be reloaded
+  uint64_t i = 0, g = 0;
+  if constexpr (kOut == kBF16) {  // two groups' tables built at once
+    if (group % 32 == 0)
+      for (; i + 2 * group <= n; i += 2 * group, g += 2) {
+        const __m512i t = TablePairBf16(zeros[g], scales[g], zeros[g + 1], scales[g + 1]);
+        Int4GroupBf16(bytes, static_cast<uint16_t*>(dst), i, group, t);
+        Int4GroupBf16(bytes, static_cast<uint16_t*>(dst), i + group, group, _mm512_shuffle_i64x2(t, t, 0xEE));
+      }
+  }
+  for (; i < n; ++g) {
+    const uint64_t end = std::min(n, i + group);
+    const float z = zeros[g], s = scales[g];
     if constexpr (kOut == kF32) {
-      GroupTable<kOut>(z, s, t32);
-      const __m512i tv = _mm512_load_si512(t32);
-      for (; i + 16 <= end; i += 16)
-        _mm512_storeu_si512(static_cast<float*>(j.dst) + i, _mm512_permutexvar_epi32(Nibbles16x32(bytes + i / 2), tv));
+      const __m512i tv = GroupTableReg<kOut>(z, s);
+      for (; i + 16 <= end; i += 16) _mm512_storeu_si512(static_cast<float*>(dst) + i, _mm512_permutexvar_epi32(Nibbles16x32(bytes + i / 2), tv));
     } else {
-      GroupTable<kOut>(z, s, t16);
-      const __m512i tv = _mm512_load_si512(t16);
+      const __m512i tv = GroupTableReg<kOut>(z, s);
       for (; i + 32 <= end; i += 32)
-        _mm512_storeu_si512(static_cast<uint16_t*>(j.dst) + i, _mm512_permutexvar_epi16(Nibbles32x16(bytes + i / 2), tv));
+        _mm512_storeu_si512(static_cast<uint16_t*>(dst) + i, _mm512_permutexvar_epi16(Nibbles32x16(bytes + i / 2), tv));
     }
-    for (; i < end; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - z) * s, j.dst, i);
+    for (; i < end; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - z) * s, dst, i);
   }
   return true;
 }
