@@ -111,13 +111,32 @@ class IntRows {
   void fill_params(uint64_t b0, uint64_t rows) {
     params_first_ = b0;
     zeros_.resize(rows * groups_);
-    for (uint64_t r = 0; r < rows; ++r) row_zeros(b0 + r, zeros_.data() + r * groups_);
+    if (!block_zeros_int4(b0, rows))
+      for (uint64_t r = 0; r < rows; ++r) row_zeros(b0 + r, zeros_.data() + r * groups_);
     if (q_.scheme == Scheme::kIntPacked) return decode_scales(*q_.scale, in_.scale, b0 * groups_, rows * groups_, scales_);
     scales_.resize(rows * groups_);
     for (uint64_t g = 0; g < groups_; ++g) {
       decode_scales(*q_.scale, in_.scale, g * out_rows_ + b0, rows, run_);
       for (uint64_t r = 0; r < rows; ++r) scales_[r * groups_ + g] = run_[r];
     }
+  }
+
+  // GPTQ's and AWQ's 4-bit zeros of a block, a group at a time: the group's words for these
+  // rows are consecutive, so the int4 row kernel decodes them (code + 1 for GPTQ v1: code
+  // minus a zero of -1, times 1, exact), then each row takes its own (AWQ: in nibble order).
+  bool block_zeros_int4(uint64_t b0, uint64_t rows) {
+    if (q_.scheme == Scheme::kIntPacked || q_.bits != 4 || rows % 8 != 0) return false;
+    const bool gptq = q_.scheme == Scheme::kGptq;
+    const uint64_t zrow = gptq ? q_.zero->shape[1] : out_rows_ / 8;  // words per group
+    const float zero = gptq ? -1.0f : 0.0f, one = 1.0f;
+    zwords_.assign(rows / 8 + kIntRowPad, 0);
+    run_.resize(rows);
+    for (uint64_t g = 0; g < groups_; ++g) {
+      std::memcpy(zwords_.data(), in_.zero.data() + 4 * (g * zrow + b0 / 8), rows / 2);
+      run_int_row({zwords_.data(), 4, rows, &zero, &one, rows, Fmt::kF32, run_.data()});
+      for (uint64_t r = 0; r < rows; ++r) zeros_[r * groups_ + g] = run_[gptq ? r : (r & ~uint64_t{7}) | kAwqNibble[r % 8]];
+    }
+    return true;
   }
 
   void row_zeros(uint64_t n, float* zeros) const {
@@ -142,7 +161,7 @@ class IntRows {
   IntRowJob job_;
   uint64_t block_first_ = UINT64_MAX;   // the first row fill_block unpacked into buf_
   uint64_t params_first_ = UINT64_MAX;  // the first row fill_params decoded
-  std::vector<uint32_t> g_idx_, buf_;
+  std::vector<uint32_t> g_idx_, buf_, zwords_;
   std::vector<float> zeros_, scales_, run_;
 };
 
