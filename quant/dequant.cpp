@@ -2,6 +2,7 @@
 
 #include "quant/layouts.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -30,8 +31,41 @@ void decode_scales(const TensorInfo& t, std::span<const std::byte> bytes, uint64
     for (uint64_t k = 0; k < count; ++k) out[k] = table[b[k]];
     return;
   }
+  if (f == Fmt::kF16 || f == Fmt::kBF16 || f == Fmt::kF32) {  // 16/32-bit scales: the row kernel, a vector at a time
+    RowJob job;
+    job.in = f;
+    job.src = bytes.data() + first * static_cast<uint64_t>(fmt_bits(f)) / 8;
+    job.n = count;
+    job.out = Fmt::kF32;
+    job.dst = out.data();
+    run_row(job);
+    return;
+  }
   for (uint64_t k = 0; k < count; ++k) out[k] = decode_at(f, bytes.data(), first + k);
 }
+
+namespace {
+
+// The same, each scale then multiplied by or divided by `global` in float32 (NVFP4's two-level
+// scales), through the row kernel: decode and operation at vector speed, where a scalar
+// division per block scale cost a third of the NVFP4 dequantization.
+void decode_scales_with(const TensorInfo& t, std::span<const std::byte> bytes, uint64_t first, uint64_t count, ScaleOp op, float global,
+                        std::vector<float>& out) {
+  const Fmt f = scale_fmt(t.dtype);
+  out.resize(count);
+  RowJob job;
+  job.in = f;
+  job.src = bytes.data() + first * static_cast<uint64_t>(fmt_bits(f)) / 8;  // E2M1 scales do not exist
+  job.n = count;
+  job.op = op;
+  job.scales = &global;
+  job.group = std::max<uint64_t>(count, 1);
+  job.out = Fmt::kF32;
+  job.dst = out.data();
+  run_row(job);
+}
+
+}  // namespace
 
 namespace {
 
@@ -85,12 +119,13 @@ class RowDequantizer {
     const uint64_t groups = ceil_div(d_.in, q_.block_cols);
     float global = 1.0f;
     if (q_.scale2) global = decode_at(*fmt_of(q_.scale2->dtype), in_.scale2.data(), 0);
+    const ScaleOp op = q_.scheme == Scheme::kNvfp4 ? ScaleOp::kMultiply : q_.scheme == Scheme::kNvfp4Ct ? ScaleOp::kDivide : ScaleOp::kNone;
     for (uint64_t r = r0_; r < r1_; ++r) {
-      decode_scales(*q_.scale, in_.scale, r * groups, groups, scales_);
-      if (q_.scheme == Scheme::kNvfp4)
-        for (float& s : scales_) s = s * global;
-      if (q_.scheme == Scheme::kNvfp4Ct)
-        for (float& s : scales_) s = s / global;
+      if (op == ScaleOp::kNone) {
+        decode_scales(*q_.scale, in_.scale, r * groups, groups, scales_);
+      } else {
+        decode_scales_with(*q_.scale, in_.scale, r * groups, groups, op, global, scales_);
+      }
       dequantize_row(in_.weight.data() + r * (d_.in / 2), d_.in, q_.block_cols, dst_ + (r - r0_) * out_row_bytes_);
     }
   }

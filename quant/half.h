@@ -20,10 +20,13 @@ inline uint16_t f32_to_bf16(float x) {
 
 inline constexpr MiniFloat kF16{5, 10, 15, Specials::kIeee};
 
+// By fields rather than minifloat_decode: scale tensors are float16 and decoded one by one, and
+// ldexp made that a library call per scale. Subnormals are man x 2^-24, exact in float32.
 inline float f16_to_f32(uint16_t h) {
-  if ((h & 0x7C00u) == 0x7C00u && (h & 0x3FFu) != 0)  // NaN: keep sign and payload
-    return std::bit_cast<float>((static_cast<uint32_t>(h & 0x8000u) << 16) | 0x7F800000u | ((h & 0x3FFu) << 13));
-  return minifloat_decode(kF16, h);
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu;
+  if (exp == 0x1F) return std::bit_cast<float>(sign | 0x7F800000u | (man << 13));  // Inf; NaN keeps sign and payload
+  if (exp == 0) return std::bit_cast<float>(sign | std::bit_cast<uint32_t>(static_cast<float>(man) * 0x1p-24f));
+  return std::bit_cast<float>(sign | ((exp + 112) << 23) | (man << 13));
 }
 
 inline uint16_t f32_to_f16(float x) {

@@ -50,10 +50,10 @@ class IntRows {
     for (uint64_t n = r0; n < r1; ++n) {
       job_.padded = true;
       job_.words = row_words(n);
-      row_zeros(n);
-      row_scales(n);
-      job_.zeros = zeros_.data();
-      job_.scales = scales_.data();
+      const uint64_t b0 = n / kRowBlock * kRowBlock;
+      if (params_first_ != b0) fill_params(b0, std::min(kRowBlock, out_rows_ - b0));
+      job_.zeros = zeros_.data() + (n - b0) * groups_;
+      job_.scales = scales_.data() + (n - b0) * groups_;
       job_.group = q_.block_cols;
       job_.g_idx = g_idx_.empty() ? nullptr : g_idx_.data();  // activation order: each column's own group
       job_.dst = dst + (n - r0) * row_bytes_;
@@ -96,7 +96,9 @@ class IntRows {
 
   void fill_block(uint64_t b0, uint64_t rows) {
     const uint64_t stride = row_words_ + kIntRowPad;
-    buf_.assign(kRowBlock * stride, 0);
+    // Zeroed once: later blocks overwrite every word the kernel reads (stale bits past a row's
+    // last element, or in the padding, are never used).
+    if (buf_.size() != kRowBlock * stride) buf_.assign(kRowBlock * stride, 0);
     block_first_ = b0;
     const void* w = in_.weight.data();
     if (q_.scheme == Scheme::kGptq) return gather_int_columns(w, row_words_, out_rows_, b0, rows, buf_.data(), stride);  // [in/p, out]
@@ -104,8 +106,40 @@ class IntRows {
     transpose_awq_words(w, in_cols_, out_rows_ / 8, b0 / 8, rows / 8, kAwqNibble, buf_.data(), stride);
   }
 
-  void row_zeros(uint64_t n) {
-    zeros_.resize(groups_);
+  // Zeros and scales of rows [b0, b0 + rows), row by row (groups_ each): scales decoded a
+  // block at a time (GPTQ's and AWQ's [groups, out] a run of rows per group), not one by one.
+  void fill_params(uint64_t b0, uint64_t rows) {
+    params_first_ = b0;
+    zeros_.resize(rows * groups_);
+    if (!block_zeros_int4(b0, rows))
+      for (uint64_t r = 0; r < rows; ++r) row_zeros(b0 + r, zeros_.data() + r * groups_);
+    if (q_.scheme == Scheme::kIntPacked) return decode_scales(*q_.scale, in_.scale, b0 * groups_, rows * groups_, scales_);
+    scales_.resize(rows * groups_);
+    for (uint64_t g = 0; g < groups_; ++g) {
+      decode_scales(*q_.scale, in_.scale, g * out_rows_ + b0, rows, run_);
+      for (uint64_t r = 0; r < rows; ++r) scales_[r * groups_ + g] = run_[r];
+    }
+  }
+
+  // GPTQ's and AWQ's 4-bit zeros of a block, a group at a time: the group's words for these
+  // rows are consecutive, so the int4 row kernel decodes them (code + 1 for GPTQ v1: code
+  // minus a zero of -1, times 1, exact), then each row takes its own (AWQ: in nibble order).
+  bool block_zeros_int4(uint64_t b0, uint64_t rows) {
+    if (q_.scheme == Scheme::kIntPacked || q_.bits != 4 || rows % 8 != 0) return false;
+    const bool gptq = q_.scheme == Scheme::kGptq;
+    const uint64_t zrow = gptq ? q_.zero->shape[1] : out_rows_ / 8;  // words per group
+    const float zero = gptq ? -1.0f : 0.0f, one = 1.0f;
+    zwords_.assign(rows / 8 + kIntRowPad, 0);
+    run_.resize(rows);
+    for (uint64_t g = 0; g < groups_; ++g) {
+      std::memcpy(zwords_.data(), in_.zero.data() + 4 * (g * zrow + b0 / 8), rows / 2);
+      run_int_row({zwords_.data(), 4, rows, &zero, &one, rows, Fmt::kF32, run_.data()});
+      for (uint64_t r = 0; r < rows; ++r) zeros_[r * groups_ + g] = run_[gptq ? r : (r & ~uint64_t{7}) | kAwqNibble[r % 8]];
+    }
+    return true;
+  }
+
+  void row_zeros(uint64_t n, float* zeros) const {
     for (uint64_t g = 0; g < groups_; ++g) {
       uint32_t z;
       if (q_.scheme == Scheme::kIntPacked) {  // [ceil(out/p), groups], packed along out; absent: symmetric
@@ -115,15 +149,8 @@ class IntRows {
       } else {
         z = (word_at(in_.zero, g * (out_rows_ / 8) + n / 8) >> (4 * kAwqNibble[n % 8])) & 0xFu;
       }
-      zeros_[g] = static_cast<float>(z);
+      zeros[g] = static_cast<float>(z);
     }
-  }
-
-  void row_scales(uint64_t n) {
-    if (q_.scheme == Scheme::kIntPacked) return decode_scales(*q_.scale, in_.scale, n * groups_, groups_, scales_);
-    scales_.resize(groups_);  // GPTQ and AWQ: [groups, out]
-    const Fmt f = *fmt_of(q_.scale->dtype);
-    for (uint64_t g = 0; g < groups_; ++g) scales_[g] = decode_at(f, in_.scale.data(), g * out_rows_ + n);
   }
 
   const QuantTensor& q_;
@@ -132,9 +159,10 @@ class IntRows {
   const uint32_t mask_;
   const uint64_t groups_, row_words_, row_bytes_;
   IntRowJob job_;
-  uint64_t block_first_ = UINT64_MAX;  // the first row fill_block unpacked into buf_
-  std::vector<uint32_t> g_idx_, buf_;
-  std::vector<float> zeros_, scales_;
+  uint64_t block_first_ = UINT64_MAX;   // the first row fill_block unpacked into buf_
+  uint64_t params_first_ = UINT64_MAX;  // the first row fill_params decoded
+  std::vector<uint32_t> g_idx_, buf_, zwords_;
+  std::vector<float> zeros_, scales_, run_;
 };
 
 }  // namespace

@@ -767,6 +767,42 @@ HWY_INLINE void GroupTable(float z, float s, void* table) {
   Store<kOut>(df, hn::Mul(hn::Sub(hn::Iota(df, 0.0f), hn::Set(df, z)), hn::Set(df, s)), table, 0, false);
 }
 
+// The same table in a register (16-bit formats in the low 16 lanes): built in memory, a
+// 256-bit store read back by a 512-bit load could not be forwarded and stalled every group.
+template <int kOut>
+HWY_INLINE __m512i GroupTableReg(float z, float s) {
+  const DF df;
+  const DU du;
+  const VF v = hn::Mul(hn::Sub(hn::Iota(df, 0.0f), hn::Set(df, z)), hn::Set(df, s));
+  if constexpr (kOut == kF32) {
+    return _mm512_castps_si512(v.raw);
+  } else if constexpr (kOut == kBF16) {  // Store<kBF16>'s rounding, NaN made canonical likewise
+    const VU r = FixNaNHi(v, RoundBf16Hi(hn::BitCast(du, v)));
+    return _mm512_zextsi256_si512(_mm512_cvtepi32_epi16(_mm512_srli_epi32(r.raw, 16)));
+  } else {
+    alignas(64) uint16_t t16[32] = {};
+    GroupTable<kOut>(z, s, t16);
+    return _mm512_load_si512(t16);
+  }
+}
+
+// Two groups' tables as bfloat16 in one register: g0's in lanes 0..15, g1's in 16..31. Both
+// rounded at once by the packed rounding, or (a NaN among them) one at a time as above.
+HWY_INLINE __m512i TablePairBf16(float z0, float s0, float z1, float s1) {
+  const DF df;
+  const VF iota = hn::Iota(df, 0.0f);
+  const VF v0 = hn::Mul(hn::Sub(iota, hn::Set(df, z0)), hn::Set(df, s0));
+  const VF v1 = hn::Mul(hn::Sub(iota, hn::Set(df, z1)), hn::Set(df, s1));
+  if (HWY_LIKELY(hn::AllFalse(df, hn::Or(hn::IsNaN(v0), hn::IsNaN(v1)))))
+    return RoundPackBf16<false>(_mm512_castps_si512(v0.raw), _mm512_castps_si512(v1.raw), _mm512_load_si512(kOddIdx), _mm512_load_si512(kEvenIdx));
+  return _mm512_inserti64x4(GroupTableReg<kBF16>(z0, s0), _mm512_castsi512_si256(GroupTableReg<kBF16>(z1, s1)), 1);
+}
+
+// Elements [i, i + group) of one group (group a multiple of 32), table t in lanes 0..15.
+HWY_INLINE void Int4GroupBf16(const uint8_t* bytes, uint16_t* dst, uint64_t i, uint64_t group, __m512i t) {
+  for (const uint64_t end = i + group; i < end; i += 32) _mm512_storeu_si512(dst + i, _mm512_permutexvar_epi16(Nibbles32x16(bytes + i / 2), t));
+}
+
 // Activation order: every group's table (groups x 16 entries, widened to 32 bits) and one
 // gather per 16 elements, at index g_idx * 16 + code.
 template <int kOut>
@@ -797,39 +833,150 @@ void Int4ActOrderRow(const IntRowJob& j) {
   for (; i < j.n; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - j.zeros[j.g_idx[i]]) * j.scales[j.g_idx[i]], j.dst, i);
 }
 
+// Table entry idx (group idx >> 4, code idx & 15) of kRegs registers of two groups each: one
+// two-register permute per 64 entries, then blends on index bits 6 and 7.
+template <int kRegs>
+HWY_INLINE __m512i LookupBf16(const __m512i* t, __m512i idx) {
+  if constexpr (kRegs == 1) {
+    return _mm512_permutexvar_epi16(idx, t[0]);
+  } else if constexpr (kRegs == 2) {
+    return _mm512_permutex2var_epi16(t[0], idx, t[1]);
+  } else {  // written out: a loop here was left rolled, its vectors spilled to the stack
+    const __mmask32 b6 = _mm512_test_epi16_mask(idx, _mm512_set1_epi16(0x40));
+    __m512i v = _mm512_mask_blend_epi16(b6, _mm512_permutex2var_epi16(t[0], idx, t[1]), _mm512_permutex2var_epi16(t[2], idx, t[3]));
+    if constexpr (kRegs == 8) {
+      const __m512i w = _mm512_mask_blend_epi16(b6, _mm512_permutex2var_epi16(t[4], idx, t[5]), _mm512_permutex2var_epi16(t[6], idx, t[7]));
+      v = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(idx, _mm512_set1_epi16(0x80)), v, w);
+    }
+    return v;
+  }
+}
+
+// Activation order into bfloat16 with at most 16 groups: every group's table held in
+// registers, each element picked from them by g_idx * 16 + code, instead of a gather from
+// memory per 16 elements.
+template <int kRegs>
+void Int4ActOrderBf16(const IntRowJob& j) {
+  __m512i t[kRegs];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRegs; ++r) {  // groups past the last: zeros, never looked up (unrolled: t stays in registers)
+    const uint64_t g = 2 * static_cast<uint64_t>(r);
+    const auto z = [&](uint64_t k) { return k < j.groups ? j.zeros[k] : 0.0f; };
+    const auto s = [&](uint64_t k) { return k < j.groups ? j.scales[k] : 0.0f; };
+    t[r] = TablePairBf16(z(g), s(g), z(g + 1), s(g + 1));
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
+  const uint32_t* g_idx = j.g_idx;
+  auto* dst = static_cast<uint16_t*>(j.dst);
+  const uint64_t n = j.n;
+  const __m512i even = _mm512_load_si512(kEvenIdx);
+  uint64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    // The low halves of 32 group indices (each below 16) into 16-bit lanes.
+    const __m512i g = _mm512_permutex2var_epi16(_mm512_loadu_si512(g_idx + i), even, _mm512_loadu_si512(g_idx + i + 16));
+    const __m512i idx = _mm512_or_si512(_mm512_slli_epi16(g, 4), Nibbles32x16(bytes + i / 2));
+    _mm512_storeu_si512(dst + i, LookupBf16<kRegs>(t, idx));
+  }
+  for (; i < n; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - j.zeros[g_idx[i]]) * j.scales[g_idx[i]], dst, i);
+}
+
 // Returns false where the table path does not apply (the caller takes the general one).
 template <int kOut>
 bool Int4Row(const IntRowJob& j) {
   if (j.bits != 4 || j.group % 2 != 0) return false;
   if (j.g_idx) {
     if (j.groups == 0) return false;
+    if constexpr (kOut == kBF16) {
+      if (j.groups <= 16) {
+        if (j.groups <= 2) Int4ActOrderBf16<1>(j);
+        else if (j.groups <= 4) Int4ActOrderBf16<2>(j);
+        else if (j.groups <= 8) Int4ActOrderBf16<4>(j);
+        else Int4ActOrderBf16<8>(j);
+        return true;
+      }
+    }
     Int4ActOrderRow<kOut>(j);
     return true;
   }
   const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
-  alignas(64) uint16_t t16[32] = {};
-  alignas(64) float t32[16];
-  for (uint64_t i = 0, g = 0; i < j.n; ++g) {
-    const uint64_t end = std::min(j.n, i + j.group);
-    const float z = j.zeros[g], s = j.scales[g];
+  const uint64_t n = j.n, group = j.group;
+  const float *zeros = j.zeros, *scales = j.scales;
+  void* const dst = j.dst;  // locals: the stores below could alias j, so j's fields would be reloaded
+  uint64_t i = 0, g = 0;
+  if constexpr (kOut == kBF16) {  // two groups' tables built at once
+    if (group % 32 == 0)
+      for (; i + 2 * group <= n; i += 2 * group, g += 2) {
+        const __m512i t = TablePairBf16(zeros[g], scales[g], zeros[g + 1], scales[g + 1]);
+        Int4GroupBf16(bytes, static_cast<uint16_t*>(dst), i, group, t);
+        Int4GroupBf16(bytes, static_cast<uint16_t*>(dst), i + group, group, _mm512_shuffle_i64x2(t, t, 0xEE));
+      }
+  }
+  for (; i < n; ++g) {
+    const uint64_t end = std::min(n, i + group);
+    const float z = zeros[g], s = scales[g];
     if constexpr (kOut == kF32) {
-      GroupTable<kOut>(z, s, t32);
-      const __m512i tv = _mm512_load_si512(t32);
-      for (; i + 16 <= end; i += 16)
-        _mm512_storeu_si512(static_cast<float*>(j.dst) + i, _mm512_permutexvar_epi32(Nibbles16x32(bytes + i / 2), tv));
+      const __m512i tv = GroupTableReg<kOut>(z, s);
+      for (; i + 16 <= end; i += 16) _mm512_storeu_si512(static_cast<float*>(dst) + i, _mm512_permutexvar_epi32(Nibbles16x32(bytes + i / 2), tv));
     } else {
-      GroupTable<kOut>(z, s, t16);
-      const __m512i tv = _mm512_load_si512(t16);
+      const __m512i tv = GroupTableReg<kOut>(z, s);
       for (; i + 32 <= end; i += 32)
-        _mm512_storeu_si512(static_cast<uint16_t*>(j.dst) + i, _mm512_permutexvar_epi16(Nibbles32x16(bytes + i / 2), tv));
+        _mm512_storeu_si512(static_cast<uint16_t*>(dst) + i, _mm512_permutexvar_epi16(Nibbles32x16(bytes + i / 2), tv));
     }
-    for (; i < end; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - z) * s, j.dst, i);
+    for (; i < end; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - z) * s, dst, i);
   }
   return true;
 }
 #endif
 
 // ---- GPTQ and AWQ words into rows ------------------------------------------------------------
+#if MOECKPT_AVX512
+// r[i] lane j -> r[j] lane i, for 16 x 16 32-bit words: pairs of words, then of pairs, then
+// 4 x 4 blocks of 128-bit lanes (64 shuffles for 256 words).
+HWY_INLINE void Transpose16x16(__m512i* r) {
+  __m512i t[16];
+#pragma GCC unroll 16
+  for (int k = 0; k < 8; ++k) {
+    t[2 * k] = _mm512_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm512_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+  }
+#pragma GCC unroll 16
+  for (int k = 0; k < 4; ++k) {  // r[4k + m], 128-bit lane L: column 4L + m of rows 4k..4k+3
+    r[4 * k] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
+    r[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
+    r[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+    r[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+  }
+#pragma GCC unroll 16
+  for (int m = 0; m < 4; ++m) {
+    const __m512i v0 = _mm512_shuffle_i32x4(r[m], r[4 + m], 0x44), v1 = _mm512_shuffle_i32x4(r[m], r[4 + m], 0xEE);
+    const __m512i v2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0x44), v3 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0xEE);
+    t[m] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+    t[4 + m] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+    t[8 + m] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+    t[12 + m] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+// GPTQ: tiles of 16 words x 16 columns (a cache line of each of 16 word rows) transposed in
+// registers, each column's 16 words then one store into its row of the buffer.
+void GatherTiles(const uint8_t* bytes, uint64_t words, uint64_t cols, uint64_t c0, uint64_t count, uint32_t* buf, uint64_t stride) {
+  const uint64_t wt = words / 16 * 16;
+  for (uint64_t b = 0; b + 16 <= count; b += 16) {
+    for (uint64_t w = 0; w < wt; w += 16) {
+      __m512i r[16];
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(bytes + 4 * ((w + i) * cols + c0 + b));
+      Transpose16x16(r);
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i) _mm512_storeu_si512(buf + (b + i) * stride + w, r[i]);
+    }
+    if (wt < words) ref::gather_int_columns(bytes + 4 * wt * cols, words - wt, cols, c0 + b, 16, buf + b * stride + wt, stride);
+  }
+}
+#endif
+
 // Each vector load takes one contiguous run of words (a cache line on AVX-512) and a scatter puts
 // its lanes into as many rows of the buffer.
 bool GatherIntColumns(const void* src, uint64_t words, uint64_t cols, uint64_t c0, uint64_t count, uint32_t* buf, uint64_t stride) {
@@ -839,8 +986,12 @@ bool GatherIntColumns(const void* src, uint64_t words, uint64_t cols, uint64_t c
   const uint64_t N = hn::Lanes(du);
   if (stride * N > INT32_MAX) return false;
   const auto* bytes = static_cast<const uint8_t*>(src);
-  const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(stride)));
   uint64_t b = 0;
+#if MOECKPT_AVX512
+  GatherTiles(bytes, words, cols, c0, count, buf, stride);
+  b = count / 16 * 16;
+#endif
+  const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(stride)));
   for (; b + N <= count; b += N)
     for (uint64_t w = 0; w < words; ++w) hn::ScatterIndex(hn::BitCast(du, hn::LoadU(d8, bytes + 4 * (w * cols + c0 + b))), du, buf + b * stride + w, idx);
   if (b < count) ref::gather_int_columns(src, words, cols, c0 + b, count - b, buf + b * stride, stride);
@@ -852,22 +1003,57 @@ bool GatherIntColumns(const void* src, uint64_t words, uint64_t cols, uint64_t c
 // then holds nibble p of each input word, in input order.
 HWY_INLINE void TransposeNibbles8(VU* v) {
   const DU du;
+#pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
     const VU t = hn::And(hn::Xor(hn::ShiftRight<16>(v[i]), v[i + 4]), hn::Set(du, 0x0000FFFFu));
     v[i] = hn::Xor(v[i], hn::ShiftLeft<16>(t));
     v[i + 4] = hn::Xor(v[i + 4], t);
   }
+#pragma GCC unroll 4
   for (int i : {0, 1, 4, 5}) {
     const VU t = hn::And(hn::Xor(hn::ShiftRight<8>(v[i]), v[i + 2]), hn::Set(du, 0x00FF00FFu));
     v[i] = hn::Xor(v[i], hn::ShiftLeft<8>(t));
     v[i + 2] = hn::Xor(v[i + 2], t);
   }
+#pragma GCC unroll 4
   for (int i : {0, 2, 4, 6}) {
     const VU t = hn::And(hn::Xor(hn::ShiftRight<4>(v[i]), v[i + 1]), hn::Set(du, 0x0F0F0F0Fu));
     v[i] = hn::Xor(v[i], hn::ShiftLeft<4>(t));
     v[i + 1] = hn::Xor(v[i + 1], t);
   }
 }
+
+#if MOECKPT_AVX512
+// AWQ, 16 columns (128 rows) x 128 k at a time: each 8-k chunk's nibbles transposed per lane
+// into a staging tile in L1 (nibble p, chunk, column), then each nibble's 16 chunks x 16 columns
+// transposed in registers, so a row's 16 words are one store instead of 16 scattered ones.
+void AwqTiles(const uint8_t* bytes, uint64_t chunks, uint64_t cols, uint64_t c0, uint64_t count, const unsigned* nibble_of_row, uint32_t* buf,
+              uint64_t stride) {
+  const uint64_t ct = chunks / 16 * 16;
+  alignas(64) uint32_t stage[8][16][16];
+  for (uint64_t c = c0; c + 16 <= c0 + count; c += 16) {
+    uint32_t* base = buf + 8 * (c - c0) * stride;
+    for (uint64_t kc0 = 0; kc0 < ct; kc0 += 16) {
+      for (uint64_t q = 0; q < 16; ++q) {
+        VU v[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) v[i] = VU{_mm512_loadu_si512(bytes + 4 * ((8 * (kc0 + q) + i) * cols + c))};
+        TransposeNibbles8(v);
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; ++p) _mm512_store_si512(stage[p][q], v[p].raw);
+      }
+      for (unsigned b = 0; b < 8; ++b) {
+        __m512i r[16];
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; ++q) r[q] = _mm512_load_si512(stage[nibble_of_row[b]][q]);
+        Transpose16x16(r);
+#pragma GCC unroll 16
+        for (int l = 0; l < 16; ++l) _mm512_storeu_si512(base + (8 * l + b) * stride + kc0, r[l]);
+      }
+    }
+  }
+}
+#endif
 
 bool TransposeAwqWords(const void* src, uint64_t k_len, uint64_t cols, uint64_t c0, uint64_t count, const unsigned* nibble_of_row, uint32_t* buf,
                        uint64_t stride) {
@@ -879,10 +1065,18 @@ bool TransposeAwqWords(const void* src, uint64_t k_len, uint64_t cols, uint64_t 
   const auto* bytes = static_cast<const uint8_t*>(src);
   const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(8 * stride)));  // lane l: rows 8l..8l+7
   const uint64_t chunks = k_len / 8;
+  uint64_t kc_first = 0;  // chunks before this one are done (in whole 16-column tiles)
+#if MOECKPT_AVX512
+  AwqTiles(bytes, chunks, cols, c0, count, nibble_of_row, buf, stride);
+  kc_first = chunks / 16 * 16;
+  const uint64_t tiled_end = c0 + count / 16 * 16;
+#else
+  const uint64_t tiled_end = c0;
+#endif
   uint64_t c = c0;
   for (; c + N <= c0 + count; c += N) {
     uint32_t* base = buf + 8 * (c - c0) * stride;
-    for (uint64_t kc = 0; kc < chunks; ++kc) {
+    for (uint64_t kc = c < tiled_end ? kc_first : 0; kc < chunks; ++kc) {
       VU v[8];
       for (int i = 0; i < 8; ++i) v[i] = hn::BitCast(du, hn::LoadU(d8, bytes + 4 * ((8 * kc + i) * cols + c)));
       TransposeNibbles8(v);

@@ -254,6 +254,35 @@ TEST_F(EveryTarget, EveryFp8CodeDecodesLikeTheReference) {
   });
 }
 
+// NVFP4's block scales: every E4M3 code (and random float16/bfloat16 ones) decoded to float32
+// and multiplied by or divided by the global scale, ordinary or extreme (the quotient or product
+// overflowing, subnormal, zero, NaN), as dequantization decodes them a row at a time.
+TEST_F(EveryTarget, ScalesTimesOrOverAGlobalEqualTheReference) {
+  std::mt19937 rng(16);
+  const float globals[] = {26880.0f, 1.0f / 26880.0f, 3e38f, 1e-38f, 1e-40f, 0.0f, -0.0f, INFINITY, -2.5f, NAN, 1.0f};
+  for_each_target([&](const char* target) {
+    for (Fmt in : {Fmt::kE4M3FN, Fmt::kF16, Fmt::kBF16})
+      for (ScaleOp op : {ScaleOp::kMultiply, ScaleOp::kDivide})
+        for (float global : globals)
+          for (uint64_t n : {uint64_t{256}, uint64_t{128}, uint64_t{13}}) {
+            // NaN code times NaN: either NaN (x86 keeps the first operand's, and a product's
+            // operands may be in either order); a quotient's order is fixed.
+            if (op == ScaleOp::kMultiply && std::isnan(global)) continue;
+            std::vector<uint8_t> src = random_bytes(in, n, rng);
+            if (in == Fmt::kE4M3FN && n == 256)
+              for (uint64_t c = 0; c < n; ++c) src[c] = static_cast<uint8_t>(c);
+            std::vector<float> want(n, 1.0f), got(n, 2.0f);
+            RowJob j{in, src.data(), n, op, &global, n, Fmt::kF32, want.data(), false};
+            ref::run_row(j);
+            j.dst = got.data();
+            run_row(j);
+            for (uint64_t k = 0; k < n; ++k)
+              ASSERT_EQ(std::bit_cast<uint32_t>(got[k]), std::bit_cast<uint32_t>(want[k]))
+                  << target << " " << fmt_name(in) << " op " << static_cast<int>(op) << " global " << global << " element " << k;
+          }
+  });
+}
+
 TEST_F(EveryTarget, AbsMaxMatchesAndSeesNaN) {
   std::mt19937 rng(9);
   for_each_target([&](const char* target) {
@@ -312,7 +341,8 @@ TEST_F(EveryTarget, Int4RowsInPlaceWithExtremeScalesEqualTheReference) {
   const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, -1.5f, 1e-40f, 3e38f, 1e-3f};
   for_each_target([&](const char* target) {
     for (Fmt out : {Fmt::kBF16, Fmt::kF32, Fmt::kF16})
-      for (uint64_t group : {uint64_t{2}, uint64_t{32}, uint64_t{128}, uint64_t{48}, uint64_t{7}})
+      // n 1024 with group 64: 16 groups, the most the register tables of activation order hold.
+      for (uint64_t group : {uint64_t{2}, uint64_t{32}, uint64_t{128}, uint64_t{48}, uint64_t{7}, uint64_t{64}})
         for (uint64_t n : {uint64_t{2}, uint64_t{30}, uint64_t{130}, uint64_t{1024}, uint64_t{1001}}) {
           const uint64_t groups = (n + group - 1) / group;
           auto scales = random_scales(groups, rng);
@@ -348,8 +378,9 @@ TEST_F(EveryTarget, GptqAndAwqWordTransposesEqualTheReference) {
   std::mt19937 rng(13);
   const unsigned awq[8] = {0, 4, 1, 5, 2, 6, 3, 7};
   for_each_target([&](const char* target) {
+    // Up to 300 words and 40 columns: whole 16 x 16 tiles (k 128 at a time for AWQ) and every remainder.
     for (uint64_t cols : {uint64_t{3}, uint64_t{16}, uint64_t{40}})
-      for (uint64_t words : {uint64_t{1}, uint64_t{13}, uint64_t{64}})
+      for (uint64_t words : {uint64_t{1}, uint64_t{13}, uint64_t{64}, uint64_t{128}, uint64_t{300}})
         for (uint64_t c0 : {uint64_t{0}, uint64_t{1}}) {
           const uint64_t count = cols - c0, stride = words + 5;
           std::vector<uint8_t> src(4 * words * cols + 1);
