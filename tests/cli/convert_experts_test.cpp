@@ -88,12 +88,14 @@ TEST(ConvertExperts, RefusesPerExpertNamesNoLayoutFuses) {
   EXPECT_FALSE(fs::exists(tmp.path() / "o" / "model.safetensors"));
 }
 
-// Every fixture whose map is clean stays clean in the engine layout, and the fused fixtures
+// Every fixture whose map is clean (testdata/models, and transformers' own saves in
+// testdata/models_hf) stays clean in the engine layout, and the fused fixtures
 // whose only gap is the expert layout become clean; map names the command that does it.
 TEST(ConvertExperts, EngineLayoutMapsCleanly) {
   std::vector<fs::path> dirs{kData / "torchbin/mixtral_bin"};
-  for (const auto& d : fs::directory_iterator(kData / "models"))
-    if (d.is_directory()) dirs.push_back(d.path());
+  for (const char* area : {"models", "models_hf"})
+    for (const auto& d : fs::directory_iterator(kData / area))
+      if (d.is_directory()) dirs.push_back(d.path());
   const std::set<std::string> fixed_by_layout = {"mixtral_bin", "minimax_m3_vl_text"};
   size_t checked = 0;
   for (const auto& fix : dirs) {

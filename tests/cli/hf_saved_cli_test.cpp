@@ -1,5 +1,6 @@
 // transformers' own save_pretrained outputs (testdata/generate_composite.py, transformers 5.17.0)
-// of entries whose main fixture was synthesized from release names, through the real binary:
+// of entries whose main fixture was synthesized from release names (and ZAYA's, its only
+// fixture), through the real binary:
 // each is detected as its entry from config.json, `map` exits as expected, `validate` agrees,
 // and the findings are the ones the entry's notes explain (towers as towers, the names the
 // engine cannot load as unmapped or unexpected, nothing else).
@@ -53,6 +54,8 @@ const std::vector<HfSaved> kSaved = {
     {"testdata/models_hf/lfm2_moe", "lfm2_moe", 0, "", "", {"W-PARAM-IGNORED"}},
     // num_hidden_layers = 2 * num_layers and the zero experts' gate/up rows, as longcat_flash's notes say.
     {"testdata/models_hf/longcat_flash", "longcat_flash", 1, "", "", {"E-MAP-UNFILLED", "E-MOE-LAYERS", "E-PARAM-UNEXPECTED"}},
+    // ZAYA: vLLM reads the names transformers saves (fused experts; qk_norm.temp is renamed to qkv_proj.temp).
+    {"testdata/models_hf/zaya", "zaya", 0, "", "", {}},
 };
 
 TEST(HfSavedCli, EachSaveMapsAsItsEntryExplains) {
@@ -109,6 +112,32 @@ TEST(HfSavedCli, TheFindingsNameTheTensorsTheEngineCannotLoad) {
   json k = json::parse(run_moeckpt({"map", "testdata/composite/kimi_k25_hf_lm_only", "--json"}).out);
   EXPECT_EQ(k["summary"]["unmapped"], 38) << k["summary"];
   EXPECT_EQ(k["summary"]["entries"], 2) << k["summary"];
+}
+
+TEST(HfSavedCli, ZayaRefusesAnUntiedHeadUnderVllmsTiedDefault) {
+  // The same save with tie_word_embeddings left out: vLLM's ZayaConfig defaults it to true, so
+  // lm_head shares embed_tokens' parameter and load_weights raises on lm_head.weight.
+  testing::TempDir tmp;
+  const auto src = testing::source_dir("testdata/models_hf/zaya");
+  for (const char* f : {"model.safetensors", "generation_config.json"})
+    std::filesystem::copy_file(src / f, tmp.path() / f);
+  json cfg = json::parse(testing::read_file(src / "config.json"));
+  ASSERT_EQ(cfg.erase("tie_word_embeddings"), 1u);
+  testing::write_file(tmp.path() / "config.json", cfg.dump(2));
+  auto map = run_moeckpt({"map", tmp.path().string(), "--json"});
+  auto val = run_moeckpt({"validate", tmp.path().string(), "--json"});
+  EXPECT_EQ(map.exit_code, 1) << map.out.substr(0, 800);
+  EXPECT_EQ(val.exit_code, 1) << val.out.substr(0, 800);
+  json v = json::parse(val.out);
+  ASSERT_EQ(v["findings"].size(), 1u) << v["findings"];
+  EXPECT_EQ(v["findings"][0]["code"], "E-PARAM-UNEXPECTED");
+  EXPECT_EQ(v["findings"][0]["tensor"], "lm_head.weight");
+  // Layer 0 has no router_states_scale (vLLM: use_eda = layer_idx != 0); every later layer has one.
+  json m = json::parse(run_moeckpt({"map", "testdata/models_hf/zaya", "--json"}).out);
+  std::set<std::string> eda;
+  for (const auto& e : m["entries"])
+    if (e["checkpoint"].get<std::string>().ends_with(".mlp.gate.router_states_scale")) eda.insert(e["checkpoint"]);
+  EXPECT_EQ(eda, (std::set<std::string>{"model.layers.1.mlp.gate.router_states_scale"}));
 }
 
 }  // namespace
