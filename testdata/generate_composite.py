@@ -53,6 +53,10 @@ TEXT_RETRY = {
     # DBRX keeps its sizes under attn_config / ffn_config (sub-configs given as dicts).
     "dbrx": [{"d_model": 64, "n_heads": 4, "n_layers": 2, "max_seq_len": 256, "vocab_size": 128,
               "attn_config": {"kv_n_heads": 2, "clip_qkv": 8.0},
+              "ffn_config": {"moe_num_experts": 4, "moe_top_k": 2, "ffn_hidden_size": 32}},
+             # transformers 5.17's DbrxAttention reads rope_theta from attn_config
+             {"d_model": 64, "n_heads": 4, "n_layers": 2, "max_seq_len": 256, "vocab_size": 128,
+              "attn_config": {"kv_n_heads": 2, "clip_qkv": 8.0, "rope_theta": 10000.0},
               "ffn_config": {"moe_num_experts": 4, "moe_top_k": 2, "ffn_hidden_size": 32}}],
     "step3p5": [{}],
     "zaya": [{"num_experts_per_tok": 1}],
@@ -123,6 +127,8 @@ def build(cls_autos, cfg, limit):
             with torch.device("meta"):
                 probe = auto.from_config(cfg, dtype=torch.bfloat16)
             n = sum(p.numel() for p in probe.parameters())
+            if n == 0:  # a base class matched by name (Qwen3OmniMoePreTrainedModelForConditionalGeneration)
+                raise RuntimeError("no parameters")
             if n > limit:
                 raise RuntimeError(f"too large: {n} params; largest {largest(probe)}")
             return auto.from_config(cfg, dtype=torch.bfloat16), auto.__name__
@@ -257,6 +263,12 @@ def lm_prefixes(model):
     return sorted(found)
 
 
+# Tower prefixes as the releases save them, for wrappers whose language model is saved at the root.
+TOWERS = ("vision_model.", "model.vision_model.", "model.resampler_model.", "model.visual.", "visual.", "vision_tower.",
+          "model.vision_tower.", "audio_tower.", "thinker.audio_tower.", "thinker.visual.", "talker.",
+          "code2wav.", "mm_projector.", "multi_modal_projector.", "model.multi_modal_projector.")
+
+
 def lm_only(src, dst, prefixes):
     # The language model's tensors only, under the wrapper's names, with the same config.
     from safetensors.torch import load_file, save_file
@@ -268,6 +280,11 @@ def lm_only(src, dst, prefixes):
     heads = ("lm_head.", "model.lm_head.", "thinker.lm_head.", "language_model.lm_head.")
     usual = ("model.language_model.", "language_model.", "thinker.model.")
     keep = {k: v for k, v in tensors.items() if k.startswith(tuple(prefixes) + usual + heads)}
+    if not keep:
+        # Saved under the release's names, not the in-memory module's (transformers reverts its
+        # conversion on save: ERNIE-4.5-VL's language model is model.layers.*, its towers
+        # vision_model.* and model.resampler_model.*): everything but the towers.
+        keep = {k: v for k, v in tensors.items() if not k.startswith(TOWERS)}
     if not keep:
         raise RuntimeError("no language-model tensors under the usual prefixes: " + ", ".join(sorted(tensors)[:20]))
     save_file(keep, os.path.join(dst, "model.safetensors"), metadata={"format": "pt"})

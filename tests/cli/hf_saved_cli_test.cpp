@@ -54,6 +54,17 @@ const std::vector<HfSaved> kSaved = {
     {"testdata/models_hf/lfm2_moe", "lfm2_moe", 0, "", "", {"W-PARAM-IGNORED"}},
     // num_hidden_layers = 2 * num_layers and the zero experts' gate/up rows, as longcat_flash's notes say.
     {"testdata/models_hf/longcat_flash", "longcat_flash", 1, "", "", {"E-MAP-UNFILLED", "E-MOE-LAYERS", "E-PARAM-UNEXPECTED"}},
+    // Qwen3-Omni: the thinker's language model, audio tower and vision tower under thinker.; the
+    // talker and code2wav were not built (enable_audio_output false).
+    {"testdata/composite/qwen3_omni_moe_hf", "qwen3_omni_moe", 0, "thinker.audio_tower.|thinker.visual.", "", {}},
+    {"testdata/composite/qwen3_omni_moe_hf_lm_only", "qwen3_omni_moe", 0, "", "", {}},
+    // ERNIE-4.5-VL: the language model under the release's names (per-expert, text experts first);
+    // the vision tower as model.vision_model.*, which vLLM's mapper sends to
+    // language_model.model.vision_model.* (not its vision_model module); text_config's
+    // tie_word_embeddings false with no lm_head saved (transformers tied by the top-level true).
+    {"testdata/composite/ernie4_5_vl_moe_hf", "ernie4_5_vl_moe", 1, "model.resampler_model.", "model.vision_model.",
+     {"E-MAP-UNFILLED", "E-MAP-UNMAPPED"}},
+    {"testdata/composite/ernie4_5_vl_moe_hf_lm_only", "ernie4_5_vl_moe", 1, "", "", {"E-MAP-UNFILLED"}},
     // ZAYA: vLLM reads the names transformers saves (fused experts; qk_norm.temp is renamed to qkv_proj.temp).
     {"testdata/models_hf/zaya", "zaya", 0, "", "", {}},
 };
