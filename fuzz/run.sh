@@ -3,6 +3,7 @@
 # (default 30) on seeds taken from testdata/. Crashing inputs land in fuzz/artifacts/<target>/;
 # copy them to tests/regress/<target>/ once fixed, so the regression test keeps them.
 #   fuzz/run.sh [SECONDS] [TARGET...]
+# SECONDS 0 builds and seeds only (fuzz/long_run.sh then runs the corpora elsewhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
@@ -34,6 +35,7 @@ for t in "${targets[@]}"; do
     torch_file) find testdata -name '*.bin' -o -name '*.pt' | while read -r f; do cp "$f" "$corpus/$(echo "$f" | tr / _)"; done ;;
   esac
   [[ -d tests/regress/$t ]] && cp tests/regress/$t/* "$corpus/" 2>/dev/null || true
+  (( secs > 0 )) || continue
   echo "== $t: $secs s"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$build/fuzz/fuzz_$t" "$corpus" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=1048576 \
