@@ -67,6 +67,9 @@ const std::vector<HfSaved> kSaved = {
     {"testdata/composite/ernie4_5_vl_moe_hf_lm_only", "ernie4_5_vl_moe", 1, "", "", {"E-MAP-UNFILLED"}},
     // ZAYA: vLLM reads the names transformers saves (fused experts; qk_norm.temp is renamed to qkv_proj.temp).
     {"testdata/models_hf/zaya", "zaya", 0, "", "", {}},
+    // DBRX: vLLM reads the names transformers saves (the 2-D expert stacks ffn.experts.mlp.w1/v1/w2
+    // into ffn.experts.w13_weight / w2_weight; sizes under attn_config / ffn_config).
+    {"testdata/models_hf/dbrx", "dbrx", 0, "", "", {}},
 };
 
 TEST(HfSavedCli, EachSaveMapsAsItsEntryExplains) {
