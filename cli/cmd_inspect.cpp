@@ -390,7 +390,13 @@ int run_inspect(const InspectOptions& opt, const Context& ctx) {
   std::unique_ptr<RE2> filter = compile_filter(opt.filter);
   Checkpoint ck = open_checkpoint(ctx, opt.path);
   std::optional<ConfigView> view;
-  if (ck.config()) view.emplace(*ck.config());
+  if (ck.config()) {
+    // The detected entry's config section (DBRX's ffn_config, Qwen3-Omni's
+    // thinker_config.text_config), else the generic search; the aliases stay generic, since
+    // inspect describes the config, not what one engine reads of it.
+    const Architecture* arch = detect_architecture(*ck.config()).arch;
+    view.emplace(*ck.config(), std::span<const std::vector<std::string>>{}, arch ? arch->config_section : std::string());
+  }
   const ConfigView* v = view ? &*view : nullptr;
   const Summary s = summarize(ck, v, filter.get());
   if (ctx.json) {

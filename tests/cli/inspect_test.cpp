@@ -71,6 +71,17 @@ TEST(Inspect, MalformedFilesGiveExit3AndOneLine) {
   }
 }
 
+// DBRX keeps its expert sizes under ffn_config, which its registry entry names as its config
+// section and no generic search looks in: inspect reads the detected entry's section.
+TEST(Inspect, ReadsTheDetectedEntrysConfigSection) {
+  auto r = run_moeckpt({"inspect", "testdata/models_hf/dbrx", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto moe = json::parse(r.out)["moe"];
+  EXPECT_EQ(moe["num_experts"], 4);
+  EXPECT_EQ(moe["top_k"], 2);
+  EXPECT_EQ(moe["config_keys"]["num_experts"], "ffn_config.moe_num_experts");
+}
+
 TEST(Inspect, UsageErrorsGiveExit2) {
   EXPECT_EQ(run_moeckpt({"inspect"}).exit_code, 2);
   EXPECT_EQ(run_moeckpt({"inspect", "testdata/models/mixtral", "--filter", "("}).exit_code, 2);
