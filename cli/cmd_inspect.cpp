@@ -35,7 +35,7 @@ Json resolved(const std::optional<ResolvedInt>& r) {
   return Json{{"value", r->value}, {"key", r->key}};
 }
 
-Json config_json(const Checkpoint& ck, const ConfigView* view) {
+Json config_json(const Checkpoint& ck, const ConfigView* view, const std::string& detection_note) {
   if (!ck.config()) return nullptr;
   Json c = Json::object();
   c["file"] = ck.config_file();
@@ -56,7 +56,7 @@ Json config_json(const Checkpoint& ck, const ConfigView* view) {
   const Json* dt = view->find("torch_dtype");
   if (!dt) dt = view->find("dtype");
   c["dtype"] = dt && dt->is_string() ? *dt : Json(nullptr);
-  if (std::string note = detect_architecture(*ck.config()).note; !note.empty()) c["detection_note"] = note;
+  if (!detection_note.empty()) c["detection_note"] = detection_note;
   return c;
 }
 
@@ -142,12 +142,6 @@ std::string scheme_text(const quant::SchemeSummary& e) {
 }
 
 // DeepSeek V4 only: which fused MoE kernels its experts can run on (the tensors decide).
-std::optional<quant::BackendFit> moe_backend(const Checkpoint& ck) {
-  if (!ck.config()) return std::nullopt;
-  const Architecture* arch = registry().detect(*ck.config());
-  if (!arch || arch->scale_rule != ScaleRule::kDeepseekV4) return std::nullopt;
-  return quant::check_megamoe(ck, quant::scan_quantized(ck));
-}
 
 std::unique_ptr<RE2> compile_filter(const std::string& pattern) {
   if (pattern.empty()) return nullptr;
@@ -166,6 +160,9 @@ struct Summary {
   uint64_t params = 0, bytes = 0;
   std::vector<uint64_t> per_file_tensors;  // shown tensors per file
   std::optional<MoeSummary> moe;
+  std::string detection_note;  // which of architectures / model_type chose the entry, when they disagree
+  quant::QuantSummary quant;
+  std::optional<quant::BackendFit> moe_backend;  // DeepSeek V4 only: whether MegaMoE can run its experts
 };
 
 void count_shown(Summary& s, size_t num_files) {
@@ -191,8 +188,18 @@ std::optional<MoeSummary> summarize_shown_moe(const ConfigView* view, const Chec
   return summarize_moe(view, shown_copy);
 }
 
-Summary summarize(const Checkpoint& ck, const ConfigView* view, const RE2* filter) {
+// The quantization summary and, for DeepSeek V4, the MegaMoE fit, from one scan.
+void summarize_quantization(Summary& s, const Checkpoint& ck, const Architecture* arch) {
+  quant::QuantConfig config = quant::read_quant_config(ck);
+  const quant::QuantScan scan = quant::scan_quantized(ck, config);
+  s.quant = quant::summarize_quantization(ck, std::move(config), scan);
+  if (arch && arch->scale_rule == ScaleRule::kDeepseekV4) s.moe_backend = quant::check_megamoe(ck, scan);
+}
+
+Summary summarize(const Checkpoint& ck, const ConfigView* view, const ArchChoice& choice, const RE2* filter) {
   Summary s;
+  s.detection_note = choice.note;
+  summarize_quantization(s, ck, choice.arch);
   s.filtered = filter != nullptr;
   s.shown.reserve(ck.tensors().size());
   for (const auto& t : ck.tensors())
@@ -252,10 +259,10 @@ void print_inspect_json(const InspectOptions& opt, const Checkpoint& ck, const C
   doc["num_params"] = s.params;
   doc["total_bytes"] = s.bytes;
   doc["dtypes"] = dtypes_json(s);
-  doc["config"] = view ? config_json(ck, view) : Json(nullptr);
+  doc["config"] = view ? config_json(ck, view, s.detection_note) : Json(nullptr);
   doc["moe"] = moe_json(s.moe);
-  doc["quantization"] = quantization_json(ck, quant::summarize_quantization(ck));
-  if (auto b = moe_backend(ck)) doc["moe_backends"] = Json::array({{{"backend", b->backend}, {"ok", b->ok}, {"reasons", b->reasons}}});
+  doc["quantization"] = quantization_json(ck, s.quant);
+  if (const auto& b = s.moe_backend) doc["moe_backends"] = Json::array({{{"backend", b->backend}, {"ok", b->ok}, {"reasons", b->reasons}}});
   doc["metadata"] = metadata_json(ck);
   doc["tensors"] = tensors_json(ck, s);
   print_json(doc);
@@ -336,8 +343,7 @@ void add_moe_lines(TextReport& r, const MoeSummary& moe) {
 }
 
 // quantization, then every file's distinct metadata pairs.
-void add_quantization_and_metadata_lines(TextReport& r, const Checkpoint& ck) {
-  const quant::QuantSummary s = quant::summarize_quantization(ck);
+void add_quantization_and_metadata_lines(TextReport& r, const Checkpoint& ck, const quant::QuantSummary& s) {
   Json q = quantization_json(ck, s);
   std::string head = q.is_null() ? "none" : (q["method"].is_string() ? q["method"].get<std::string>() : "unknown");
   if (!s.config.format.empty()) head += " (" + s.config.format + ")";
@@ -374,14 +380,14 @@ void print_inspect_text(const InspectOptions& opt, const Context& ctx, const Che
   TextReport r(ctx);
   r.title(opt.path);
   add_contents_lines(r, opt, ck, s);
-  add_architecture_line(r, view, ck.config() ? detect_architecture(*ck.config()).note : std::string());
+  add_architecture_line(r, view, s.detection_note);
   if (s.moe) add_moe_lines(r, *s.moe);
-  if (auto b = moe_backend(ck)) {
+  if (const auto& b = s.moe_backend) {
     std::string why;
     for (const auto& x : b->reasons) why += (why.empty() ? ": " : "; ") + x;
     r.line("moe backends", fmt::format("megamoe {}{}", b->ok ? "yes" : "no", why));
   }
-  add_quantization_and_metadata_lines(r, ck);
+  add_quantization_and_metadata_lines(r, ck, s.quant);
   if (opt.tensors) add_tensor_list(r, ck, s);
   r.print();
 }
@@ -389,16 +395,16 @@ void print_inspect_text(const InspectOptions& opt, const Context& ctx, const Che
 int run_inspect(const InspectOptions& opt, const Context& ctx) {
   std::unique_ptr<RE2> filter = compile_filter(opt.filter);
   Checkpoint ck = open_checkpoint(ctx, opt.path);
+  // The detected entry (null without a config or when the registry lacks it) gives its config
+  // section (DBRX's ffn_config, Qwen3-Omni's thinker_config.text_config), else the generic
+  // search; the aliases stay generic, since inspect describes the config, not what one engine
+  // reads of it.
+  const ArchChoice choice = ck.config() ? detect_architecture(*ck.config()) : ArchChoice{};
   std::optional<ConfigView> view;
-  if (ck.config()) {
-    // The detected entry's config section (DBRX's ffn_config, Qwen3-Omni's
-    // thinker_config.text_config), else the generic search; the aliases stay generic, since
-    // inspect describes the config, not what one engine reads of it.
-    const Architecture* arch = detect_architecture(*ck.config()).arch;
-    view.emplace(*ck.config(), std::span<const std::vector<std::string>>{}, arch ? arch->config_section : std::string());
-  }
+  if (ck.config())
+    view.emplace(*ck.config(), std::span<const std::vector<std::string>>{}, choice.arch ? choice.arch->config_section : std::string());
   const ConfigView* v = view ? &*view : nullptr;
-  const Summary s = summarize(ck, v, filter.get());
+  const Summary s = summarize(ck, v, choice, filter.get());
   if (ctx.json) {
     print_inspect_json(opt, ck, v, s);
   } else {

@@ -30,5 +30,8 @@ struct QuantSummary {
 };
 
 QuantSummary summarize_quantization(const Checkpoint& ck);
+// The same from the checkpoint's quantization config and its scan (scan_quantized(ck, config)),
+// for a caller that needs the scan too.
+QuantSummary summarize_quantization(const Checkpoint& ck, QuantConfig config, const QuantScan& scan);
 
 }  // namespace moeckpt::quant
