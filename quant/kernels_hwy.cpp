@@ -9,6 +9,12 @@
 // permute from a 16-float register, rounding to bfloat16 on the packed 16-bit halves, and
 // bfloat16 -> E4M3FN quantization by a multiply with 1/s that falls back to the division only
 // where the two could round differently. No float32 subnormal is an operand for weight-like data.
+//
+// Sections, in order (each opens with a "// ----" line): loads, stores and minifloat decode;
+// bfloat16 output; E4M3FN in; E2M1 in; whole-row runs (E4M3 <-> BF16, E2M1 out); the generic
+// row kernel and its dispatch (RunRow); row absmax; 4-bit codes through a table per group
+// (int4, act-order); GPTQ and AWQ words into rows; block absmax; packed integer codes
+// (RunIntRow); then, once, the exported entry points of kernels.h.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/kernels_hwy.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -38,6 +44,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 #endif
 
 #if HWY_TARGET != HWY_SCALAR
+// ---- loads, stores and minifloat decode ---------------------------------------------------
 using DF = hn::ScalableTag<float>;
 using DU = hn::RebindToUnsigned<DF>;
 using VF = hn::Vec<DF>;
@@ -422,6 +429,8 @@ bool E2M1ToBf16Row(const RowJob& j) {
 }
 #endif
 
+// ---- whole-row runs: E4M3FN <-> bfloat16, E2M1 out ---------------------------------------
+
 // E4M3FN -> bfloat16 (x or x * s): runs of whole groups (a multiple of 2N elements) with finite
 // scales in one tight loop (no calls, so the constants stay in registers); the rest the
 // general way. Returns the first element not done.
@@ -588,6 +597,8 @@ bool ToE2M1Row(const RowJob& j) {
 }
 #endif
 
+// ---- the generic row kernel and its dispatch -----------------------------------------------
+
 template <int kIn, int kOut, int kOp>
 void RowT(const RowJob& j) {
   const DF df;
@@ -689,6 +700,8 @@ bool RunRow(const RowJob& j) {
     default: return false;
   }
 }
+
+// ---- row absmax -----------------------------------------------------------------------------
 
 template <int kIn>
 float AbsMaxT(const void* src, uint64_t n) {
