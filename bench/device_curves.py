@@ -5,7 +5,8 @@ fit is skipped and said so in the output):
 
   1. header work on the DeepSeek-V3-shaped 160-shard checkpoint (bench/tools/dsv3_headers.py):
      inspect, validate, map against the plain Python header listing (bench/tools/list_headers.py)
-     and safetensors' safe_open listing (bench/torch_peers.py list);
+     and safetensors' safe_open listing (bench/torch_peers.py list), with two floors: moeckpt's
+     start-up alone and a bare simdjson listing of the same headers (bench/tools/header_floor.cpp);
   2. convert --dequant bf16 against cp -r of the same block-FP8 checkpoint, 0.25 to 8 GB;
   3. the same at 1 GB against the thread count, 1 to 16, and PyTorch's conversion
      (bench/torch_peers.py convert, fp8_cast_bf16.py's method) once on all threads;
@@ -91,7 +92,10 @@ def main():
     def header_jobs(ck, peers):
         jobs = {"python_list": ([py, os.path.join(HERE, "tools", "list_headers.py"), ck], None),
                 "inspect": ([mo, "inspect", ck], env), "validate": ([mo, "validate", ck], env), "map": ([mo, "map", ck], env)}
-        if peers:
+        if peers:  # the floors: moeckpt's own start-up, a bare simdjson listing (bench/tools/header_floor.cpp)
+            jobs["startup"] = ([mo, "--version"], env)
+            jobs["floor_headers"] = ([os.path.join(a.pkg, "header_floor"), ck], env)
+            jobs["floor_headers_index"] = ([os.path.join(a.pkg, "header_floor"), ck, "--index"], env)
             jobs["safe_open_list"] = ([py, os.path.join(HERE, "torch_peers.py"), "list", ck], None)
         return jobs
 
