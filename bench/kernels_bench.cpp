@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <span>
 #include <vector>
@@ -193,6 +194,62 @@ void BM_Bf16ToNvfp4(benchmark::State& st) {  // global scale, block scales, code
   report(st, kElems * 2 + kElems / 2 + kElems / 16);
 }
 
+// The same weight read as [2048, 7168] (DeepSeek-V3's gate/up projections): 1.8 MB bands.
+void BM_Bf16ToBlockFp8CodesWide(benchmark::State& st) {
+  QuantizeBench q;
+  const moeckpt::quant::MatrixView wide{Fmt::kBF16, q.m.data, kElems / 7168, kElems / 7168, 7168};
+  std::vector<std::byte> codes(kElems);
+  for (auto _ : st) {
+    for (uint64_t r = 0; r < wide.rows; r += 128) moeckpt::quant::fp8_block_quantize(wide, 128, 128, r, r + 128, codes.data() + r * 7168);
+    benchmark::DoNotOptimize(codes.data());
+    benchmark::ClobberMemory();
+  }
+  report(st, kElems * 3 + kElems / 16384 * 4);
+}
+
+// ---- the quantizers on one cache-resident band: their compute ceiling -----------------------
+// The first 128-row band only (512 KiB of BF16 in, L2-sized), again and again: no DRAM traffic,
+// so the rate is what the loop itself can do. If it is below 0.6 of BM_Memcpy's DRAM rate, no
+// memory-side change (streaming stores, prefetch, fusion of passes) brings the kernel to 0.6.
+void hot_band(benchmark::State& st, uint64_t in_bytes, uint64_t out_bytes, const std::function<void(const moeckpt::quant::MatrixView&)>& f) {
+  QuantizeBench q;
+  const moeckpt::quant::MatrixView band{Fmt::kBF16, q.m.data, 128, 128, kCols};
+  for (auto _ : st) {
+    f(band);
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(in_bytes + out_bytes));
+  st.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * 128.0 * kCols, benchmark::Counter::kIsRate,
+                                              benchmark::Counter::kIs1000);
+  st.SetLabel(moeckpt::quant::simd_target());
+}
+constexpr uint64_t kBand = 128 * kCols;
+void BM_HotBf16ToBlockFp8Codes(benchmark::State& st) {
+  std::vector<std::byte> codes(kBand);
+  hot_band(st, kBand * 2, kBand + kBand / 16384 * 4, [&](const moeckpt::quant::MatrixView& m) {
+    moeckpt::quant::fp8_block_quantize(m, 128, 128, 0, 128, codes.data());
+    benchmark::DoNotOptimize(codes.data());
+  });
+}
+void BM_HotBf16ToFp8Channel(benchmark::State& st) {
+  std::vector<std::byte> codes(kBand);
+  std::vector<float> sc(128);
+  hot_band(st, kBand * 2, kBand + 128 * 4, [&](const moeckpt::quant::MatrixView& m) {
+    moeckpt::quant::fp8_block_scales(m, 1, kCols, 0, 128, sc.data());
+    moeckpt::quant::fp8_block_quantize(m, 1, kCols, 0, 128, codes.data());
+    benchmark::DoNotOptimize(codes.data());
+  });
+}
+void BM_HotBf16ToNvfp4(benchmark::State& st) {
+  std::vector<std::byte> codes(kBand / 2), sc(kBand / 16);
+  hot_band(st, kBand * 2, kBand / 2 + kBand / 16, [&](const moeckpt::quant::MatrixView& m) {
+    const float global = moeckpt::quant::nvfp4_global_scale(m);
+    moeckpt::quant::nvfp4_scales(m, global, 0, 128, sc.data());
+    moeckpt::quant::nvfp4_quantize(m, global, 0, 128, codes.data());
+    benchmark::DoNotOptimize(codes.data());
+  });
+}
+
 // ---- released quantized formats, through dequantize_rows as convert runs them ---------------
 // One [kRows, kCols] weight in each layout: codes and scales random, tensors described by
 // TensorInfo records without a file (dequantize_rows reads dtypes, shapes and the bytes given).
@@ -309,6 +366,10 @@ BENCHMARK(BM_Bf16ToBlockFp8Codes)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Bf16ToFp8Channel)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Bf16ToFp8Tensor)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Bf16ToNvfp4)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Bf16ToBlockFp8CodesWide)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HotBf16ToBlockFp8Codes)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HotBf16ToFp8Channel)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HotBf16ToNvfp4)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -132,7 +132,8 @@ TEST(QuantizeFp8Block, FusedPassEqualsTheScalarDefinition) {
     uint64_t lead, out, in, b0, b1;
   };
   const Shape shapes[] = {{1, 300, 3000, 128, 128}, {2, 130, 256, 128, 128}, {1, 7, 1000, 1, 1000}, {3, 40, 200, 40, 200},
-                          {1, 256, 2048, 128, 128}, {1, 129, 130, 128, 128}, {2, 5, 64, 128, 128}};
+                          {1, 256, 2048, 128, 128}, {1, 129, 130, 128, 128}, {2, 5, 64, 128, 128},
+                          {1, 130, 8300, 128, 128}};  // the last: bands over 2 MB, cut into tiles for any tile of 2 MB or less
   for (Fmt f : {Fmt::kBF16, Fmt::kF32, Fmt::kF16})
     for (const Shape& sh : shapes) {
       const uint64_t rows = sh.lead * sh.out, es = static_cast<uint64_t>(fmt_bits(f)) / 8;
@@ -171,12 +172,14 @@ TEST(QuantizeFp8Block, FusedPassEqualsTheScalarDefinition) {
 TEST(QuantizeFp8Block, NaNOrInfNamesTheFirstRowOfItsBand) {
   // Band 1 (rows 128..255): rows 130 and 200 hold NaN/Inf in different tiles; the error names
   // row 130, as a row-by-row scan finds it, from the scales and the codes alike.
-  std::vector<uint16_t> x(256 * 2048, 0x3F80);  // bfloat16 1.0
-  x[200 * 2048 + 5] = 0x7F80;                   // +Inf, first tile
-  x[130 * 2048 + 2000] = 0x7FC0;                // NaN, last tile
-  MatrixView m{Fmt::kBF16, reinterpret_cast<const std::byte*>(x.data()), 256, 256, 2048};
-  std::vector<std::byte> codes(256 * 2048);
-  std::vector<float> s(2 * 16);
+  // 9000 columns: bands of 2.3 MB, wider than any tile (quantize.cpp kTileBytes).
+  constexpr uint64_t kIn = 9000;
+  std::vector<uint16_t> x(256 * kIn, 0x3F80);  // bfloat16 1.0
+  x[200 * kIn + 5] = 0x7F80;                   // +Inf, first tile
+  x[130 * kIn + 8900] = 0x7FC0;                // NaN, last tile
+  MatrixView m{Fmt::kBF16, reinterpret_cast<const std::byte*>(x.data()), 256, 256, kIn};
+  std::vector<std::byte> codes(256 * kIn);
+  std::vector<float> s(2 * ((kIn + 127) / 128));
   for (int part = 0; part < 2; ++part) {
     try {
       if (part == 0) fp8_block_quantize(m, 128, 128, 0, 256, codes.data());
