@@ -1,9 +1,14 @@
 // The floor for header work (bench/RESULTS.md, "How far inspect is from its floor"): the least a
 // C++ program must do to list a safetensors checkpoint, with none of moeckpt's checks. It reads
-// every shard's header (open, 8-byte length, pread of the header), parses it with simdjson
-// On-Demand and keeps each tensor's name, dtype and shape in flat arrays (one buffer for the
+// every shard's header (open, 8-byte length, pread of the header), parses it with simdjson's
+// DOM parser and keeps each tensor's name, dtype and shape in flat arrays (one buffer for the
 // names, one for the dimensions), the way bench/tools/list_headers.py keeps Python dicts.
 // With --index it also parses model.safetensors.index.json's weight_map the same way.
+// The DOM parser, not On-Demand: Debian's libsimdjson picks its SIMD kernels at run time for
+// DOM, while On-Demand is compiled into the caller for the build's baseline target (x86-64:
+// simdjson's scalar fallback: builtin_implementation() is "fallback" there, the DOM's
+// "icelake"). moeckpt's index reader rewritten with On-Demand took 2.5-3 x the DOM's time on
+// the 8.8 MB index of bench/RESULTS.md, and was not kept.
 //
 //     header_floor DIR [--index] [--threads N]      prints: tensors, index names, header bytes
 //
@@ -24,7 +29,7 @@
 
 namespace {
 
-namespace od = simdjson::ondemand;
+namespace dom = simdjson::dom;
 
 struct Listing {  // one thread's tensors, flat
   std::string names;
@@ -48,7 +53,7 @@ bool read_file_part(int fd, uint64_t offset, size_t n, std::string& out) {
 }
 
 // One shard's header into `l`; false on any error.
-bool list_shard(const std::string& path, od::parser& parser, std::string& buf, Listing& l) {
+bool list_shard(const std::string& path, dom::parser& parser, std::string& buf, Listing& l) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   uint64_t len = 0;
@@ -56,32 +61,26 @@ bool list_shard(const std::string& path, od::parser& parser, std::string& buf, L
   ::close(fd);
   if (!ok) return false;
   l.header_bytes += len;
-  od::document doc;
-  if (parser.iterate(buf.data(), buf.size(), buf.capacity()).get(doc)) return false;
-  od::object top;
-  if (doc.get_object().get(top)) return false;
-  for (auto field : top) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return false;
+  dom::object top;
+  if (parser.parse(buf.data(), buf.size(), false).get(top)) return false;
+  for (auto [key, value] : top) {
     if (key == "__metadata__") continue;
     l.names.append(key);
     l.name_end.push_back(static_cast<uint32_t>(l.names.size()));
-    od::object entry;
-    if (field.value().get_object().get(entry)) return false;
-    for (auto f : entry) {
-      std::string_view k;
-      if (f.unescaped_key().get(k)) return false;
+    dom::object entry;
+    if (value.get(entry)) return false;
+    for (auto [k, v] : entry) {
       if (k == "dtype") {
         std::string_view d;
-        if (f.value().get_string().get(d)) return false;
+        if (v.get(d)) return false;
         l.dtype_len.push_back(static_cast<uint8_t>(d.size()));
       } else if (k == "shape" || k == "data_offsets") {
-        od::array a;
-        if (f.value().get_array().get(a)) return false;
-        for (auto v : a) {
-          uint64_t x;
-          if (v.get_uint64().get(x)) return false;
-          l.dims.push_back(x);
+        dom::array a;
+        if (v.get(a)) return false;
+        for (auto x : a) {
+          uint64_t u;
+          if (x.get(u)) return false;
+          l.dims.push_back(u);
         }
       }
     }
@@ -94,16 +93,14 @@ bool list_shard(const std::string& path, od::parser& parser, std::string& buf, L
 long list_index(const std::string& path) {
   simdjson::padded_string text;
   if (simdjson::padded_string::load(path).get(text)) return -1;
-  od::parser parser;
-  od::document doc;
-  if (parser.iterate(text).get(doc)) return -1;
-  od::object map;
-  if (doc["weight_map"].get_object().get(map)) return -1;
+  dom::parser parser;
+  dom::object map;
+  if (parser.parse(text).at_key("weight_map").get(map)) return -1;
   std::string names;
   long n = 0;
-  for (auto field : map) {
-    std::string_view key, shard;
-    if (field.unescaped_key().get(key) || field.value().get_string().get(shard)) return -1;
+  for (auto [key, value] : map) {
+    std::string_view shard;
+    if (value.get(shard)) return -1;
     names.append(key);
     ++n;
   }
@@ -111,7 +108,6 @@ long list_index(const std::string& path) {
 }
 
 }  // namespace
-
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: header_floor DIR [--index] [--threads N]\n");
@@ -134,7 +130,7 @@ int main(int argc, char** argv) {
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   auto work = [&](unsigned t) {
-    od::parser parser;
+    dom::parser parser;
     std::string buf;
     for (size_t i; (i = next.fetch_add(1)) < shards.size();)
       if (!list_shard(shards[i], parser, buf, per[t])) failed = true;
