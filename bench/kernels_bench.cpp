@@ -271,14 +271,17 @@ std::vector<uint8_t> f16_scales(uint64_t n) {
 
 std::span<const std::byte> bytes(const std::vector<uint8_t>& v) { return {reinterpret_cast<const std::byte*>(v.data()), v.size()}; }
 
-// Dequantizes q (bytes in w, s, s2, z, g) to BF16 whole, 128 rows at a time.
+// Dequantizes q (bytes in w, s, s2, z, g) to BF16 whole, st.range(0) rows a call: 128 (512 KiB
+// of output, under the streaming-store threshold) or 3584 (14 MiB, the slice convert gives
+// each of 2 threads for this tensor: loader/shard_writer.cpp rows_per_slice).
 void released(benchmark::State& st, const moeckpt::quant::QuantTensor& q, const std::vector<uint8_t>& w, const std::vector<uint8_t>& s,
               const std::vector<uint8_t>& s2, const std::vector<uint8_t>& z, const std::vector<uint8_t>& g) {
   std::vector<std::byte> dst(kElems * 2);
   const moeckpt::quant::DequantInput in{bytes(w), bytes(s), bytes(s2), bytes(z), bytes(g)};
+  const uint64_t per = static_cast<uint64_t>(st.range(0));
   for (auto _ : st) {
-    for (uint64_t r = 0; r < kRows; r += 128)
-      moeckpt::quant::dequantize_rows(q, in, Fmt::kBF16, r, r + 128, dst.data() + r * kCols * 2);
+    for (uint64_t r = 0; r < kRows; r += per)
+      moeckpt::quant::dequantize_rows(q, in, Fmt::kBF16, r, std::min(kRows, r + per), dst.data() + r * kCols * 2);
     benchmark::DoNotOptimize(dst.data());
     benchmark::ClobberMemory();
   }
@@ -353,11 +356,11 @@ void BM_CtNvfp4ToBf16(benchmark::State& st) {  // nvfp4-pack-quantized: e4m3 sca
 }
 
 BENCHMARK(BM_BlockFp8ToBf16)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_CtInt4ToBf16)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_CtInt4ActOrderToBf16)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_GptqToBf16)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_AwqToBf16)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_CtNvfp4ToBf16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CtInt4ToBf16)->Arg(128)->Arg(3584)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CtInt4ActOrderToBf16)->Arg(128)->Arg(3584)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GptqToBf16)->Arg(128)->Arg(3584)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AwqToBf16)->Arg(128)->Arg(3584)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CtNvfp4ToBf16)->Arg(128)->Arg(3584)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Mxfp4ToBf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Nvfp4ToBf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_F32ToBf16)->Unit(benchmark::kMillisecond);

@@ -7,6 +7,9 @@
 //   make_synthetic fp8 OUT [--bytes 1GB] [--rows 7168] [--cols 2048] [--shards 4]
 //       Block-FP8 weights (F8_E4M3 [rows, cols] + F32 weight_scale_inv [rows/128, cols/128])
 //       totalling about --bytes, random finite values. For convert --dequant bf16 speed.
+//   make_synthetic int4 OUT [--bytes 1GB] [--rows 7168] [--cols 2048] [--shards 4]
+//       compressed-tensors pack-quantized W4A16 (group 128, symmetric): I32 weight_packed
+//       [rows, cols/8], F16 weight_scale [rows, cols/128], I64 weight_shape; random codes.
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -25,7 +28,8 @@ namespace {
 
 struct Tensor {
   WriterTensor w;
-  int kind;  // 0 fp8 weight, 1 f32 scale, 2 bf16
+  int kind;  // 0 fp8 weight, 1 f32 scale, 2 bf16, 3 random bytes, 4 f16 scale, 5 I64 pair `shape`
+  std::vector<uint64_t> shape = {};
 };
 
 uint64_t parse_bytes(const std::string& s) {
@@ -61,6 +65,15 @@ void write_shards(const std::string& out, std::vector<Tensor>& ts, int shards, b
             float v = 1e-4f + static_cast<float>(rng() % 1000) * 1e-6f;
             std::memcpy(buf.data() + k, &v, 4);
           }
+        } else if (t.kind == 3) {
+          for (auto& x : buf) x = static_cast<std::byte>(rng());
+        } else if (t.kind == 4) {
+          for (size_t k = 0; k + 2 <= buf.size(); k += 2) {
+            uint16_t v = static_cast<uint16_t>(0x1400 | (rng() & 0x03ff));  // about 1e-3
+            std::memcpy(buf.data() + k, &v, 2);
+          }
+        } else if (t.kind == 5) {
+          std::memcpy(buf.data(), t.shape.data(), 16);
         } else {
           for (size_t k = 0; k + 2 <= buf.size(); k += 2) {
             uint16_t v = static_cast<uint16_t>(0x3c00 | (rng() & 0x03ff));
@@ -84,11 +97,11 @@ void write_shards(const std::string& out, std::vector<Tensor>& ts, int shards, b
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: make_synthetic dsv3-headers|fp8 OUT [options]\n");
+    std::fprintf(stderr, "usage: make_synthetic dsv3-headers|fp8|int4 OUT [options]\n");
     return 2;
   }
   std::string mode = argv[1], out = argv[2];
-  int shards = mode == "fp8" ? 4 : 160;
+  int shards = mode == "dsv3-headers" ? 160 : 4;
   uint64_t bytes = 1'000'000'000, rows = 7168, cols = 2048;
   for (int i = 3; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -155,6 +168,22 @@ int main(int argc, char** argv) {
     }
     config = {{"model_type", "synthetic"},
               {"quantization_config", {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"}, {"weight_block_size", {128, 128}}}}};
+    std::sort(ts.begin(), ts.end(), [](const Tensor& a, const Tensor& b) { return a.w.name < b.w.name; });
+    write_shards(out, ts, shards, true);
+  } else if (mode == "int4") {
+    const uint64_t n = std::max<uint64_t>(1, bytes / (rows * cols / 2));
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string p = fmt::format("model.layers.{}.mlp.experts.{}.down_proj", i / 64, i % 64);
+      add(p + ".weight_packed", DType::kI32, {rows, cols / 8}, 3);
+      add(p + ".weight_scale", DType::kF16, {rows, cols / 128}, 4);
+      add(p + ".weight_shape", DType::kI64, {2}, 5);
+      ts.back().shape = {rows, cols};
+    }
+    const Json weights = {{"num_bits", 4}, {"type", "int"}, {"symmetric", true}, {"strategy", "group"}, {"group_size", 128}, {"dynamic", false}};
+    config = {{"model_type", "synthetic"},
+              {"quantization_config",
+               {{"quant_method", "compressed-tensors"}, {"format", "pack-quantized"}, {"quantization_status", "compressed"},
+                {"config_groups", {{"group_0", {{"targets", {"Linear"}}, {"weights", weights}}}}}}}};
     std::sort(ts.begin(), ts.end(), [](const Tensor& a, const Tensor& b) { return a.w.name < b.w.name; });
     write_shards(out, ts, shards, true);
   } else {
