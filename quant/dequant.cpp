@@ -9,7 +9,6 @@
 #include "loader/error.h"
 #include "quant/int_dequant.h"
 #include "quant/kernels.h"
-#include "quant/row_sink.h"
 
 namespace moeckpt::quant {
 namespace {
@@ -87,7 +86,7 @@ class RowDequantizer {
  public:
   RowDequantizer(const QuantTensor& q, const DequantInput& in, Fmt out, uint64_t r0, uint64_t r1, std::byte* dst)
       : q_(q), in_(in), d_(dims(q)), r0_(r0), r1_(r1), dst_(dst),
-        out_row_bytes_(dequant_row_elems(q) * static_cast<uint64_t>(fmt_bits(out)) / 8), sink_(dst, r1 - r0, out_row_bytes_) {
+        out_row_bytes_(dequant_row_elems(q) * static_cast<uint64_t>(fmt_bits(out)) / 8) {
     job_.op = ScaleOp::kMultiply;
     job_.out = out;
   }
@@ -99,7 +98,7 @@ class RowDequantizer {
     for (uint64_t r = r0_; r < r1_; ++r) {
       const uint64_t lead = r / d_.out, o = r % d_.out;
       decode_scales(*q_.scale, in_.scale, (lead * so + o / q_.block_rows) * si, si, scales_);
-      dequantize_out_row(in_.weight.data() + r * d_.in, d_.in, q_.block_cols, r - r0_);
+      dequantize_row(in_.weight.data() + r * d_.in, d_.in, q_.block_cols, dst_ + (r - r0_) * out_row_bytes_);
     }
   }
 
@@ -108,7 +107,7 @@ class RowDequantizer {
     job_.in = *fmt_of(q_.weight->dtype);
     for (uint64_t r = r0_; r < r1_; ++r) {
       decode_scales(*q_.scale, in_.scale, r / q_.block_rows, 1, scales_);
-      dequantize_out_row(in_.weight.data() + r * d_.in, d_.in, d_.in, r - r0_);
+      dequantize_row(in_.weight.data() + r * d_.in, d_.in, d_.in, dst_ + (r - r0_) * out_row_bytes_);
     }
   }
 
@@ -127,7 +126,7 @@ class RowDequantizer {
       } else {
         decode_scales_with(*q_.scale, in_.scale, r * groups, groups, op, global, scales_);
       }
-      dequantize_out_row(in_.weight.data() + r * (d_.in / 2), d_.in, q_.block_cols, r - r0_);
+      dequantize_row(in_.weight.data() + r * (d_.in / 2), d_.in, q_.block_cols, dst_ + (r - r0_) * out_row_bytes_);
     }
   }
 
@@ -160,20 +159,12 @@ class RowDequantizer {
     run_row(job_);
   }
 
-  // The same into row k of the output, through the sink.
-  void dequantize_out_row(const std::byte* src, uint64_t n, uint64_t group, uint64_t k) {
-    std::byte* dst = sink_.row(k);
-    dequantize_row(src, n, group, dst);
-    sink_.done(k, dst);
-  }
-
   const QuantTensor& q_;
   const DequantInput& in_;
   const Dims d_;
   const uint64_t r0_, r1_;
   std::byte* const dst_;
   const uint64_t out_row_bytes_;
-  RowSink sink_;
   RowJob job_;
   std::vector<float> scales_;  // the current row's, decoded
 };

@@ -9,7 +9,6 @@
 #include "loader/error.h"
 #include "quant/kernels.h"
 #include "quant/layouts.h"
-#include "quant/row_sink.h"
 
 namespace moeckpt::quant {
 namespace {
@@ -48,7 +47,6 @@ class IntRows {
   }
 
   void run(uint64_t r0, uint64_t r1, std::byte* dst) {
-    RowSink sink(dst, r1 - r0, row_bytes_);
     for (uint64_t n = r0; n < r1; ++n) {
       job_.padded = true;
       job_.words = row_words(n);
@@ -58,10 +56,8 @@ class IntRows {
       job_.scales = scales_.data() + (n - b0) * groups_;
       job_.group = q_.block_cols;
       job_.g_idx = g_idx_.empty() ? nullptr : g_idx_.data();  // activation order: each column's own group
-      std::byte* out = sink.row(n - r0);
-      job_.dst = out;
+      job_.dst = dst + (n - r0) * row_bytes_;
       run_int_row(job_);
-      sink.done(n - r0, out);
     }
   }
 

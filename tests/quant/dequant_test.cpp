@@ -4,12 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <random>
 
 #include "loader/checkpoint.h"
-#include "quant/codec.h"
 #include "quant/dequant.h"
-#include "quant/row_sink.h"
 #include "quant/scheme.h"
 #include "test_util.h"
 
@@ -128,127 +125,6 @@ const Released kReleased[] = {
 
 INSTANTIATE_TEST_SUITE_P(Released, ReleasedFormat, ::testing::ValuesIn(kReleased),
                          [](const ::testing::TestParamInfo<Released>& p) { return std::string(p.param.fixture); });
-
-// Calls whose output reaches kStreamMinBytes write through non-temporal stores (row_sink.h):
-// one such call equals the same rows dequantized one call per row (in place), byte for byte,
-// into outputs at 64-byte-aligned and misaligned addresses, with rows whose length is not a
-// multiple of 64 bytes (so row starts fall anywhere in a line) and tails past the vectors.
-struct StreamCase {
-  const char* name;
-  QuantTensor q;
-  std::vector<TensorInfo> infos;  // weight, scale, scale2, zero, g_idx (referenced by q)
-  std::vector<std::vector<uint8_t>> bytes;
-};
-
-TensorInfo info(const char* name, DType d, std::vector<uint64_t> shape) {
-  TensorInfo t;
-  t.name = name;
-  t.dtype = d;
-  t.shape = std::move(shape);
-  return t;
-}
-
-std::vector<uint8_t> random_bytes(uint64_t n, std::mt19937& rng, uint8_t mask = 0xFF) {
-  std::vector<uint8_t> v(n);
-  for (auto& b : v) b = static_cast<uint8_t>(rng() & mask);
-  return v;
-}
-
-std::vector<uint8_t> f16_scales(uint64_t n, std::mt19937& rng) {
-  std::vector<uint8_t> v(2 * n);
-  for (uint64_t i = 0; i < n; ++i) encode_at(Fmt::kF16, 1e-3f * static_cast<float>(1 + rng() % 100), v.data(), i);
-  return v;
-}
-
-// rows x cols int4, group 40 (25 groups, even, not a multiple of 32) of scheme s.
-StreamCase int4_case(const char* name, Scheme s, uint64_t rows, uint64_t cols, bool act_order, std::mt19937& rng) {
-  const uint64_t group = 40, groups = cols / group;
-  StreamCase c{name, {}, {}, {}};
-  c.infos.resize(5);
-  c.bytes.resize(5);
-  if (s == Scheme::kIntPacked) {
-    c.infos[0] = info("w.weight_packed", DType::kI32, {rows, cols / 8});
-    c.infos[1] = info("w.weight_scale", DType::kF16, {rows, groups});
-    c.infos[3] = info("w.weight_zero_point", DType::kI32, {rows / 8, groups});
-  } else {
-    c.infos[0] = s == Scheme::kGptq ? info("w.qweight", DType::kI32, {cols / 8, rows}) : info("w.qweight", DType::kI32, {cols, rows / 8});
-    c.infos[1] = info("w.scales", DType::kF16, {groups, rows});
-    c.infos[3] = info("w.qzeros", DType::kI32, {groups, rows / 8});
-  }
-  c.bytes[0] = random_bytes(rows * cols / 2, rng);
-  c.bytes[1] = f16_scales(rows * groups, rng);
-  c.bytes[3] = random_bytes(groups * rows / 2, rng);
-  c.q.scheme = s;
-  c.q.shape = {rows, cols};
-  c.q.bits = 4;
-  c.q.block_cols = group;
-  c.q.weight = &c.infos[0];
-  c.q.scale = &c.infos[1];
-  c.q.zero = &c.infos[3];
-  if (act_order) {
-    c.infos[4] = info("w.weight_g_idx", DType::kI32, {cols});
-    c.bytes[4].resize(4 * cols);
-    for (uint64_t k = 0; k < cols; ++k) {
-      const auto g = static_cast<int32_t>(rng() % groups);
-      std::memcpy(c.bytes[4].data() + 4 * k, &g, 4);
-    }
-    c.q.g_idx = &c.infos[4];
-  }
-  return c;
-}
-
-StreamCase nvfp4_ct_case(uint64_t rows, uint64_t cols, std::mt19937& rng) {
-  StreamCase c{"nvfp4-pack-quantized", {}, {}, {}};
-  c.infos = {info("w.weight_packed", DType::kU8, {rows, cols / 2}), info("w.weight_scale", DType::kF8_E4M3, {rows, cols / 16}),
-             info("w.weight_global_scale", DType::kF32, {1})};
-  c.bytes = {random_bytes(rows * cols / 2, rng), random_bytes(rows * cols / 16, rng, 0x77), std::vector<uint8_t>(4)};
-  const float global = 2688.0f / 0.1f;
-  std::memcpy(c.bytes[2].data(), &global, 4);
-  c.q.scheme = Scheme::kNvfp4Ct;
-  c.q.shape = {rows, cols};
-  c.q.block_cols = 16;
-  c.q.weight = &c.infos[0];
-  c.q.scale = &c.infos[1];
-  c.q.scale2 = &c.infos[2];
-  return c;
-}
-
-std::span<const std::byte> span_of(const std::vector<std::vector<uint8_t>>& b, size_t i) {
-  if (i >= b.size()) return {};
-  return {reinterpret_cast<const std::byte*>(b[i].data()), b[i].size()};
-}
-
-TEST(Streaming, OneLargeCallEqualsRowByRowAtAnyAlignment) {
-  std::mt19937 rng(21);
-  std::vector<StreamCase> cases;
-  // 1000 columns: 2000-byte BF16 rows; 600 rows: 1.2 MB, past the threshold.
-  cases.push_back(int4_case("pack-quantized", Scheme::kIntPacked, 600, 1000, false, rng));
-  cases.push_back(int4_case("act-order", Scheme::kIntPacked, 600, 1000, true, rng));
-  cases.push_back(int4_case("gptq", Scheme::kGptq, 600, 1000, false, rng));
-  cases.push_back(int4_case("awq", Scheme::kAwq, 600, 1000, false, rng));
-  cases.push_back(nvfp4_ct_case(600, 1008, rng));
-  for (StreamCase& c : cases) {
-    const DequantInput in{span_of(c.bytes, 0), span_of(c.bytes, 1), span_of(c.bytes, 2), span_of(c.bytes, 3), span_of(c.bytes, 4)};
-    const uint64_t rows = c.q.shape[0];
-    for (Fmt out : {Fmt::kBF16, Fmt::kF32}) {
-      const uint64_t row_bytes = c.q.shape[1] * static_cast<uint64_t>(fmt_bits(out)) / 8, total = rows * row_bytes;
-      ASSERT_GE(total, kStreamMinBytes) << c.name;
-      ASSERT_LT(row_bytes, kStreamMinBytes) << c.name;  // one row a call stays in place
-      std::vector<std::byte> want(total);
-      for (uint64_t r = 0; r < rows; ++r) dequantize_rows(c.q, in, out, r, r + 1, want.data() + r * row_bytes);
-      std::vector<std::byte> buf(total + 256, std::byte{0xAB});
-      const uint64_t base = 64 + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;  // a canary line before
-      for (uint64_t offset : {uint64_t{0}, uint64_t{2}, uint64_t{16}, uint64_t{62}}) {
-        std::fill(buf.begin(), buf.end(), std::byte{0xAB});
-        std::byte* dst = buf.data() + base + offset;
-        dequantize_rows(c.q, in, out, 0, rows, dst);
-        EXPECT_EQ(std::memcmp(dst, want.data(), total), 0) << c.name << " " << fmt_name(out) << " offset " << offset;
-        EXPECT_EQ(dst[-1], std::byte{0xAB}) << c.name << " wrote before its output";
-        EXPECT_EQ(dst[total], std::byte{0xAB}) << c.name << " wrote past its output";
-      }
-    }
-  }
-}
 
 TEST(Scan, IntegerSchemesReadBitsGroupsAndCompanions) {
   Checkpoint ck = Checkpoint::open(testing::testdata("quantfmt/gptq_actorder_dsv3"));
