@@ -73,13 +73,6 @@ void absmax_blocks(Fmt in, const void* src, uint64_t stride, uint64_t rows, uint
 // max |x| over n elements of a float format; NaN if any element is NaN.
 float absmax(Fmt in, const void* src, uint64_t n);
 
-// memcpy whose destination bypasses the caches: the vector-aligned middle of dst with
-// non-temporal stores, head and tail ordinary. For output too large to stay in cache until it
-// is next read; stream_fence() orders those stores before any later ones (call it once, after
-// the last copy, before the bytes are handed to another thread or to the kernel).
-void stream_copy(void* dst, const void* src, uint64_t n);
-void stream_fence();
-
 // The SIMD target run_row uses on this CPU, e.g. "AVX2": the label of the kernel benchmarks
 // (bench/kernels_bench.cpp), and checked by the kernel tests.
 const char* simd_target();

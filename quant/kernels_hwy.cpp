@@ -14,11 +14,10 @@
 // bfloat16 output; E4M3FN in; E2M1 in; whole-row runs (E4M3 <-> BF16, E2M1 out); the generic
 // row kernel and its dispatch (RunRow); row absmax; 4-bit codes through a table per group
 // (int4, act-order); GPTQ and AWQ words into rows; block absmax; packed integer codes
-// (RunIntRow); streaming copy; then, once, the exported entry points of kernels.h.
+// (RunIntRow); then, once, the exported entry points of kernels.h.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/kernels_hwy.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
-#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include <algorithm>
@@ -1247,30 +1246,7 @@ bool RunIntRow(const IntRowJob& j) {
   }
 }
 
-// ---- streaming copy -------------------------------------------------------------------------
-// dst's vector-aligned middle written with non-temporal stores: no line of dst is read before
-// it is written (an ordinary store's write-allocate) nor kept in the caches. Head and tail (to
-// the first aligned address, and past the last whole vector) with ordinary stores.
-bool StreamCopy(void* dst, const void* src, uint64_t n) {
-  const hn::ScalableTag<uint8_t> d8;
-  const uint64_t N = hn::Lanes(d8);
-  auto* out = static_cast<uint8_t*>(dst);
-  const auto* in = static_cast<const uint8_t*>(src);
-  const uint64_t head = std::min<uint64_t>(n, (N - reinterpret_cast<uintptr_t>(out) % N) % N);
-  std::memcpy(out, in, head);
-  uint64_t i = head;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    const auto v0 = hn::LoadU(d8, in + i), v1 = hn::LoadU(d8, in + i + N);
-    hn::Stream(v0, d8, out + i);
-    hn::Stream(v1, d8, out + i + N);
-  }
-  for (; i + N <= n; i += N) hn::Stream(hn::LoadU(d8, in + i), d8, out + i);
-  std::memcpy(out + i, in + i, n - i);
-  return true;
-}
-
 #else
-bool StreamCopy(void*, const void*, uint64_t) { return false; }
 bool RunRow(const RowJob&) { return false; }
 bool RunIntRow(const IntRowJob&) { return false; }
 bool AbsMax(Fmt, const void*, uint64_t, float*) { return false; }
@@ -1295,7 +1271,6 @@ HWY_EXPORT(TargetName);
 HWY_EXPORT(GatherIntColumns);
 HWY_EXPORT(TransposeAwqWords);
 HWY_EXPORT(AbsMaxBlocks);
-HWY_EXPORT(StreamCopy);
 
 void run_row(const RowJob& job) {
   if (!HWY_DYNAMIC_DISPATCH(RunRow)(job)) ref::run_row(job);
@@ -1324,12 +1299,6 @@ void transpose_awq_words(const void* src, uint64_t k_len, uint64_t cols, uint64_
 void absmax_blocks(Fmt in, const void* src, uint64_t stride, uint64_t rows, uint64_t n, uint64_t group, float* acc) {
   if (!HWY_DYNAMIC_DISPATCH(AbsMaxBlocks)(in, src, stride, rows, n, group, acc)) ref::absmax_blocks(in, src, stride, rows, n, group, acc);
 }
-
-void stream_copy(void* dst, const void* src, uint64_t n) {
-  if (!HWY_DYNAMIC_DISPATCH(StreamCopy)(dst, src, n)) std::memcpy(dst, src, n);
-}
-
-void stream_fence() { hwy::FlushStream(); }
 
 const char* simd_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 

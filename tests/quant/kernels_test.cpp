@@ -433,28 +433,6 @@ TEST_F(EveryTarget, AbsMaxBlocksEqualsTheReference) {
   });
 }
 
-// Non-temporal copy: every length around the vector width, source and destination at every
-// offset within a line; nothing outside [dst, dst + n) touched.
-TEST_F(EveryTarget, StreamCopyEqualsMemcpy) {
-  std::mt19937 rng(15);
-  std::vector<uint8_t> src(70000 + 128);
-  for (auto& b : src) b = static_cast<uint8_t>(rng());
-  for_each_target([&](const char* target) {
-    for (uint64_t n : {uint64_t{0}, uint64_t{1}, uint64_t{31}, uint64_t{63}, uint64_t{64}, uint64_t{65}, uint64_t{127}, uint64_t{200},
-                       uint64_t{4113}, uint64_t{70000}})
-      for (uint64_t so : {uint64_t{0}, uint64_t{5}})
-        for (uint64_t d_off : {uint64_t{0}, uint64_t{1}, uint64_t{16}, uint64_t{48}, uint64_t{63}}) {
-          std::vector<uint8_t> dst(n + 192, 0xCD);
-          const uint64_t base = (64 - reinterpret_cast<uintptr_t>(dst.data()) % 64) % 64 + d_off;
-          stream_copy(dst.data() + base, src.data() + so, n);
-          stream_fence();
-          std::vector<uint8_t> want(n + 192, 0xCD);
-          std::memcpy(want.data() + base, src.data() + so, n);
-          ASSERT_EQ(dst, want) << target << " n " << n << " src offset " << so << " dst offset " << d_off;
-        }
-  });
-}
-
 TEST(Kernels, IntRowIsCodeMinusZeroTimesScale) {
   // Words 0x76543210 and 0xFEDCBA98: codes 0..15 in order; zero 8, scale 0.5 -> -4 .. 3.5.
   uint32_t words[2 + kIntRowPad] = {0x76543210u, 0xFEDCBA98u};
