@@ -141,8 +141,6 @@ std::string scheme_text(const quant::SchemeSummary& e) {
   return fmt::format("{} weights {}{}", e.weights, quant::scheme_name(e.scheme), detail.empty() ? "" : " (" + detail + ")");
 }
 
-// DeepSeek V4 only: which fused MoE kernels its experts can run on (the tensors decide).
-
 std::unique_ptr<RE2> compile_filter(const std::string& pattern) {
   if (pattern.empty()) return nullptr;
   RE2::Options o;
@@ -161,8 +159,7 @@ struct Summary {
   std::vector<uint64_t> per_file_tensors;  // shown tensors per file
   std::optional<MoeSummary> moe;
   std::string detection_note;  // which of architectures / model_type chose the entry, when they disagree
-  quant::QuantSummary quant;
-  std::optional<quant::BackendFit> moe_backend;  // DeepSeek V4 only: whether MegaMoE can run its experts
+  quant::QuantSummary quant;  // with, for DeepSeek V4, which fused MoE kernels its experts can run on
 };
 
 void count_shown(Summary& s, size_t num_files) {
@@ -188,18 +185,10 @@ std::optional<MoeSummary> summarize_shown_moe(const ConfigView* view, const Chec
   return summarize_moe(view, shown_copy);
 }
 
-// The quantization summary and, for DeepSeek V4, the MegaMoE fit, from one scan.
-void summarize_quantization(Summary& s, const Checkpoint& ck, const Architecture* arch) {
-  quant::QuantConfig config = quant::read_quant_config(ck);
-  const quant::QuantScan scan = quant::scan_quantized(ck, config);
-  s.quant = quant::summarize_quantization(ck, std::move(config), scan);
-  if (arch && arch->scale_rule == ScaleRule::kDeepseekV4) s.moe_backend = quant::check_megamoe(ck, scan);
-}
-
 Summary summarize(const Checkpoint& ck, const ConfigView* view, const ArchChoice& choice, const RE2* filter) {
   Summary s;
   s.detection_note = choice.note;
-  summarize_quantization(s, ck, choice.arch);
+  s.quant = quant::summarize_quantization(ck, choice.arch && choice.arch->scale_rule == ScaleRule::kDeepseekV4);
   s.filtered = filter != nullptr;
   s.shown.reserve(ck.tensors().size());
   for (const auto& t : ck.tensors())
@@ -262,7 +251,7 @@ void print_inspect_json(const InspectOptions& opt, const Checkpoint& ck, const C
   doc["config"] = view ? config_json(ck, view, s.detection_note) : Json(nullptr);
   doc["moe"] = moe_json(s.moe);
   doc["quantization"] = quantization_json(ck, s.quant);
-  if (const auto& b = s.moe_backend) doc["moe_backends"] = Json::array({{{"backend", b->backend}, {"ok", b->ok}, {"reasons", b->reasons}}});
+  if (const auto& b = s.quant.megamoe) doc["moe_backends"] = Json::array({{{"backend", b->backend}, {"ok", b->ok}, {"reasons", b->reasons}}});
   doc["metadata"] = metadata_json(ck);
   doc["tensors"] = tensors_json(ck, s);
   print_json(doc);
@@ -382,7 +371,7 @@ void print_inspect_text(const InspectOptions& opt, const Context& ctx, const Che
   add_contents_lines(r, opt, ck, s);
   add_architecture_line(r, view, s.detection_note);
   if (s.moe) add_moe_lines(r, *s.moe);
-  if (const auto& b = s.moe_backend) {
+  if (const auto& b = s.quant.megamoe) {
     std::string why;
     for (const auto& x : b->reasons) why += (why.empty() ? ": " : "; ") + x;
     r.line("moe backends", fmt::format("megamoe {}{}", b->ok ? "yes" : "no", why));

@@ -20,15 +20,11 @@ std::vector<std::string> ignored(const Checkpoint& ck, const QuantConfig& cfg) {
 
 }  // namespace
 
-QuantSummary summarize_quantization(const Checkpoint& ck) {
-  QuantConfig config = read_quant_config(ck);
-  const QuantScan scan = scan_quantized(ck, config);
-  return summarize_quantization(ck, std::move(config), scan);
-}
-
-QuantSummary summarize_quantization(const Checkpoint& ck, QuantConfig config, const QuantScan& scan) {
+QuantSummary summarize_quantization(const Checkpoint& ck, bool megamoe) {
   QuantSummary s;
-  s.config = std::move(config);
+  s.config = read_quant_config(ck);
+  const QuantScan scan = scan_quantized(ck, s.config);
+  if (megamoe) s.megamoe = check_megamoe(ck, scan);
   std::map<Scheme, SchemeSummary> by;
   for (const auto& q : scan.tensors) {
     SchemeSummary& e = by[q.scheme];

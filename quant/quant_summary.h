@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "loader/checkpoint.h"
+#include "quant/moe_backend.h"
 #include "quant/quant_config.h"
 #include "quant/scheme.h"
 
@@ -27,11 +29,10 @@ struct QuantSummary {
   std::vector<SchemeSummary> schemes;        // in Scheme order
   std::vector<std::string> ignored_modules;  // modules with a 2-D weight that the config ignores
   uint64_t errors = 0;                       // quantized tensors the scan refused
+  std::optional<BackendFit> megamoe;         // when asked for: whether MegaMoE can run the experts
 };
 
-QuantSummary summarize_quantization(const Checkpoint& ck);
-// The same from the checkpoint's quantization config and its scan (scan_quantized(ck, config)),
-// for a caller that needs the scan too.
-QuantSummary summarize_quantization(const Checkpoint& ck, QuantConfig config, const QuantScan& scan);
+// `megamoe` (DeepSeek V4): the experts also checked against MegaMoE, from the same scan.
+QuantSummary summarize_quantization(const Checkpoint& ck, bool megamoe = false);
 
 }  // namespace moeckpt::quant
