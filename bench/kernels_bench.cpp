@@ -95,9 +95,9 @@ BENCHMARK(BM_StoreOnly)->Unit(benchmark::kMillisecond);
 
 // Runs `job` row by row over the whole matrix (the convert pipeline's unit of work is a row range).
 // Bytes moved (in + out) per iteration, elements per second, and the SIMD target used.
-void report(benchmark::State& st, uint64_t bytes_per_iteration) {
+void report(benchmark::State& st, uint64_t bytes_per_iteration, uint64_t elems_per_iteration = kElems) {
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(bytes_per_iteration));
-  st.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * static_cast<double>(kElems), benchmark::Counter::kIsRate,
+  st.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * static_cast<double>(elems_per_iteration), benchmark::Counter::kIsRate,
                                               benchmark::Counter::kIs1000);
   st.SetLabel(moeckpt::quant::simd_target());
 }
@@ -218,10 +218,7 @@ void hot_band(benchmark::State& st, uint64_t in_bytes, uint64_t out_bytes, const
     f(band);
     benchmark::ClobberMemory();
   }
-  st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(in_bytes + out_bytes));
-  st.counters["Gelem/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * 128.0 * kCols, benchmark::Counter::kIsRate,
-                                              benchmark::Counter::kIs1000);
-  st.SetLabel(moeckpt::quant::simd_target());
+  report(st, in_bytes + out_bytes, 128 * kCols);
 }
 constexpr uint64_t kBand = 128 * kCols;
 void BM_HotBf16ToBlockFp8Codes(benchmark::State& st) {
@@ -272,8 +269,8 @@ std::vector<uint8_t> f16_scales(uint64_t n) {
 std::span<const std::byte> bytes(const std::vector<uint8_t>& v) { return {reinterpret_cast<const std::byte*>(v.data()), v.size()}; }
 
 // Dequantizes q (bytes in w, s, s2, z, g) to BF16 whole, st.range(0) rows a call: 128 (512 KiB
-// of output, under the streaming-store threshold) or 3584 (14 MiB, the slice convert gives
-// each of 2 threads for this tensor: loader/shard_writer.cpp rows_per_slice).
+// of output, cache-sized) or 3584 (14 MiB, the slice convert gives each of 2 threads for this
+// tensor: loader/shard_writer.cpp rows_per_slice).
 void released(benchmark::State& st, const moeckpt::quant::QuantTensor& q, const std::vector<uint8_t>& w, const std::vector<uint8_t>& s,
               const std::vector<uint8_t>& s2, const std::vector<uint8_t>& z, const std::vector<uint8_t>& g) {
   std::vector<std::byte> dst(kElems * 2);

@@ -172,7 +172,7 @@ TEST(QuantizeFp8Block, FusedPassEqualsTheScalarDefinition) {
 TEST(QuantizeFp8Block, NaNOrInfNamesTheFirstRowOfItsBand) {
   // Band 1 (rows 128..255): rows 130 and 200 hold NaN/Inf in different tiles; the error names
   // row 130, as a row-by-row scan finds it, from the scales and the codes alike.
-  // 9000 columns: bands of 2.3 MB, wider than any tile (quantize.cpp kTileBytes).
+  // 9000 columns: bands of 2.3 MB, several tiles wide (quantize.cpp kTileBytes, 256 KB).
   constexpr uint64_t kIn = 9000;
   std::vector<uint16_t> x(256 * kIn, 0x3F80);  // bfloat16 1.0
   x[200 * kIn + 5] = 0x7F80;                   // +Inf, first tile
