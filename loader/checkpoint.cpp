@@ -1,5 +1,7 @@
 #include "loader/checkpoint.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstring>
 #include <iterator>
@@ -35,6 +37,7 @@ std::string_view layout_name(Layout l) {
 
 struct Checkpoint::Impl {
   std::vector<MappedFile> maps;
+  std::vector<TensorArena> arenas;  // per file: what its tensors' names (and strides) view
   std::shared_ptr<RemoteSource> remote;  // a URL's files (maps then stay empty)
   // The last tensors read from a URL, by (file, offset): readers take a tensor's rows a chunk
   // at a time and each chunk asks for the whole tensor's bytes again.
@@ -130,6 +133,7 @@ class Checkpoint::Impl::Opener {
       read_config_file();
     }
     load_files();
+    if (c_.index_) release_index_names();
     report_file_errors();
     merge_tensor_lists();
     report_duplicate_names();
@@ -211,17 +215,23 @@ class Checkpoint::Impl::Opener {
 
   // Parses the index; its shards become the files to load. A broken index, when problems are
   // collected, is recorded and the directory's weights files are loaded instead.
+  // The index is parsed from its mapping, in place (no copy of what may be ~90 MB of JSON).
   void read_index() {
-    read_index_from([&] { return read_text_file(index_path_, index_label_); }, index_path_.filename().string());
+    read_index_from([&] {
+      const MappedFile m = MappedFile::open(index_path_, index_label_);
+      const auto b = m.bytes();
+      return parse_index(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()), index_label_, m.readable_slack(),
+                         [&] { m.advise_dontneed(0, m.size()); });
+    }, index_path_.filename().string());
   }
 
-  template <class ReadText>
-  void read_index_from(ReadText read_text, const std::string& index_file) {
+  template <class Parse>
+  void read_index_from(Parse parse, const std::string& index_file) {
     c_.layout_ = Layout::kIndexed;  // even when the index is broken (collect mode lists the directory)
     c_.index_file_ = index_file;
     index_label_ = join_label(dir_label_, c_.index_file_);
     try {
-      c_.index_ = parse_index(read_text(), index_label_);
+      c_.index_ = parse();
       if (c_.index_->shards.empty()) throw Error(Errc::kIndexInvalid, index_label_, "weight_map is empty");
       names_ = c_.index_->shards;
     } catch (const Error& e) {
@@ -269,7 +279,7 @@ class Checkpoint::Impl::Opener {
     auto got = src->read_small(ask);
     if (got[0]) read_config_text(*got[0]);
     if (index && got[1]) {
-      read_index_from([&] { return std::move(*got[1]); }, index_name);
+      read_index_from([&] { return parse_index(*got[1], index_label_); }, index_name);
     } else if (index && !dir) {
       throw Error(Errc::kFileOpen, src->label(index_name), "no such file on the server (HTTP 404)");
     } else {
@@ -307,6 +317,7 @@ class Checkpoint::Impl::Opener {
     c_.files_.resize(n);
     c_.impl_->maps.resize(n);
     c_.impl_->storages.resize(n);
+    c_.impl_->arenas.resize(n);
     per_file_.resize(n);
     errors_.resize(n);
     listed_.resize(n);
@@ -379,11 +390,13 @@ class Checkpoint::Impl::Opener {
     f.has_metadata = h.has_metadata;
     f.metadata = std::move(h.metadata);
     per_file_[i] = std::move(h.tensors);
+    c_.impl_->arenas[i] = std::move(h.names);
   }
 
   void read_torch_file(size_t i, const MappedFile& m, const std::string& label) {
     TorchFile t = parse_torch_file(m.bytes(), label, static_cast<uint32_t>(i));
     per_file_[i] = std::move(t.tensors);
+    c_.impl_->arenas[i] = std::move(t.arena);
     std::sort(per_file_[i].begin(), per_file_[i].end(),
               [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
     c_.impl_->storages[i] = std::move(t.storages);
@@ -397,10 +410,21 @@ class Checkpoint::Impl::Opener {
     const auto& have = per_file_[i];
     size_t a = 0, b = 0;
     while (a < want.size() || b < have.size()) {
-      if (b == have.size() || (a < want.size() && want[a] < have[b].name)) missing_[i].push_back(want[a++]);
-      else if (a == want.size() || have[b].name < want[a]) unlisted_[i].push_back(have[b++].name);
+      if (b == have.size() || (a < want.size() && want[a] < have[b].name)) missing_[i].emplace_back(want[a++]);
+      else if (a == want.size() || have[b].name < want[a]) unlisted_[i].push_back(have[b++].name.str());
       else ++a, ++b;
     }
+    std::vector<std::string_view>().swap(want);
+  }
+
+  // Every shard has been compared with the index: its names (~70 MB at 1M tensors) go, and the
+  // index keeps its shards and total size.
+  void release_index_names() {
+    ShardIndex& idx = *c_.index_;
+    std::vector<std::pair<std::string_view, uint32_t>>().swap(idx.weight_map);
+    idx.storage.reset();
+    std::vector<std::vector<std::string_view>>().swap(listed_);
+    return_freed_memory();
   }
 
   void report_file_errors() {
@@ -421,17 +445,34 @@ class Checkpoint::Impl::Opener {
     std::vector<TensorInfo>& all = c_.tensors_;
     all.reserve(total);
     std::vector<std::vector<uint32_t>> lists;
+    size_t freed = 0;
     for (auto& v : per_file_) {
       if (v.empty()) continue;
       std::vector<uint32_t> ids(v.size());
       for (size_t i = 0; i < v.size(); ++i) ids[i] = static_cast<uint32_t>(all.size() + i);
       all.insert(all.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+      freed += v.size() * sizeof(TensorInfo);
       std::vector<TensorInfo>().swap(v);
       lists.push_back(std::move(ids));
+      if (freed >= kTrimEvery) {
+        return_freed_memory();
+        freed = 0;
+      }
     }
+    return_freed_memory();
     per_file_.clear();
     while (lists.size() > 1) lists = merge_pairs(lists);
     if (!lists.empty()) permute_in_place(all, lists.front());
+  }
+
+  // The files' lists are freed as the whole one fills, but malloc keeps what threads freed (the
+  // lists are below its mmap threshold once a parser's buffer has raised it): without handing
+  // it back, open held ~2 x the records at its peak (bench/RESULTS.md, "Memory at 1M tensors").
+  static constexpr size_t kTrimEvery = 16 << 20;
+  static void return_freed_memory() {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
   }
 
   // One round of the merge: lists 2k and 2k + 1 become list k.
@@ -462,7 +503,7 @@ class Checkpoint::Impl::Opener {
   void report_index_mismatches() {
     for (size_t i = 0; i < names_.size(); ++i) {
       if (!c_.files_[i].loaded) continue;  // already reported
-      for (std::string_view tensor : missing_[i]) problem(missing_tensor_error(i, tensor));
+      for (const std::string& tensor : missing_[i]) problem(missing_tensor_error(i, tensor));
       for (auto& u : unlisted_[i]) c_.unlisted_.push_back(std::move(u));
     }
     std::sort(c_.unlisted_.begin(), c_.unlisted_.end());
@@ -488,7 +529,7 @@ class Checkpoint::Impl::Opener {
   std::vector<std::vector<TensorInfo>> per_file_;  // its tensors, sorted by name
   std::vector<std::optional<Error>> errors_;       // why it failed to load
   std::vector<std::vector<std::string_view>> listed_;   // what the index says it holds
-  std::vector<std::vector<std::string_view>> missing_;  // ... that it lacks
+  std::vector<std::vector<std::string>> missing_;       // ... that it lacks
   std::vector<std::vector<std::string>> unlisted_;      // what it holds that the index does not name
 };
 

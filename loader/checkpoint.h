@@ -94,6 +94,8 @@ class Checkpoint {
 
   const std::optional<Json>& config() const { return config_; }
   const std::string& config_file() const { return config_file_; }  // "" when none
+  // The index's shards and total size. Its weight map is compared with the shards while opening
+  // (problems() and unlisted() say what differs) and then released: it is empty here.
   const std::optional<ShardIndex>& index() const { return index_; }
   const std::string& index_file() const { return index_file_; }
 

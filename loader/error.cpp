@@ -69,11 +69,11 @@ int exit_code_for(Errc code) {
   }
 }
 
-Error::Error(Errc code, std::string file, std::string reason, std::string tensor)
-    : std::runtime_error(format(file, tensor, reason)),
+Error::Error(Errc code, std::string file, std::string reason, std::string_view tensor)
+    : std::runtime_error(format(file, std::string(tensor), reason)),
       code_(code),
       file_(std::move(file)),
-      tensor_(std::move(tensor)),
+      tensor_(tensor),
       reason_(std::move(reason)) {}
 
 std::string Error::format(const std::string& file, const std::string& tensor, const std::string& reason) {

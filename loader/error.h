@@ -75,7 +75,7 @@ int exit_code_for(Errc code);
 
 class Error : public std::runtime_error {
  public:
-  Error(Errc code, std::string file, std::string reason, std::string tensor = {});
+  Error(Errc code, std::string file, std::string reason, std::string_view tensor = {});
 
   Errc code() const { return code_; }
   const std::string& file() const { return file_; }

@@ -19,11 +19,11 @@ struct Finding {
 
 using Findings = std::vector<Finding>;
 
-inline Finding error(std::string code, std::string message, std::string file = {}, std::string tensor = {}) {
-  return {Severity::kError, std::move(code), std::move(message), std::move(file), std::move(tensor)};
+inline Finding error(std::string code, std::string message, std::string file = {}, std::string_view tensor = {}) {
+  return {Severity::kError, std::move(code), std::move(message), std::move(file), std::string(tensor)};
 }
-inline Finding warning(std::string code, std::string message, std::string file = {}, std::string tensor = {}) {
-  return {Severity::kWarning, std::move(code), std::move(message), std::move(file), std::move(tensor)};
+inline Finding warning(std::string code, std::string message, std::string file = {}, std::string_view tensor = {}) {
+  return {Severity::kWarning, std::move(code), std::move(message), std::move(file), std::string(tensor)};
 }
 
 }  // namespace moeckpt

@@ -194,12 +194,15 @@ void keep_names_only(ShardIndex& idx) {
   idx.storage = std::move(names);
 }
 
-ShardIndex parse_index(std::string_view text, std::string_view label) {
+ShardIndex parse_index(std::string_view text, std::string_view label, size_t readable_padding,
+                       const std::function<void()>& text_parsed) {
   ShardIndex idx;
   auto parser = std::make_unique<simdjson::dom::parser>();
   element doc;
-  if (auto err = parser->parse(text.data(), text.size(), true).get(doc); err)
+  const bool copy = readable_padding < simdjson::SIMDJSON_PADDING;
+  if (auto err = parser->parse(text.data(), text.size(), copy).get(doc); err)
     fail(Errc::kIndexInvalid, label, std::string("not JSON: ") + simdjson::error_message(err));
+  if (text_parsed) text_parsed();  // the document holds its own copies of the strings
   if (doc.type() != element_type::OBJECT) fail(Errc::kIndexInvalid, label, "not a JSON object");
   bool has_map = false;
   simdjson::dom::object top = json_util::take<simdjson::dom::object>(doc.get_object(), Errc::kIndexInvalid, label);

@@ -93,6 +93,12 @@ void MappedFile::advise_sequential(size_t offset, size_t length) const {
 void MappedFile::advise_dontneed(size_t offset, size_t length) const {
   advise(data_, size_, offset, length, MADV_DONTNEED);
 }
+size_t MappedFile::readable_slack() const {
+  if (!data_ || size_ == 0) return 0;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  return (page - size_ % page) % page;
+}
+
 void MappedFile::advise_willneed(size_t offset, size_t length) const {
   advise(data_, size_, offset, length, MADV_WILLNEED);
 }

@@ -25,6 +25,9 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& label() const { return label_; }
   const std::filesystem::path& path() const { return path_; }
+  // Bytes past the end that may still be read: the rest of the last page, which the kernel
+  // fills with zeros (a parser that reads a little past the end can then work in place).
+  size_t readable_slack() const;
 
   // Hints for streaming readers; both are advisory and never fail.
   void advise_sequential(size_t offset, size_t length) const;

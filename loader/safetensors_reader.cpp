@@ -16,8 +16,8 @@ namespace {
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-[[noreturn]] void fail(Errc code, std::string_view label, std::string reason, std::string tensor = {}) {
-  throw Error(code, std::string(label), std::move(reason), std::move(tensor));
+[[noreturn]] void fail(Errc code, std::string_view label, std::string reason, std::string_view tensor = {}) {
+  throw Error(code, std::string(label), std::move(reason), tensor);
 }
 
 std::string type_name(element_type t) {
@@ -49,7 +49,7 @@ bool as_u64(element e, uint64_t* out) {
   return false;
 }
 
-TensorInfo parse_entry(std::string_view label, std::string name, element value) {
+TensorInfo parse_entry(std::string_view label, std::string_view name, element value, TensorArena& arena) {
   if (value.type() != element_type::OBJECT)
     fail(Errc::kTensorEntryInvalid, label, "entry is " + type_name(value.type()) + ", expected an object", name);
   element dtype_e, shape_e, offsets_e;
@@ -74,12 +74,11 @@ TensorInfo parse_entry(std::string_view label, std::string name, element value) 
   if (!dtype) fail(Errc::kUnknownDtype, label, "unknown dtype '" + std::string(dtype_s) + "'", name);
 
   TensorInfo t;
-  t.name = std::move(name);
+  t.name = arena.keep(name);
   t.dtype = *dtype;
   if (shape_e.type() != element_type::ARRAY)
     fail(Errc::kShapeInvalid, label, "'shape' is " + type_name(shape_e.type()) + ", expected an array", t.name);
   simdjson::dom::array shape_a = json_util::take<simdjson::dom::array>(shape_e.get_array(), Errc::kHeaderNotJson, label);
-  t.shape.reserve(shape_a.size());  // one allocation, not one per doubling
   for (element d : shape_a) {
     uint64_t v;
     if (!as_u64(d, &v)) fail(Errc::kShapeInvalid, label, "'shape' holds " + type_name(d.type()) + " that is not a non-negative integer", t.name);
@@ -161,13 +160,16 @@ void read_metadata(element value, std::string_view label, SafetensorsHeader& h) 
 // Every key of the header: the metadata, or a tensor entry (offsets still relative).
 void read_entries(simdjson::dom::object obj, std::string_view label, uint32_t file_index, SafetensorsHeader& h) {
   h.tensors.reserve(obj.size());
+  size_t name_bytes = 0;
+  for (auto field : obj) name_bytes += field.key.size();
+  h.names.reserve(name_bytes);  // one block for the file's names
   for (auto field : obj) {
     std::string_view key = field.key;
     if (key == "__metadata__") {
       read_metadata(field.value, label, h);
       continue;
     }
-    h.tensors.push_back(parse_entry(label, std::string(key), field.value));
+    h.tensors.push_back(parse_entry(label, key, field.value, h.names));
     h.tensors.back().file = file_index;
   }
 }
@@ -206,7 +208,7 @@ void check_tiling(const std::vector<TensorInfo>& tensors, const std::vector<uint
            "] run past the end of the data buffer (" + std::to_string(buffer) + " bytes)", t.name);
     if (begin < cursor)
       fail(Errc::kOffsetsOverlap, label, "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-           "] overlap tensor '" + (prev ? prev->name : std::string()) + "' which ends at " + std::to_string(cursor), t.name);
+           "] overlap tensor '" + (prev ? prev->name.str() : std::string()) + "' which ends at " + std::to_string(cursor), t.name);
     if (begin > cursor)
       fail(Errc::kOffsetsHole, label, "data_offsets begin at " + std::to_string(begin) + " leaving a hole of " +
            std::to_string(begin - cursor) + " bytes after " + std::to_string(cursor), t.name);

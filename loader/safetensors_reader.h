@@ -29,6 +29,7 @@ struct SafetensorsHeader {
   uint64_t header_size = 0;  // N
   uint64_t data_start = 0;   // 8 + N
   std::vector<TensorInfo> tensors;  // sorted by name; offsets are absolute in the file
+  TensorArena names;                // what the tensors' names view
   bool has_metadata = false;
   std::vector<std::pair<std::string, std::string>> metadata;  // __metadata__, in file order
 };

@@ -1,6 +1,47 @@
 #include "loader/tensor.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace moeckpt {
+
+namespace {
+constexpr size_t kArenaBlock = 64 * 1024;  // small files waste little; big ones reserve
+}  // namespace
+
+void TensorArena::reserve(size_t bytes) {
+  if (bytes <= left_) return;
+  blocks_.push_back(std::unique_ptr<char[]>(new char[bytes]));  // not zeroed: every byte is written before read
+  at_ = blocks_.back().get();
+  left_ = bytes;
+  held_ += bytes;
+}
+
+char* TensorArena::take(size_t n, size_t align) {
+  size_t pad = (align - reinterpret_cast<uintptr_t>(at_) % align) % align;
+  if (!at_ || n + pad > left_) {
+    reserve(std::max(n + align, kArenaBlock));
+    pad = (align - reinterpret_cast<uintptr_t>(at_) % align) % align;
+  }
+  char* p = at_ + pad;
+  at_ = p + n;
+  left_ -= n + pad;
+  return p;
+}
+
+std::string_view TensorArena::keep(std::string_view s) {
+  if (s.empty()) return {};
+  char* p = take(s.size(), 1);
+  std::memcpy(p, s.data(), s.size());
+  return {p, s.size()};
+}
+
+std::span<const int64_t> TensorArena::keep(std::span<const int64_t> v) {
+  if (v.empty()) return {};
+  auto* p = reinterpret_cast<int64_t*>(take(v.size_bytes(), alignof(int64_t)));
+  std::memcpy(p, v.data(), v.size_bytes());
+  return {p, v.size()};
+}
 
 std::optional<uint64_t> checked_numel(std::span<const uint64_t> shape) {
   uint64_t n = 1;

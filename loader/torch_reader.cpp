@@ -93,7 +93,7 @@ class StateDict {
   }
 
  private:
-  [[noreturn]] void bad(const std::string& tensor, const std::string& why) const {
+  [[noreturn]] void bad(std::string_view tensor, const std::string& why) const {
     throw Error(Errc::kTorchInvalid, label_, why, tensor);
   }
   const Object& at(uint32_t i) const { return pk_.at(i); }
@@ -178,7 +178,7 @@ class StateDict {
       if (at(a[6]).kind != Kind::kGlobal || !(dtype = lookup(kDtypes, at(a[6]).str))) bad(name, "dtype argument is not a dtype");
     }
     TensorInfo t;
-    t.name = name;
+    t.name = out_.arena.keep(name);
     t.file = file_index_;
     t.storage = storage_for(name, a[0], dtype);
     const TorchStorage& s = out_.storages[static_cast<size_t>(t.storage)];
@@ -188,11 +188,16 @@ class StateDict {
     const std::vector<uint64_t> stride = int_tuple(name, a[3], "stride");
     if (stride.size() != t.shape.size()) bad(name, "size and stride have different lengths");
     check_bounds(t, s, offset, stride);
+    if (numel(t) > 0) {  // then each stride is <= INT64_MAX (checked)
+      const std::vector<int64_t> strides(stride.begin(), stride.end());
+      t.strides = strides;
+      t.strides = t.is_contiguous() ? std::span<const int64_t>() : out_.arena.keep(strides);
+    }
     out_.tensors.push_back(std::move(t));
   }
 
-  // Checks that every element the view reaches lies inside the storage, and fills offset,
-  // nbytes and (for non-contiguous views) strides.
+  // Checks that every element the view reaches lies inside the storage, and fills offset and
+  // nbytes.
   void check_bounds(TensorInfo& t, const TorchStorage& s, uint64_t offset, const std::vector<uint64_t>& stride) const {
     const uint64_t esize = static_cast<uint64_t>(dtype_bits(t.dtype)) / 8;
     auto numel = checked_numel(t.shape);
@@ -217,8 +222,6 @@ class StateDict {
       bad(t.name, "view has more elements than its storage (overlapping strides); save a contiguous copy");
     for (uint64_t v : stride)
       if (v > static_cast<uint64_t>(INT64_MAX)) bad(t.name, "stride too large");
-    t.strides.assign(stride.begin(), stride.end());
-    if (t.is_contiguous()) t.strides.clear();
   }
 
   // The index of the storage a persistent id names, adding it on first use.

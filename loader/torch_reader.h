@@ -29,6 +29,7 @@ struct TorchStorage {
 struct TorchFile {
   std::vector<TensorInfo> tensors;     // in the order the state dict lists them
   std::vector<TorchStorage> storages;  // TensorInfo::storage indexes this
+  TensorArena arena;                   // the tensors' names and strides
 };
 
 // Parses the zip directory and data.pkl and returns every tensor of the (possibly nested)

@@ -55,7 +55,8 @@ std::shared_ptr<const TensorProducer> layout_producer(const Checkpoint& in, cons
 // may have left some out); the inputs it consumed are not written.
 void apply_expert_layout(const Checkpoint& in, const ExpertLayoutPlan& plan, std::vector<PlannedTensor>& tensors);
 
-// Metadata-only view of the plan's outputs, for planning what the engine would see.
+// Metadata-only view of the plan's outputs, for planning what the engine would see. The names
+// view the plan's: keep the plan while the list is used.
 std::vector<TensorInfo> layout_tensor_infos(const ExpertLayoutPlan& plan);
 
 }  // namespace moeckpt

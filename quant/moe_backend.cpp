@@ -93,7 +93,7 @@ Findings backend_findings(const Checkpoint& ck, std::string_view backend) {
   const BackendFit fit = check_megamoe(ck, scan_quantized(ck));
   for (size_t i = 0; i < fit.reasons.size(); ++i) {
     const TensorInfo* t = fit.first[i];
-    f.push_back(error("E-MOE-BACKEND", "megamoe: " + fit.reasons[i], t ? ck.file_label(t->file) : ck.input(), t ? t->name : std::string()));
+    f.push_back(error("E-MOE-BACKEND", "megamoe: " + fit.reasons[i], t ? ck.file_label(t->file) : ck.input(), t ? t->name.str() : std::string()));
   }
   return f;
 }

@@ -45,7 +45,7 @@ class DequantProducer final : public TensorProducer {
       dequantize_rows(q_, b.input(), out_, r0, r1, out.data());
     } catch (const Error& e) {
       if (e.code() != Errc::kQuantInvalid) throw;
-      throw Error(e.code(), in_.file_label(q_.weight->file), e.reason(), e.tensor().empty() ? q_.weight->name : e.tensor());
+      throw Error(e.code(), in_.file_label(q_.weight->file), e.reason(), e.tensor().empty() ? q_.weight->name.str() : e.tensor());
     }
   }
   std::string describe() const override { return fmt::format("dequant {} -> {}", scheme_name(q_.scheme), dtype_name(dtype_of(out_))); }

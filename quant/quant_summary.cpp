@@ -23,10 +23,8 @@ std::vector<std::string> ignored(const Checkpoint& ck, const QuantConfig& cfg) {
 QuantSummary summarize_quantization(const Checkpoint& ck, bool megamoe) {
   QuantSummary s;
   s.config = read_quant_config(ck);
-  const QuantScan scan = scan_quantized(ck, s.config);
-  if (megamoe) s.megamoe = check_megamoe(ck, scan);
   std::map<Scheme, SchemeSummary> by;
-  for (const auto& q : scan.tensors) {
+  auto count = [&](const QuantTensor& q) {
     SchemeSummary& e = by[q.scheme];
     e.scheme = q.scheme;
     ++e.weights;
@@ -38,6 +36,15 @@ QuantSummary summarize_quantization(const Checkpoint& ck, bool megamoe) {
     // GPTQ writes a g_idx even without activation order (then it is k / group); its config says.
     const bool gptq_desc_act = !s.config.groups.empty() && s.config.groups[0].weights.actorder;
     e.act_order = e.act_order || (q.scheme == Scheme::kGptq ? gptq_desc_act : q.g_idx != nullptr);
+  };
+  // MegaMoE's check reads the whole list; the summary alone counts as the scan goes.
+  QuantScan scan;
+  if (megamoe) {
+    scan = scan_quantized(ck, s.config);
+    s.megamoe = check_megamoe(ck, scan);
+    for (const auto& q : scan.tensors) count(q);
+  } else {
+    scan = scan_quantized(ck, s.config, count);
   }
   for (auto& [scheme, e] : by) {
     std::sort(e.group_sizes.begin(), e.group_sizes.end());

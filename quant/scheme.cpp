@@ -24,10 +24,10 @@ std::vector<uint64_t> squeezed(const std::vector<uint64_t>& s) {
   return r;
 }
 
-QuantTensor make(Scheme scheme, std::string name, std::vector<uint64_t> shape, const TensorInfo* w, const TensorInfo* s) {
+QuantTensor make(Scheme scheme, TensorName name, Shape shape, const TensorInfo* w, const TensorInfo* s) {
   QuantTensor q;
   q.scheme = scheme;
-  q.name = std::move(name);
+  q.name = name;
   q.shape = std::move(shape);
   q.weight = w;
   q.scale = s;
@@ -47,7 +47,8 @@ std::string_view module_of(std::string_view stem) { return stem.empty() ? stem :
 
 class Scanner {
  public:
-  Scanner(const Checkpoint& ck, const QuantConfig& cfg) : ck_(ck), cfg_(cfg), used_(ck.tensors().size(), 0) {
+  Scanner(const Checkpoint& ck, const QuantConfig& cfg, const std::function<void(const QuantTensor&)>* each = nullptr)
+      : ck_(ck), cfg_(cfg), each_(each), used_(ck.tensors().size(), 0) {
     BlockSize b = block_size_from_config(ck.config() ? &*ck.config() : nullptr);
     b0_ = b.rows;
     b1_ = b.cols;
@@ -56,7 +57,7 @@ class Scanner {
 
   QuantScan run() {
     // At most one per tensor; pages of the unused tail are never touched.
-    out_.tensors.reserve(ck_.tensors().size());
+    if (!each_) out_.tensors.reserve(ck_.tensors().size());
     for (const auto& t : ck_.tensors()) {
       if (ends_with(t.name, "_blocks")) gpt_oss(t);
       else if (ends_with(t.name, ".weight_packed")) weight_packed(t);
@@ -75,6 +76,13 @@ class Scanner {
   }
 
  private:
+  // STEM + "weight", kept with the scan (the weight's own name is another).
+  TensorName composed(std::string_view stem) {
+    std::string n(stem);
+    n += "weight";
+    return out_.names.keep(n);
+  }
+
   const TensorInfo* companion(std::string_view stem, const char* suffix) {
     probe_.assign(stem).append(suffix);
     return ck_.find(probe_);
@@ -131,7 +139,8 @@ class Scanner {
     for (const TensorInfo* t : {q.scale, q.scale2, q.zero, q.g_idx, q.shape_tensor})
       if (t) use(t);
     for (const TensorInfo* t : q.dropped) use(t);
-    out_.tensors.push_back(std::move(q));
+    if (each_) (*each_)(q);
+    else out_.tensors.push_back(std::move(q));
   }
 
   std::string block_hint(const TensorInfo& scale, uint64_t out, uint64_t in) const {
@@ -310,7 +319,7 @@ class Scanner {
     const TensorInfo* g = need(stem, "weight_global_scale", w, "NVFP4 weight");
     if (!s || !g) return;
     if (w.shape.empty()) return err("E-SCALE-SHAPE", fmt::format("packed weight {} has no dimensions", w.name), w);
-    QuantTensor q = make(Scheme::kNvfp4Ct, std::string(stem) + "weight", w.shape, &w, s);
+    QuantTensor q = make(Scheme::kNvfp4Ct, composed(stem), w.shape, &w, s);
     q.shape.back() *= 2;
     q.block_cols = kNvfp4Group;
     if (s->dtype != DType::kF8_E4M3) return err("E-SCALE-DTYPE", fmt::format("NVFP4 scale {} is {}, expected F8_E4M3", s->name, dtype_name(s->dtype)), *s);
@@ -346,7 +355,7 @@ class Scanner {
     if (!bits) return;
     const uint64_t per = 32 / bits, out = w.shape[0];
     const uint64_t in = gi && gi->shape.size() == 1 && ceil_div(gi->shape[0], per) == w.shape[1] ? gi->shape[0] : w.shape[1] * per;
-    QuantTensor q = make(Scheme::kIntPacked, std::string(stem) + "weight", {out, in}, &w, s);
+    QuantTensor q = make(Scheme::kIntPacked, composed(stem), {out, in}, &w, s);
     q.bits = bits;
     if (!is_float_scale(s->dtype)) return err("E-SCALE-DTYPE", fmt::format("scale {} is {}, expected BF16, F16 or F32", s->name, dtype_name(s->dtype)), *s);
     const uint64_t group = int_group(stem, w, in, s->shape.size() == 2 ? s->shape[1] : 0);
@@ -389,7 +398,7 @@ class Scanner {
     if (!bits) return;
     const uint64_t per = 32 / bits, out = w.shape[1];
     const uint64_t in = gi && gi->shape.size() == 1 && ceil_div(gi->shape[0], per) == w.shape[0] ? gi->shape[0] : w.shape[0] * per;
-    QuantTensor q = make(Scheme::kGptq, std::string(stem) + "weight", {out, in}, &w, &s);
+    QuantTensor q = make(Scheme::kGptq, composed(stem), {out, in}, &w, &s);
     q.bits = bits;
     const uint64_t group = int_group(stem, w, in, s.shape[0]);
     if (!group) return;
@@ -404,7 +413,7 @@ class Scanner {
     const unsigned bits = config_bits(stem) ? config_bits(stem) : 4;
     if (bits != 4) return err("E-QUANT-BITS", fmt::format("{}: AWQ with {} bits; moeckpt reads AWQ's 4-bit GEMM packing", w.name, bits), w);
     const uint64_t in = w.shape[0], out = w.shape[1] * 8;
-    QuantTensor q = make(Scheme::kAwq, std::string(stem) + "weight", {out, in}, &w, &s);
+    QuantTensor q = make(Scheme::kAwq, composed(stem), {out, in}, &w, &s);
     q.bits = 4;
     const uint64_t group = int_group(stem, w, in, s.shape[0]);
     if (!group) return;
@@ -416,7 +425,7 @@ class Scanner {
   }
 
   void gpt_oss(const TensorInfo& b) {
-    const std::string base = b.name.substr(0, b.name.size() - 7);
+    const TensorName base = b.name.substr(0, b.name.size() - 7);
     const TensorInfo* s = ck_.find(base + "_scales");
     if (b.dtype != DType::kU8 || b.shape.size() != 4 || b.shape[3] != kMxGroup / 2) {
       if (s) err("E-SCALE-SHAPE", fmt::format("MXFP4 blocks {} must be U8 [E, out, in/32, 16], is {} {}", b.name, dtype_name(b.dtype), shape_string(b.shape)), b);
@@ -452,6 +461,7 @@ class Scanner {
 
   const Checkpoint& ck_;
   const QuantConfig& cfg_;
+  const std::function<void(const QuantTensor&)>* each_;  // null: keep the list
   std::string scheme_hint_;  // the layout being read, for E-SCALE-MISSING messages
   uint64_t b0_ = kFp8BlockDefault, b1_ = kFp8BlockDefault;
   QuantScan out_;
@@ -493,6 +503,10 @@ void require_known_block(const Checkpoint& ck, const QuantScan& scan, const Quan
 }
 
 QuantScan scan_quantized(const Checkpoint& ck, const QuantConfig& config) { return Scanner(ck, config).run(); }
+
+QuantScan scan_quantized(const Checkpoint& ck, const QuantConfig& config, const std::function<void(const QuantTensor&)>& each) {
+  return Scanner(ck, config, &each).run();
+}
 
 QuantScan scan_quantized(const Checkpoint& ck) { return scan_quantized(ck, read_quant_config(ck)); }
 

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,9 @@ std::string_view scheme_name(Scheme s);  // "fp8-block", "fp8-tensor", ...
 
 struct QuantTensor {
   Scheme scheme = Scheme::kBlockFp8;
-  std::string name;                 // the dequantized tensor's name (W.weight, or X for gpt-oss)
-  std::vector<uint64_t> shape;      // its shape
+  TensorName name;                  // the dequantized tensor's name (W.weight, or X for gpt-oss):
+                                    // the weight's own, or kept by the scan
+  Shape shape;                      // its shape
   const TensorInfo* weight = nullptr;
   const TensorInfo* scale = nullptr;
   const TensorInfo* scale2 = nullptr;       // NVFP4 weight_scale_2
@@ -59,6 +61,7 @@ struct QuantTensor {
 
 struct QuantScan {
   std::vector<QuantTensor> tensors;  // sorted by weight name
+  TensorArena names;                 // the names it made (GPTQ's W.qweight -> W.weight)
   // E-SCALE-SHAPE, E-SCALE-MISSING, E-SCALE-DTYPE, W-SCALE-FLATTENED, W-SCALE-ORPHAN ...
   Findings findings;
   // Why config.json's weight_block_size cannot be used ("" when it can, or is absent): block-FP8
@@ -80,6 +83,9 @@ BlockSize block_size_from_config(const Json* config);
 QuantScan scan_quantized(const Checkpoint& ck);
 // With the checkpoint's quantization config already read.
 QuantScan scan_quantized(const Checkpoint& ck, const QuantConfig& config);
+// The same scan handing each quantized tensor to `each` (in weight-name order, mostly) instead
+// of keeping it in tensors: a summary needs no list (~500k entries at 1M tensors).
+QuantScan scan_quantized(const Checkpoint& ck, const QuantConfig& config, const std::function<void(const QuantTensor&)>& each);
 
 // Every tensor a quantized weight reads besides its codes (scales, zeros, g_idx, ...).
 std::vector<const TensorInfo*> companions(const QuantTensor& q);

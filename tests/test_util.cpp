@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cerrno>
 #include <cstdlib>
+#include <deque>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -19,6 +21,13 @@
 extern char** environ;
 
 namespace moeckpt::testing {
+
+TensorName kept_name(std::string name) {
+  static std::mutex mu;
+  static std::deque<std::string> names;  // a deque never moves what it holds
+  std::lock_guard<std::mutex> lock(mu);
+  return TensorName(std::string_view(names.emplace_back(std::move(name))));
+}
 
 std::filesystem::path testdata(std::string_view rel) {
   std::filesystem::path p(MOECKPT_TESTDATA);

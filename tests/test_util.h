@@ -13,8 +13,13 @@
 #include <vector>
 
 #include "loader/error.h"
+#include "loader/tensor.h"
 
 namespace moeckpt::testing {
+
+// A TensorName for a test's own TensorInfo: the string is kept until the process ends (a
+// TensorInfo views its name; a checkpoint keeps its own).
+TensorName kept_name(std::string name);
 
 std::filesystem::path testdata(std::string_view rel = {});
 std::filesystem::path source_dir(std::string_view rel = {});

@@ -56,6 +56,15 @@ TEST(Checkpoint, OpensAShardedCheckpointThroughItsIndex) {
   EXPECT_EQ(ck.tensors().size(), 2u);
   ASSERT_TRUE(ck.config());
   EXPECT_EQ((*ck.config())["model_type"], "m");
+  // The index keeps its shards and total size; its weight map was checked and let go.
+  ASSERT_TRUE(ck.index());
+  EXPECT_EQ(ck.index()->total_size, 8u);
+  EXPECT_EQ(ck.index()->shards, (std::vector<std::string>{"a.safetensors", "b.safetensors"}));
+  EXPECT_TRUE(ck.index()->weight_map.empty());
+  // The names live with the checkpoint, wherever it is moved.
+  Checkpoint moved = std::move(ck);
+  EXPECT_EQ(moved.tensors()[0].name, "x");
+  EXPECT_EQ(moved.find("y")->name, "y");
   // The index file itself is an input too.
   EXPECT_EQ(Checkpoint::open(d / "model.safetensors.index.json").tensors().size(), 2u);
 }
@@ -90,6 +99,13 @@ TEST(Checkpoint, RefusesAnIndexNamingATensorItsShardLacks) {
   write_file(d / "b.safetensors", one_tensor("y"));
   write_file(d / "model.safetensors.index.json", R"({"weight_map":{"x":"a.safetensors","y":"a.safetensors"}})");
   EXPECT_EQ(open_error(d.path()), Errc::kIndexMissingTensor);
+  // Reported after the index's names are released: the problem keeps its own copy.
+  OpenOptions o;
+  o.collect_problems = true;
+  Checkpoint ck = Checkpoint::open(d.path(), o);
+  ASSERT_EQ(ck.problems().size(), 1u);
+  EXPECT_EQ(ck.problems()[0].tensor(), "y");
+  EXPECT_EQ(ck.problems()[0].reason(), "names it in shard 'a.safetensors', which does not hold it");
 }
 
 TEST(Checkpoint, RefusesATensorInTwoFiles) {

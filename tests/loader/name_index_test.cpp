@@ -5,12 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace moeckpt {
 namespace {
 
 TensorInfo named(const std::string& name, uint32_t file = 0) {
   TensorInfo t;
-  t.name = name;
+  t.name = testing::kept_name(name);
   t.file = file;
   return t;
 }

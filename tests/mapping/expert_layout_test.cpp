@@ -25,7 +25,7 @@ const Architecture& arch(const char* name) {
 
 TensorInfo tensor(std::string name, std::vector<uint64_t> shape, DType dtype = DType::kBF16) {
   TensorInfo t;
-  t.name = std::move(name);
+  t.name = testing::kept_name(std::move(name));
   t.shape = std::move(shape);
   t.dtype = dtype;
   t.nbytes = *checked_nbytes(t.shape, dtype);

@@ -22,7 +22,7 @@ MoeSummary summary_of(const std::string& dir) {
 
 TensorInfo named(const std::string& name) {
   TensorInfo t;
-  t.name = name;
+  t.name = testing::kept_name(name);
   t.dtype = DType::kBF16;
   return t;
 }

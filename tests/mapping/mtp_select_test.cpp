@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <set>
 
 #include "loader/checkpoint.h"
@@ -23,20 +24,22 @@ const Architecture& arch(const std::string& n) { return *ArchRegistry::get().fin
 
 struct Selected {
   Extraction x;
-  std::vector<TensorInfo> out;
+  std::vector<TensorInfo> out;  // viewing ck's names and the kept ones
   std::set<std::string> names;
+  std::shared_ptr<const Checkpoint> ck;
 };
 
 Selected select(MtpMode mode, const std::string& family) {
-  Checkpoint ck = Checkpoint::open(testing::source_dir("testdata/mtp/" + family));
+  auto kept = std::make_shared<const Checkpoint>(Checkpoint::open(testing::source_dir("testdata/mtp/" + family)));
+  const Checkpoint& ck = *kept;
   std::vector<std::string> names;
   for (const auto& t : ck.tensors()) names.push_back(t.name);
-  Selected s{select_mtp(mode, arch(family), &*ck.config(), names, "config.json"), {}, {}};
+  Selected s{select_mtp(mode, arch(family), &*ck.config(), names, "config.json"), {}, {}, kept};
   for (const auto& t : ck.tensors()) {
     auto it = s.x.names.find(t.name);
     if (it != s.x.names.end() && !it->second.to) continue;
     s.out.push_back(t);
-    if (it != s.x.names.end()) s.out.back().name = *it->second.to;
+    if (it != s.x.names.end()) s.out.back().name = testing::kept_name(*it->second.to);
     s.names.insert(s.out.back().name);
   }
   return s;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,8 @@ namespace moeckpt::testing {
 struct ParamFixture {
   const Architecture* arch = nullptr;
   Json config;
-  std::vector<TensorInfo> tensors;
+  std::vector<TensorInfo> tensors;  // viewing ck's names
+  std::shared_ptr<const Checkpoint> ck;
 };
 
 // Entry `entry` with the checkpoint in `dir` (default: the entry's own fixture).
@@ -27,7 +29,8 @@ inline ParamFixture load_fixture(const std::string& entry, const std::string& di
   f.arch = ArchRegistry::get().find(entry);
   EXPECT_NE(f.arch, nullptr) << entry;
   if (!f.arch) return f;
-  Checkpoint ck = Checkpoint::open(source_dir(dir.empty() ? f.arch->fixture : dir));
+  f.ck = std::make_shared<const Checkpoint>(Checkpoint::open(source_dir(dir.empty() ? f.arch->fixture : dir)));
+  const Checkpoint& ck = *f.ck;
   EXPECT_TRUE(ck.config()) << entry;
   if (ck.config()) f.config = *ck.config();
   f.tensors.assign(ck.tensors().begin(), ck.tensors().end());

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "loader/error.h"
+#include "test_util.h"
 
 namespace moeckpt {
 namespace {
@@ -26,7 +27,7 @@ const char* kDsv4 = R"({
 
 TensorInfo t(const std::string& name, DType d = DType::kBF16) {
   TensorInfo x;
-  x.name = name;
+  x.name = testing::kept_name(name);
   x.dtype = d;
   x.shape = {2, 2};
   x.nbytes = 8;
@@ -130,7 +131,7 @@ TEST(Planner, QuantizedWeightsNeedTheirScales) {
 
 TEST(Planner, UserRulesApplyFirstAndCanDrop) {
   auto v = toy_tensors(true);
-  for (auto& x : v) x.name = "base_model." + x.name;
+  for (auto& x : v) x.name = testing::kept_name("base_model." + x.name);
   RuleSet r = RuleSet::parse(R"({"prefix": {"base_model.": ""}, "substr": {"rotary_emb": null}})", "r");
   PlanOptions o;
   o.user_rules = &r;
