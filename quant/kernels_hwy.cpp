@@ -893,6 +893,54 @@ void Int4ActOrderBf16(const IntRowJob& j) {
   for (; i < n; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - j.zeros[g_idx[i]]) * j.scales[g_idx[i]], dst, i);
 }
 
+// The same with g_idx prepared once per tensor (ActOrderPlan): the group's low bits come
+// ready in 16-bit lanes and the register-pair choice as two loaded masks, so per 32 elements
+// what is left is the codes (one widening, a shift and a mask: lane 2m gets byte m's low nibble,
+// lane 2m + 1 its high one), one OR, and the lookups. About 19 vector uops per 32 elements
+// instead of 28 (the port-0/5 count that bounded this kernel).
+template <int kRegs>
+HWY_INLINE __m512i LookupBf16Masks(const __m512i* t, __m512i idx, const uint32_t* masks) {
+  if constexpr (kRegs == 1) {
+    return _mm512_permutexvar_epi16(idx, t[0]);
+  } else if constexpr (kRegs == 2) {
+    return _mm512_permutex2var_epi16(t[0], idx, t[1]);
+  } else {
+    const __mmask32 b2 = _cvtu32_mask32(masks[0]);
+    __m512i v = _mm512_mask_blend_epi16(b2, _mm512_permutex2var_epi16(t[0], idx, t[1]), _mm512_permutex2var_epi16(t[2], idx, t[3]));
+    if constexpr (kRegs == 8) {
+      const __m512i w = _mm512_mask_blend_epi16(b2, _mm512_permutex2var_epi16(t[4], idx, t[5]), _mm512_permutex2var_epi16(t[6], idx, t[7]));
+      v = _mm512_mask_blend_epi16(_cvtu32_mask32(masks[1]), v, w);
+    }
+    return v;
+  }
+}
+
+template <int kRegs>
+void Int4ActOrderPlanned(const IntRowJob& j) {
+  __m512i t[kRegs];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRegs; ++r) {
+    const uint64_t g = 2 * static_cast<uint64_t>(r);
+    const auto z = [&](uint64_t k) { return k < j.groups ? j.zeros[k] : 0.0f; };
+    const auto s = [&](uint64_t k) { return k < j.groups ? j.scales[k] : 0.0f; };
+    t[r] = TablePairBf16(z(g), s(g), z(g + 1), s(g + 1));
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
+  const uint16_t* low = j.plan->low.data();
+  const uint32_t* masks = j.plan->masks.data();
+  auto* dst = static_cast<uint16_t*>(j.dst);
+  const uint64_t n = j.n;
+  const __m512i nib = _mm512_set1_epi32(0x000F000F);
+  uint64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + i / 2)));
+    const __m512i c = _mm512_ternarylogic_epi32(x, _mm512_slli_epi32(x, 12), nib, 0xA8);  // (x | x << 12) & nib
+    const __m512i idx = _mm512_or_si512(c, _mm512_loadu_si512(low + i));
+    _mm512_storeu_si512(dst + i, LookupBf16Masks<kRegs>(t, idx, masks + 2 * (i / 32)));
+  }
+  for (; i < n; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - j.zeros[j.g_idx[i]]) * j.scales[j.g_idx[i]], dst, i);
+}
+
 // Returns false where the table path does not apply (the caller takes the general one).
 template <int kOut>
 bool Int4Row(const IntRowJob& j) {
@@ -900,6 +948,13 @@ bool Int4Row(const IntRowJob& j) {
   if (j.g_idx) {
     if (j.groups == 0) return false;
     if constexpr (kOut == kBF16) {
+      if (j.groups <= 16 && j.plan && j.plan->low.size() >= j.n && j.plan->masks.size() >= 2 * (j.n / 32)) {
+        if (j.groups <= 2) Int4ActOrderPlanned<1>(j);
+        else if (j.groups <= 4) Int4ActOrderPlanned<2>(j);
+        else if (j.groups <= 8) Int4ActOrderPlanned<4>(j);
+        else Int4ActOrderPlanned<8>(j);
+        return true;
+      }
       if (j.groups <= 16) {
         if (j.groups <= 2) Int4ActOrderBf16<1>(j);
         else if (j.groups <= 4) Int4ActOrderBf16<2>(j);
@@ -1073,6 +1128,133 @@ void AwqTiles(const uint8_t* bytes, uint64_t chunks, uint64_t cols, uint64_t c0,
   }
 }
 #endif
+
+#if MOECKPT_AVX512
+// 32 codes of a row's 16 words (128 elements, word w's codes in its nibbles, low first) into
+// bfloat16: lane L takes the 16-bit word holding element 32q + L (one permute) and shifts its
+// nibble down (bits above it are left: the table below repeats in both 16-lane halves, so the
+// permute's index bit 4 does not matter and bits 5.. are ignored), then one table permute.
+HWY_INLINE void Chunk32Bf16(__m512i row, int q, __m512i base, __m512i shifts, __m512i table, uint16_t* dst) {
+  const __m512i idx = _mm512_add_epi16(base, _mm512_set1_epi16(static_cast<short>(8 * q)));
+  const __m512i c = _mm512_srlv_epi16(_mm512_permutexvar_epi16(idx, row), shifts);
+  _mm512_storeu_si512(dst, _mm512_permutexvar_epi16(c, table));
+}
+
+// A transposed tile: tile[i] holds 16 words (elements k0 .. k0 + 127) of output row
+// row0 + i * step, rows i < nr; chunks q < nq of 32 elements are written. Tables are built two
+// rows at a time (TablePairBf16: both rounded at once), again where a chunk starts a new group.
+void DecodeTileBf16(const uint32_t (*tile)[16], uint64_t nr, uint64_t nq, uint64_t k0, uint64_t group, uint64_t row0, uint64_t step,
+                    const float* zeros, const float* scales, uint64_t pstride, uint16_t* dst, uint64_t dst_stride) {
+  alignas(64) static constexpr uint16_t kBase[32] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7};
+  alignas(64) static constexpr uint16_t kShift[32] = {0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12,
+                                                      0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12};
+  const __m512i base = _mm512_load_si512(kBase), shifts = _mm512_load_si512(kShift);
+  uint64_t gq[4];
+  for (uint64_t q = 0; q < 4; ++q) gq[q] = (k0 + 32 * q) / group;
+  for (uint64_t i = 0; i < nr; i += 2) {
+    const bool two = i + 1 < nr;
+    const uint64_t ra = row0 + i * step, rb = ra + step;
+    const __m512i va = _mm512_load_si512(tile[i]), vb = _mm512_load_si512(tile[two ? i + 1 : i]);
+    uint16_t* da = dst + ra * dst_stride + k0;
+    uint16_t* db = dst + rb * dst_stride + k0;
+    uint64_t g = UINT64_MAX;
+    __m512i ta = _mm512_setzero_si512(), tb = ta;
+    for (uint64_t q = 0; q < nq; ++q) {
+      if (gq[q] != g) {
+        g = gq[q];
+        const float* z = zeros + g * pstride;
+        const float* s = scales + g * pstride;
+        const __m512i t = TablePairBf16(z[ra], s[ra], two ? z[rb] : 0.0f, two ? s[rb] : 0.0f);
+        ta = _mm512_shuffle_i64x2(t, t, 0x44);
+        tb = _mm512_shuffle_i64x2(t, t, 0xEE);
+      }
+      Chunk32Bf16(va, static_cast<int>(q), base, shifts, ta, da + 32 * q);
+      if (two) Chunk32Bf16(vb, static_cast<int>(q), base, shifts, tb, db + 32 * q);
+    }
+  }
+}
+#endif
+
+bool GptqInt4Bf16(const void* src, uint64_t k_len, uint64_t cols, uint64_t r0, uint64_t count, const float* zeros, const float* scales,
+                  uint64_t pstride, uint64_t group, uint16_t* dst, uint64_t dst_stride) {
+#if MOECKPT_AVX512
+  if (group == 0 || group % 32 != 0 || k_len % group != 0) return false;
+  const auto* bytes = static_cast<const uint8_t*>(src);
+  const uint64_t words = k_len / 8;
+  alignas(64) uint32_t tile[16][16];
+  for (uint64_t b = 0; b < count; b += 16) {
+    const uint64_t nr = std::min<uint64_t>(16, count - b);
+    const __mmask16 cm = static_cast<__mmask16>(nr == 16 ? 0xFFFFu : (1u << nr) - 1);
+    for (uint64_t w = 0; w < words; w += 16) {
+      const uint64_t nw = std::min<uint64_t>(16, words - w);  // a multiple of 4 (k_len % 32 == 0)
+      __m512i r[16];
+      // Word rows are cols * 4 bytes apart, too far for the hardware prefetcher: the lines two
+      // tiles ahead are asked for now.
+      if (w + 48 <= words) {
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i) _mm_prefetch(reinterpret_cast<const char*>(bytes + 4 * ((w + 32 + i) * cols + r0 + b)), _MM_HINT_T0);
+      }
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i)
+        r[i] = static_cast<uint64_t>(i) < nw ? _mm512_maskz_loadu_epi32(cm, bytes + 4 * ((w + i) * cols + r0 + b)) : _mm512_setzero_si512();
+      Transpose16x16(r);
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i) _mm512_store_si512(tile[i], r[i]);
+      DecodeTileBf16(tile, nr, nw / 4, 8 * w, group, b, 1, zeros, scales, pstride, dst, dst_stride);
+    }
+  }
+  return true;
+#else
+  (void)src, (void)k_len, (void)cols, (void)r0, (void)count, (void)zeros, (void)scales, (void)pstride, (void)group, (void)dst, (void)dst_stride;
+  return false;
+#endif
+}
+
+// AWQ as AwqTiles, each transposed 16 x 16 block decoded instead of stored.
+bool AwqInt4Bf16(const void* src, uint64_t k_len, uint64_t cols, uint64_t r0, uint64_t count, const unsigned* nibble_of_row, const float* zeros,
+                 const float* scales, uint64_t pstride, uint64_t group, uint16_t* dst, uint64_t dst_stride) {
+#if MOECKPT_AVX512
+  if (group == 0 || group % 32 != 0 || k_len % group != 0 || r0 % 8 != 0 || count % 8 != 0) return false;
+  const auto* bytes = static_cast<const uint8_t*>(src);
+  const uint64_t chunks = k_len / 8, c0 = r0 / 8, ccount = count / 8;
+  alignas(64) uint32_t stage[8][16][16];
+  alignas(64) uint32_t tile[16][16];
+  for (uint64_t c = 0; c < ccount; c += 16) {
+    const uint64_t nc = std::min<uint64_t>(16, ccount - c);
+    const __mmask16 cm = static_cast<__mmask16>(nc == 16 ? 0xFFFFu : (1u << nc) - 1);
+    for (uint64_t kc0 = 0; kc0 < chunks; kc0 += 16) {
+      const uint64_t nq = std::min<uint64_t>(16, chunks - kc0);  // a multiple of 4
+      for (uint64_t q = 0; q < 16; ++q) {
+        VU v[8];
+        if (q < nq) {
+#pragma GCC unroll 8
+          for (int i = 0; i < 8; ++i) v[i] = VU{_mm512_maskz_loadu_epi32(cm, bytes + 4 * ((8 * (kc0 + q) + i) * cols + c0 + c))};
+          TransposeNibbles8(v);
+        } else {
+#pragma GCC unroll 8
+          for (int i = 0; i < 8; ++i) v[i] = VU{_mm512_setzero_si512()};
+        }
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; ++p) _mm512_store_si512(stage[p][q], v[p].raw);
+      }
+      for (unsigned b = 0; b < 8; ++b) {
+        __m512i r[16];
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; ++q) r[q] = _mm512_load_si512(stage[nibble_of_row[b]][q]);
+        Transpose16x16(r);
+#pragma GCC unroll 16
+        for (int l = 0; l < 16; ++l) _mm512_store_si512(tile[l], r[l]);
+        DecodeTileBf16(tile, nc, nq / 4, 8 * kc0, group, 8 * c + b, 8, zeros, scales, pstride, dst, dst_stride);
+      }
+    }
+  }
+  return true;
+#else
+  (void)src, (void)k_len, (void)cols, (void)r0, (void)count, (void)nibble_of_row, (void)zeros, (void)scales, (void)pstride, (void)group, (void)dst,
+      (void)dst_stride;
+  return false;
+#endif
+}
 
 bool TransposeAwqWords(const void* src, uint64_t k_len, uint64_t cols, uint64_t c0, uint64_t count, const unsigned* nibble_of_row, uint32_t* buf,
                        uint64_t stride) {
@@ -1252,6 +1434,10 @@ bool RunIntRow(const IntRowJob&) { return false; }
 bool AbsMax(Fmt, const void*, uint64_t, float*) { return false; }
 bool GatherIntColumns(const void*, uint64_t, uint64_t, uint64_t, uint64_t, uint32_t*, uint64_t) { return false; }
 bool TransposeAwqWords(const void*, uint64_t, uint64_t, uint64_t, uint64_t, const unsigned*, uint32_t*, uint64_t) { return false; }
+bool GptqInt4Bf16(const void*, uint64_t, uint64_t, uint64_t, uint64_t, const float*, const float*, uint64_t, uint64_t, uint16_t*, uint64_t) { return false; }
+bool AwqInt4Bf16(const void*, uint64_t, uint64_t, uint64_t, uint64_t, const unsigned*, const float*, const float*, uint64_t, uint64_t, uint16_t*, uint64_t) {
+  return false;
+}
 bool AbsMaxBlocks(Fmt, const void*, uint64_t, uint64_t, uint64_t, uint64_t, float*) { return false; }
 #endif
 
@@ -1271,6 +1457,8 @@ HWY_EXPORT(TargetName);
 HWY_EXPORT(GatherIntColumns);
 HWY_EXPORT(TransposeAwqWords);
 HWY_EXPORT(AbsMaxBlocks);
+HWY_EXPORT(GptqInt4Bf16);
+HWY_EXPORT(AwqInt4Bf16);
 
 void run_row(const RowJob& job) {
   if (!HWY_DYNAMIC_DISPATCH(RunRow)(job)) ref::run_row(job);
@@ -1298,6 +1486,32 @@ void transpose_awq_words(const void* src, uint64_t k_len, uint64_t cols, uint64_
 
 void absmax_blocks(Fmt in, const void* src, uint64_t stride, uint64_t rows, uint64_t n, uint64_t group, float* acc) {
   if (!HWY_DYNAMIC_DISPATCH(AbsMaxBlocks)(in, src, stride, rows, n, group, acc)) ref::absmax_blocks(in, src, stride, rows, n, group, acc);
+}
+
+bool gptq_int4_bf16(const void* src, uint64_t k_len, uint64_t cols, uint64_t r0, uint64_t count, const float* zeros, const float* scales,
+                    uint64_t pstride, uint64_t group, uint16_t* dst, uint64_t dst_stride) {
+  return HWY_DYNAMIC_DISPATCH(GptqInt4Bf16)(src, k_len, cols, r0, count, zeros, scales, pstride, group, dst, dst_stride);
+}
+
+bool awq_int4_bf16(const void* src, uint64_t k_len, uint64_t cols, uint64_t r0, uint64_t count, const unsigned nibble_of_row[8],
+                   const float* zeros, const float* scales, uint64_t pstride, uint64_t group, uint16_t* dst, uint64_t dst_stride) {
+  return HWY_DYNAMIC_DISPATCH(AwqInt4Bf16)(src, k_len, cols, r0, count, nibble_of_row, zeros, scales, pstride, group, dst, dst_stride);
+}
+
+// Target-independent: the kernel that reads it (Int4ActOrderPlanned) is AVX-512 only, and the
+// plan is data, not code.
+void plan_act_order(const uint32_t* g_idx, uint64_t n, uint64_t groups, ActOrderPlan& plan) {
+  plan.low.clear();
+  plan.masks.clear();
+  if (groups == 0 || groups > 16) return;
+  plan.low.resize(n);
+  plan.masks.assign(2 * (n / 32 + 1), 0);
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint32_t g = g_idx[i];
+    plan.low[i] = static_cast<uint16_t>((g & 3u) << 4);
+    if (g & 4u) plan.masks[2 * (i / 32)] |= 1u << (i % 32);
+    if (g & 8u) plan.masks[2 * (i / 32) + 1] |= 1u << (i % 32);
+  }
 }
 
 const char* simd_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
