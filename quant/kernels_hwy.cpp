@@ -1051,6 +1051,52 @@ void GatherTiles(const uint8_t* bytes, uint64_t words, uint64_t cols, uint64_t c
 }
 #endif
 
+#if HWY_TARGET == HWY_AVX2
+// r[i] lane j -> r[j] lane i, for 8 x 8 32-bit words (24 shuffles): AVX2 has no scatter, and
+// Highway's emulated one (eight scalar stores a vector) was what bounded GPTQ and AWQ here.
+HWY_INLINE void Transpose8x8(__m256i* r) {
+  __m256i t[8], u[8];
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+  }
+#pragma GCC unroll 2
+  for (int k = 0; k < 2; ++k) {  // u[4k + m], 128-bit half h: column 4h + m of rows 4k..4k+3
+    u[4 * k] = _mm256_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
+    u[4 * k + 1] = _mm256_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
+    u[4 * k + 2] = _mm256_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+    u[4 * k + 3] = _mm256_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+  }
+#pragma GCC unroll 4
+  for (int m = 0; m < 4; ++m) {
+    r[m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x20);
+    r[4 + m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x31);
+  }
+}
+
+// GPTQ: tiles of 8 words x 8 columns transposed in registers, one store per column's 8 words.
+void GatherTiles8(const uint8_t* bytes, uint64_t words, uint64_t cols, uint64_t c0, uint64_t count, uint32_t* buf, uint64_t stride) {
+  const uint64_t wt = words / 8 * 8;
+  for (uint64_t b = 0; b + 8 <= count; b += 8) {
+    for (uint64_t w = 0; w < wt; w += 8) {
+      __m256i r[8];
+      if (w + 32 < wt) {
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) _mm_prefetch(reinterpret_cast<const char*>(bytes + 4 * ((w + 24 + i) * cols + c0 + b)), _MM_HINT_T0);
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + 4 * ((w + i) * cols + c0 + b)));
+      Transpose8x8(r);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(buf + (b + i) * stride + w), r[i]);
+    }
+    if (wt < words) ref::gather_int_columns(bytes + 4 * wt * cols, words - wt, cols, c0 + b, 8, buf + b * stride + wt, stride);
+  }
+}
+
+#endif
+
 // Each vector load takes one contiguous run of words (a cache line on AVX-512) and a scatter puts
 // its lanes into as many rows of the buffer.
 bool GatherIntColumns(const void* src, uint64_t words, uint64_t cols, uint64_t c0, uint64_t count, uint32_t* buf, uint64_t stride) {
@@ -1064,6 +1110,9 @@ bool GatherIntColumns(const void* src, uint64_t words, uint64_t cols, uint64_t c
 #if MOECKPT_AVX512
   GatherTiles(bytes, words, cols, c0, count, buf, stride);
   b = count / 16 * 16;
+#elif HWY_TARGET == HWY_AVX2
+  GatherTiles8(bytes, words, cols, c0, count, buf, stride);
+  b = count / 8 * 8;
 #endif
   const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(stride)));
   for (; b + N <= count; b += N)
@@ -1096,6 +1145,37 @@ HWY_INLINE void TransposeNibbles8(VU* v) {
     v[i + 1] = hn::Xor(v[i + 1], t);
   }
 }
+
+#if HWY_TARGET == HWY_AVX2
+// AWQ, 8 columns (64 rows) x 64 k at a time, as AwqTiles: each chunk's nibbles transposed per
+// lane into an L1 stage, then each row's 8 words by an 8 x 8 transpose and one store.
+void AwqTiles8(const uint8_t* bytes, uint64_t chunks, uint64_t cols, uint64_t c0, uint64_t count, const unsigned* nibble_of_row, uint32_t* buf,
+               uint64_t stride) {
+  const uint64_t ct = chunks / 8 * 8;
+  alignas(32) uint32_t stage[8][8][8];
+  for (uint64_t c = c0; c + 8 <= c0 + count; c += 8) {
+    uint32_t* base = buf + 8 * (c - c0) * stride;
+    for (uint64_t kc0 = 0; kc0 < ct; kc0 += 8) {
+      for (uint64_t q = 0; q < 8; ++q) {
+        VU v[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) v[i] = VU{_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + 4 * ((8 * (kc0 + q) + i) * cols + c)))};
+        TransposeNibbles8(v);
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; ++p) _mm256_store_si256(reinterpret_cast<__m256i*>(stage[p][q]), v[p].raw);
+      }
+      for (unsigned b = 0; b < 8; ++b) {
+        __m256i r[8];
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q) r[q] = _mm256_load_si256(reinterpret_cast<const __m256i*>(stage[nibble_of_row[b]][q]));
+        Transpose8x8(r);
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; ++l) _mm256_storeu_si256(reinterpret_cast<__m256i*>(base + (8 * l + b) * stride + kc0), r[l]);
+      }
+    }
+  }
+}
+#endif
 
 #if MOECKPT_AVX512
 // AWQ, 16 columns (128 rows) x 128 k at a time: each 8-k chunk's nibbles transposed per lane
@@ -1271,6 +1351,10 @@ bool TransposeAwqWords(const void* src, uint64_t k_len, uint64_t cols, uint64_t 
   AwqTiles(bytes, chunks, cols, c0, count, nibble_of_row, buf, stride);
   kc_first = chunks / 16 * 16;
   const uint64_t tiled_end = c0 + count / 16 * 16;
+#elif HWY_TARGET == HWY_AVX2
+  AwqTiles8(bytes, chunks, cols, c0, count, nibble_of_row, buf, stride);
+  kc_first = chunks / 8 * 8;
+  const uint64_t tiled_end = c0 + count / 8 * 8;
 #else
   const uint64_t tiled_end = c0;
 #endif
