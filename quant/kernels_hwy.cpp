@@ -1468,6 +1468,22 @@ void IntRowT(const IntRowJob& j) {
   uint64_t i = 0;
   if (N % per == 0 && j.g_idx) {  // activation order: each column's group gathered
     const hn::RebindToSigned<DU> di;
+#if HWY_TARGET == HWY_AVX2
+    // Up to 16 groups: zeros and scales held in two registers each, picked by two 8-lane
+    // permutes and a blend on bit 3 of the group (gathers are slow on these CPUs).
+    if (j.groups > 0 && j.groups <= 16) {
+      alignas(32) float zt[16] = {}, st[16] = {};
+      for (uint64_t g = 0; g < j.groups; ++g) zt[g] = j.zeros[g], st[g] = j.scales[g];
+      const __m256 z0 = _mm256_load_ps(zt), z1 = _mm256_load_ps(zt + 8), s0 = _mm256_load_ps(st), s1 = _mm256_load_ps(st + 8);
+      for (; i + N <= j.n; i += N) {
+        const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(j.g_idx + i));
+        const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(g, 28));  // sign bit = bit 3 of g
+        const VF z{_mm256_blendv_ps(_mm256_permutevar8x32_ps(z0, g), _mm256_permutevar8x32_ps(z1, g), hi)};
+        const VF s{_mm256_blendv_ps(_mm256_permutevar8x32_ps(s0, g), _mm256_permutevar8x32_ps(s1, g), hi)};
+        Store<kOut>(df, IntValues(j, i / per, z, s, idx, shifts, mask), j.dst, i, false);
+      }
+    }
+#endif
     for (; i + N <= j.n; i += N) {
       const auto g = hn::BitCast(di, hn::LoadU(du, j.g_idx + i));
       Store<kOut>(df, IntValues(j, i / per, hn::GatherIndex(df, j.zeros, g), hn::GatherIndex(df, j.scales, g), idx, shifts, mask), j.dst, i,
@@ -1494,6 +1510,89 @@ void IntRowT(const IntRowJob& j) {
   }
 }
 
+#if HWY_TARGET == HWY_AVX2
+// 4-bit codes into bfloat16 on AVX2, which has no 16-bit permute: a group's 16 values as two
+// 16-byte tables (their low and high bytes), looked up by pshufb in each 128-bit half and
+// interleaved back into 16-bit values: ~13 instructions per 32 elements where the general
+// kernel (word lookup, shifts, convert, subtract, multiply, rounding) takes ~50.
+HWY_INLINE void GroupTablesAvx2(float z, float s, __m256i* tlo, __m256i* thi) {
+  const DF df;
+  const DU du;
+  const VF iota = hn::Iota(df, 0.0f);
+  const VF v0 = hn::Mul(hn::Sub(iota, hn::Set(df, z)), hn::Set(df, s));
+  const VF v1 = hn::Mul(hn::Sub(hn::Add(iota, hn::Set(df, 8.0f)), hn::Set(df, z)), hn::Set(df, s));
+  // Store<kBF16>'s rounding and NaN, codes 0..7 and 8..15, in the low 16 bits of each lane.
+  const VU r0 = hn::ShiftRight<16>(FixNaNHi(v0, RoundBf16Hi(hn::BitCast(du, v0))));
+  const VU r1 = hn::ShiftRight<16>(FixNaNHi(v1, RoundBf16Hi(hn::BitCast(du, v1))));
+  const __m256i t = _mm256_permute4x64_epi64(_mm256_packus_epi32(r0.raw, r1.raw), 0xD8);  // entries 0..15, 16 bits each
+  const __m256i split = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+  const __m256i b = _mm256_shuffle_epi8(t, split);  // per half: 8 entries' low bytes, then their high bytes
+  const __m128i b0 = _mm256_castsi256_si128(b), b1 = _mm256_extracti128_si256(b, 1);
+  *tlo = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(b0, b1));
+  *thi = _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(b0, b1));
+}
+
+// 32 codes from 16 bytes (element 2m in the low nibble of byte m), looked up and stored.
+HWY_INLINE void Int4x32Bf16Avx2(const uint8_t* p, __m256i tlo, __m256i thi, uint16_t* dst) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i m = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+  const __m256i c = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));  // codes 0..15 | 16..31, a byte each
+  const __m256i vl = _mm256_shuffle_epi8(tlo, c), vh = _mm256_shuffle_epi8(thi, c);
+  const __m256i a = _mm256_unpacklo_epi8(vl, vh);  // elements 0..7 | 16..23
+  const __m256i d = _mm256_unpackhi_epi8(vl, vh);  // elements 8..15 | 24..31
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_permute2x128_si256(a, d, 0x20));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 16), _mm256_permute2x128_si256(a, d, 0x31));
+}
+
+// Activation order with up to 16 groups, 4-bit codes, any output: each word's 8 codes by a
+// broadcast and per-lane shifts (no read past the row, so in-place rows take it too: they went
+// to the scalar reference), zeros and scales picked from registers by g_idx (two 8-lane permutes
+// and a blend on bit 3 each) instead of gathered.
+template <int kOut>
+void Int4ActOrderAvx2(const IntRowJob& j) {
+  const DF df;
+  alignas(32) float zt[16] = {}, st[16] = {};
+  for (uint64_t g = 0; g < j.groups; ++g) zt[g] = j.zeros[g], st[g] = j.scales[g];
+  const __m256 z0 = _mm256_load_ps(zt), z1 = _mm256_load_ps(zt + 8), s0 = _mm256_load_ps(st), s1 = _mm256_load_ps(st + 8);
+  const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), m = _mm256_set1_epi32(0xF);
+  const auto value = [&](uint64_t i) {  // elements i .. i + 7 (i a multiple of 8: one word)
+    uint32_t w;
+    std::memcpy(&w, reinterpret_cast<const uint8_t*>(j.words) + i / 2, 4);
+    const __m256 q = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(w)), shifts), m));
+    const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(j.g_idx + i));
+    const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(g, 28));  // sign bit = bit 3 of g
+    const __m256 z = _mm256_blendv_ps(_mm256_permutevar8x32_ps(z0, g), _mm256_permutevar8x32_ps(z1, g), hi);
+    const __m256 s = _mm256_blendv_ps(_mm256_permutevar8x32_ps(s0, g), _mm256_permutevar8x32_ps(s1, g), hi);
+    return VF{_mm256_mul_ps(_mm256_sub_ps(q, z), s)};
+  };
+  uint64_t i = 0;
+  if constexpr (kOut == kBF16)
+    for (; i + 16 <= j.n; i += 16) StoreBf16x2<false>(df, value(i), value(i + 8), static_cast<uint16_t*>(j.dst) + i);
+  for (; i + 8 <= j.n; i += 8) Store<kOut>(df, value(i), j.dst, i, false);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
+  for (; i < j.n; ++i) encode_at(j.out, (static_cast<float>((bytes[i / 2] >> (4 * (i % 2))) & 0xFu) - j.zeros[j.g_idx[i]]) * j.scales[j.g_idx[i]], j.dst, i);
+}
+
+// Reads only the row's own bytes (in-place rows are fine). False where it does not apply.
+bool Int4RowBf16Avx2(const IntRowJob& j) {
+  if (j.bits != 4 || j.g_idx || j.group == 0 || j.group % 32 != 0) return false;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
+  auto* dst = static_cast<uint16_t*>(j.dst);
+  const uint64_t n = j.n, group = j.group;
+  const float *zeros = j.zeros, *scales = j.scales;
+  uint64_t i = 0;
+  for (uint64_t g = 0; i < n; ++g) {
+    const uint64_t end = std::min(n, i + group);
+    __m256i tlo, thi;
+    GroupTablesAvx2(zeros[g], scales[g], &tlo, &thi);
+    for (; i + 32 <= end; i += 32) Int4x32Bf16Avx2(bytes + i / 2, tlo, thi, dst + i);
+    for (; i < end; ++i) encode_at(j.out, (static_cast<float>((bytes[i / 2] >> (4 * (i % 2))) & 0xFu) - zeros[g]) * scales[g], dst, i);
+  }
+  return true;
+}
+#endif
+
 bool RunIntRow(const IntRowJob& j) {
 #if MOECKPT_AVX512
   switch (j.out) {
@@ -1501,6 +1600,16 @@ bool RunIntRow(const IntRowJob& j) {
     case Fmt::kBF16: if (Int4Row<kBF16>(j)) return true; break;
     case Fmt::kF16: if (Int4Row<kF16>(j)) return true; break;
     default: break;
+  }
+#elif HWY_TARGET == HWY_AVX2
+  if (j.out == Fmt::kBF16 && Int4RowBf16Avx2(j)) return true;
+  if (j.bits == 4 && j.g_idx && j.groups > 0 && j.groups <= 16) {
+    switch (j.out) {
+      case Fmt::kF32: Int4ActOrderAvx2<kF32>(j); return true;
+      case Fmt::kBF16: Int4ActOrderAvx2<kBF16>(j); return true;
+      case Fmt::kF16: Int4ActOrderAvx2<kF16>(j); return true;
+      default: break;
+    }
   }
 #endif
   if (!j.padded) return false;  // the general path reads whole vectors past the row
