@@ -1236,7 +1236,7 @@ void DecodeTileBf16(const uint32_t (*tile)[16], uint64_t nr, uint64_t nq, uint64
     const uint64_t ra = row0 + i * step, rb = ra + step;
     const __m512i va = _mm512_load_si512(tile[i]), vb = _mm512_load_si512(tile[two ? i + 1 : i]);
     uint16_t* da = dst + ra * dst_stride + k0;
-    uint16_t* db = dst + rb * dst_stride + k0;
+    uint16_t* db = two ? dst + rb * dst_stride + k0 : da;
     uint64_t g = UINT64_MAX;
     __m512i ta = _mm512_setzero_si512(), tb = ta;
     for (uint64_t q = 0; q < nq; ++q) {
@@ -1518,18 +1518,25 @@ void IntRowT(const IntRowJob& j) {
 HWY_INLINE void GroupTablesAvx2(float z, float s, __m256i* tlo, __m256i* thi) {
   const DF df;
   const DU du;
+  const VF vz = hn::Set(df, z), vs = hn::Set(df, s);
   const VF iota = hn::Iota(df, 0.0f);
-  const VF v0 = hn::Mul(hn::Sub(iota, hn::Set(df, z)), hn::Set(df, s));
-  const VF v1 = hn::Mul(hn::Sub(hn::Add(iota, hn::Set(df, 8.0f)), hn::Set(df, z)), hn::Set(df, s));
-  // Store<kBF16>'s rounding and NaN, codes 0..7 and 8..15, in the low 16 bits of each lane.
-  const VU r0 = hn::ShiftRight<16>(FixNaNHi(v0, RoundBf16Hi(hn::BitCast(du, v0))));
-  const VU r1 = hn::ShiftRight<16>(FixNaNHi(v1, RoundBf16Hi(hn::BitCast(du, v1))));
-  const __m256i t = _mm256_permute4x64_epi64(_mm256_packus_epi32(r0.raw, r1.raw), 0xD8);  // entries 0..15, 16 bits each
+  const VF v0 = hn::Mul(hn::Sub(iota, vz), vs);
+  const VF v1 = hn::Mul(hn::Sub(hn::Add(iota, hn::Set(df, 8.0f)), vz), vs);
+  // Store<kBF16>'s rounding (and NaN, where there is one), codes 0..7 and 8..15, in the low 16
+  // bits of each lane.
+  VU r0 = RoundBf16Hi(hn::BitCast(du, v0)), r1 = RoundBf16Hi(hn::BitCast(du, v1));
+  if (HWY_UNLIKELY(!hn::AllFalse(df, hn::Or(hn::IsNaN(v0), hn::IsNaN(v1))))) {
+    r0 = FixNaNHi(v0, r0);
+    r1 = FixNaNHi(v1, r1);
+  }
+  // packus per 128-bit half: entries 0-3, 8-11 | 4-7, 12-15; pshufb puts each half's low bytes
+  // before its high bytes; one cross-lane dword permute each then yields both tables, repeated
+  // in both halves for the in-lane lookups.
+  const __m256i t = _mm256_packus_epi32(hn::ShiftRight<16>(r0).raw, hn::ShiftRight<16>(r1).raw);
   const __m256i split = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
-  const __m256i b = _mm256_shuffle_epi8(t, split);  // per half: 8 entries' low bytes, then their high bytes
-  const __m128i b0 = _mm256_castsi256_si128(b), b1 = _mm256_extracti128_si256(b, 1);
-  *tlo = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(b0, b1));
-  *thi = _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(b0, b1));
+  const __m256i b = _mm256_shuffle_epi8(t, split);  // half 0: lo 0-3, lo 8-11, hi 0-3, hi 8-11; half 1 the same for 4-7, 12-15
+  *tlo = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5));
+  *thi = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(2, 6, 3, 7, 2, 6, 3, 7));
 }
 
 // 32 codes from 16 bytes (element 2m in the low nibble of byte m), looked up and stored.
