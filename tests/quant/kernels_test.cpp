@@ -512,6 +512,28 @@ TEST(Kernels, DequantIsOneFloat32MultiplyThenRounding) {
   EXPECT_EQ(out, static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16));
 }
 
+TEST(Kernels, ActOrderPlanHoldsEachColumnsGroupBits) {
+  std::mt19937 rng(16);
+  for (uint64_t groups : {uint64_t{1}, uint64_t{3}, uint64_t{9}, uint64_t{16}, uint64_t{17}})
+    for (uint64_t n : {uint64_t{0}, uint64_t{31}, uint64_t{64}, uint64_t{1000}}) {
+      std::vector<uint32_t> g_idx(n);
+      for (auto& g : g_idx) g = static_cast<uint32_t>(rng() % groups);
+      ActOrderPlan plan;
+      plan_act_order(g_idx.data(), n, groups, plan);
+      if (groups > 16) {  // past what the register tables hold: no plan
+        EXPECT_TRUE(plan.low.empty());
+        continue;
+      }
+      ASSERT_EQ(plan.low.size(), n);
+      ASSERT_GE(plan.masks.size(), 2 * (n / 32));
+      for (uint64_t i = 0; i < n; ++i) {
+        EXPECT_EQ(plan.low[i], (g_idx[i] & 3u) << 4) << i;
+        EXPECT_EQ((plan.masks[2 * (i / 32)] >> (i % 32)) & 1u, (g_idx[i] >> 2) & 1u) << i;
+        EXPECT_EQ((plan.masks[2 * (i / 32) + 1] >> (i % 32)) & 1u, (g_idx[i] >> 3) & 1u) << i;
+      }
+    }
+}
+
 TEST(Kernels, ReportsATarget) { EXPECT_NE(std::string(simd_target()), ""); }
 
 }  // namespace
