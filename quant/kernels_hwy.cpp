@@ -52,6 +52,11 @@ using VU = hn::Vec<DU>;
 
 constexpr int kF32 = 0, kF16 = 1, kBF16 = 2, kE4M3 = 3, kE5M2 = 4, kE4M3Z = 5, kE5M2Z = 6;
 
+// 0, 1, 2, ... as float32: hn::Iota (Highway 1.0) builds its vector with scalar stores and one
+// vector load, which cannot be store-forwarded: a stall in every group-table build (a quarter
+// of the AVX2 int4 kernel's samples sat on it). Loaded from here instead.
+alignas(64) static constexpr float kIotaF[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
 // Normal codes: exponent and mantissa moved into float32's fields and the exponent rebiased by
 // an integer add. Subnormal codes (exponent field 0): mantissa x 2^-k through an int->float
 // conversion. No float32 subnormal is ever an operand: x86 takes a ~100-cycle microcode assist
@@ -777,7 +782,7 @@ HWY_INLINE uint32_t CodeAt(const uint8_t* bytes, uint64_t i) { return (bytes[i /
 template <int kOut>
 HWY_INLINE void GroupTable(float z, float s, void* table) {
   const DF df;
-  Store<kOut>(df, hn::Mul(hn::Sub(hn::Iota(df, 0.0f), hn::Set(df, z)), hn::Set(df, s)), table, 0, false);
+  Store<kOut>(df, hn::Mul(hn::Sub(hn::Load(df, kIotaF), hn::Set(df, z)), hn::Set(df, s)), table, 0, false);
 }
 
 // The same table in a register (16-bit formats in the low 16 lanes): built in memory, a
@@ -786,7 +791,7 @@ template <int kOut>
 HWY_INLINE __m512i GroupTableReg(float z, float s) {
   const DF df;
   const DU du;
-  const VF v = hn::Mul(hn::Sub(hn::Iota(df, 0.0f), hn::Set(df, z)), hn::Set(df, s));
+  const VF v = hn::Mul(hn::Sub(hn::Load(df, kIotaF), hn::Set(df, z)), hn::Set(df, s));
   if constexpr (kOut == kF32) {
     return _mm512_castps_si512(v.raw);
   } else if constexpr (kOut == kBF16) {  // Store<kBF16>'s rounding, NaN made canonical likewise
@@ -803,7 +808,7 @@ HWY_INLINE __m512i GroupTableReg(float z, float s) {
 // rounded at once by the packed rounding, or (a NaN among them) one at a time as above.
 HWY_INLINE __m512i TablePairBf16(float z0, float s0, float z1, float s1) {
   const DF df;
-  const VF iota = hn::Iota(df, 0.0f);
+  const VF iota = hn::Load(df, kIotaF);
   const VF v0 = hn::Mul(hn::Sub(iota, hn::Set(df, z0)), hn::Set(df, s0));
   const VF v1 = hn::Mul(hn::Sub(iota, hn::Set(df, z1)), hn::Set(df, s1));
   if (HWY_LIKELY(hn::AllFalse(df, hn::Or(hn::IsNaN(v0), hn::IsNaN(v1)))))
@@ -1519,7 +1524,7 @@ HWY_INLINE void GroupTablesAvx2(float z, float s, __m256i* tlo, __m256i* thi) {
   const DF df;
   const DU du;
   const VF vz = hn::Set(df, z), vs = hn::Set(df, s);
-  const VF iota = hn::Iota(df, 0.0f);
+  const VF iota = hn::Load(df, kIotaF);
   const VF v0 = hn::Mul(hn::Sub(iota, vz), vs);
   const VF v1 = hn::Mul(hn::Sub(hn::Add(iota, hn::Set(df, 8.0f)), vz), vs);
   // Store<kBF16>'s rounding (and NaN, where there is one), codes 0..7 and 8..15, in the low 16
