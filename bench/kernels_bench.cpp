@@ -352,11 +352,62 @@ void BM_CtNvfp4ToBf16(benchmark::State& st) {  // nvfp4-pack-quantized: e4m3 sca
   released(st, q, random_bytes(kElems / 2), random_bytes(kRows * kCols / 16, 0x77), gs, {}, {});
 }
 
+// GPTQ and AWQ at the kernel level, both ways in one binary (zeros and scales already float,
+// so what differs is only the pass structure): the word transpose into a 128-row buffer then
+// the int4 row kernel per row (the path dequantize_int_rows takes where the CPU has no fused
+// kernel), against gptq_int4_bf16 / awq_int4_bf16 (transposed tiles decoded straight into the
+// rows). Same traffic as BM_GptqToBf16. Skipped where the target has no fused kernel.
+void int4_words(benchmark::State& st, bool awq, bool fused) {
+  constexpr uint64_t kRowsPer = 128, groups = kCols / kGroup;
+  static const unsigned kAwq[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+  const std::vector<uint8_t> w = random_bytes(kElems / 2);
+  std::vector<float> zg(groups * kRows), sg = scales(groups * kRows), zr(groups * kRows), sr(groups * kRows);
+  std::mt19937 rng(9);
+  for (auto& z : zg) z = static_cast<float>(rng() % 16);
+  for (uint64_t g = 0; g < groups; ++g)  // [group][row] for the fused kernels, [row][group] for the row kernel
+    for (uint64_t r = 0; r < kRows; ++r) zr[r * groups + g] = zg[g * kRows + r], sr[r * groups + g] = sg[g * kRows + r];
+  std::vector<uint16_t> dst(kElems);
+  const uint64_t stride = kCols / 8 + moeckpt::quant::kIntRowPad;
+  std::vector<uint32_t> buf(kRowsPer * stride, 0);
+  const auto fused_band = [&](uint64_t r) {
+    return awq ? moeckpt::quant::awq_int4_bf16(w.data(), kCols, kRows / 8, r, kRowsPer, kAwq, zg.data() + r, sg.data() + r, kRows, kGroup, dst.data() + r * kCols, kCols)
+               : moeckpt::quant::gptq_int4_bf16(w.data(), kCols, kRows, r, kRowsPer, zg.data() + r, sg.data() + r, kRows, kGroup, dst.data() + r * kCols, kCols);
+  };
+  if (fused && !fused_band(0)) {
+    st.SkipWithError("no fused kernel on this target");
+    return;
+  }
+  for (auto _ : st) {
+    for (uint64_t r = 0; r < kRows; r += kRowsPer) {
+      if (fused) {
+        fused_band(r);
+        continue;
+      }
+      if (awq) moeckpt::quant::transpose_awq_words(w.data(), kCols, kRows / 8, r / 8, kRowsPer / 8, kAwq, buf.data(), stride);
+      else moeckpt::quant::gather_int_columns(w.data(), kCols / 8, kRows, r, kRowsPer, buf.data(), stride);
+      for (uint64_t i = 0; i < kRowsPer; ++i)
+        moeckpt::quant::run_int_row({buf.data() + i * stride, 4, kCols, zr.data() + (r + i) * groups, sr.data() + (r + i) * groups, kGroup, Fmt::kBF16,
+                                     dst.data() + (r + i) * kCols});
+    }
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  report(st, w.size() + kRows * groups * 2 + kRows * groups / 2 + dst.size() * 2);
+}
+void BM_GptqWordsBuffered(benchmark::State& st) { int4_words(st, false, false); }
+void BM_GptqWordsFused(benchmark::State& st) { int4_words(st, false, true); }
+void BM_AwqWordsBuffered(benchmark::State& st) { int4_words(st, true, false); }
+void BM_AwqWordsFused(benchmark::State& st) { int4_words(st, true, true); }
+
 BENCHMARK(BM_BlockFp8ToBf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CtInt4ToBf16)->Arg(128)->Arg(3584)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CtInt4ActOrderToBf16)->Arg(128)->Arg(3584)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GptqToBf16)->Arg(128)->Arg(3584)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AwqToBf16)->Arg(128)->Arg(3584)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GptqWordsBuffered)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GptqWordsFused)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AwqWordsBuffered)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AwqWordsFused)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CtNvfp4ToBf16)->Arg(128)->Arg(3584)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Mxfp4ToBf16)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Nvfp4ToBf16)->Unit(benchmark::kMillisecond);

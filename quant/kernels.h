@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "quant/codec.h"
 
@@ -39,6 +40,18 @@ void run_row(const RowJob& job);
 // uses zeros[g_idx[i]] and scales[g_idx[i]] instead. `words` must stay readable kIntRowPad words
 // past the row's last word (vector loads read whole registers).
 inline constexpr uint64_t kIntRowPad = 16;
+
+// Activation order prepared once per tensor (plan_act_order), for the 4-bit bfloat16 kernel
+// with at most 16 groups: what it otherwise rebuilt from g_idx for every row. low[i] is
+// (g_idx[i] & 3) << 4 (the group's place in a two-group register pair, beside the code);
+// masks[2c] and masks[2c + 1] hold, bit L, whether g_idx[32c + L] has bit 2 / bit 3 set (which
+// register pair). Empty (low.size() == 0) where that kernel does not apply.
+struct ActOrderPlan {
+  std::vector<uint16_t> low;
+  std::vector<uint32_t> masks;
+};
+void plan_act_order(const uint32_t* g_idx, uint64_t n, uint64_t groups, ActOrderPlan& plan);
+
 struct IntRowJob {
   const uint32_t* words = nullptr;
   unsigned bits = 4;  // 2, 4 or 8
@@ -51,6 +64,7 @@ struct IntRowJob {
   const uint32_t* g_idx = nullptr;  // n group indices, each below `groups`
   uint64_t groups = 0;              // zeros/scales held (0: unknown; needed by the g_idx fast path)
   bool padded = true;               // false: `words` is read in place, nothing past the row's words
+  const ActOrderPlan* plan = nullptr;  // g_idx prepared by plan_act_order(g_idx, n, groups) (optional)
 };
 
 void run_int_row(const IntRowJob& job);
@@ -64,6 +78,20 @@ void gather_int_columns(const void* src, uint64_t words, uint64_t cols, uint64_t
 // buf must be zero where whole words are not written (k_len % 8 != 0).
 void transpose_awq_words(const void* src, uint64_t k_len, uint64_t cols, uint64_t c0, uint64_t count, const unsigned nibble_of_row[8],
                          uint32_t* buf, uint64_t stride);
+
+// GPTQ's and AWQ's 4-bit codes straight into bfloat16 rows: the word transposes above fused
+// with the int4 kernel, so transposed words are decoded from registers instead of going through
+// a row buffer. Output rows [r0, r0 + count) of the weight, k_len elements each; row r0 + b at
+// dst + b * dst_stride (elements). Element k of row r0 + b is (code - z) * s with
+// z = zeros[(k / group) * pstride + b], s = scales[likewise], rounded as run_int_row does.
+// GPTQ: qweight [k_len / 8, cols] (cols = the weight's rows). AWQ: qweight [k_len, cols]
+// (cols = rows / 8), r0 and count multiples of 8. Returns false, writing nothing, where this
+// path does not apply (group % 32 != 0, k_len % group != 0, or no AVX-512): the caller then
+// takes the buffer path. A call with count 0 answers whether it applies.
+bool gptq_int4_bf16(const void* src, uint64_t k_len, uint64_t cols, uint64_t r0, uint64_t count, const float* zeros, const float* scales,
+                    uint64_t pstride, uint64_t group, uint16_t* dst, uint64_t dst_stride);
+bool awq_int4_bf16(const void* src, uint64_t k_len, uint64_t cols, uint64_t r0, uint64_t count, const unsigned nibble_of_row[8],
+                   const float* zeros, const float* scales, uint64_t pstride, uint64_t group, uint16_t* dst, uint64_t dst_stride);
 
 // acc[g] = max(acc[g], |x|) over block g of a rows x n matrix (row k at src + k * stride
 // elements): block g is columns [g * group, min(n, (g + 1) * group)) of every row. Compared

@@ -52,6 +52,11 @@ using VU = hn::Vec<DU>;
 
 constexpr int kF32 = 0, kF16 = 1, kBF16 = 2, kE4M3 = 3, kE5M2 = 4, kE4M3Z = 5, kE5M2Z = 6;
 
+// 0, 1, 2, ... as float32: hn::Iota (Highway 1.0) builds its vector with scalar stores and one
+// vector load, which cannot be store-forwarded: a stall in every group-table build (a quarter
+// of the AVX2 int4 kernel's samples sat on it). Loaded from here instead.
+alignas(64) static constexpr float kIotaF[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
 // Normal codes: exponent and mantissa moved into float32's fields and the exponent rebiased by
 // an integer add. Subnormal codes (exponent field 0): mantissa x 2^-k through an int->float
 // conversion. No float32 subnormal is ever an operand: x86 takes a ~100-cycle microcode assist
@@ -777,7 +782,7 @@ HWY_INLINE uint32_t CodeAt(const uint8_t* bytes, uint64_t i) { return (bytes[i /
 template <int kOut>
 HWY_INLINE void GroupTable(float z, float s, void* table) {
   const DF df;
-  Store<kOut>(df, hn::Mul(hn::Sub(hn::Iota(df, 0.0f), hn::Set(df, z)), hn::Set(df, s)), table, 0, false);
+  Store<kOut>(df, hn::Mul(hn::Sub(hn::Load(df, kIotaF), hn::Set(df, z)), hn::Set(df, s)), table, 0, false);
 }
 
 // The same table in a register (16-bit formats in the low 16 lanes): built in memory, a
@@ -786,7 +791,7 @@ template <int kOut>
 HWY_INLINE __m512i GroupTableReg(float z, float s) {
   const DF df;
   const DU du;
-  const VF v = hn::Mul(hn::Sub(hn::Iota(df, 0.0f), hn::Set(df, z)), hn::Set(df, s));
+  const VF v = hn::Mul(hn::Sub(hn::Load(df, kIotaF), hn::Set(df, z)), hn::Set(df, s));
   if constexpr (kOut == kF32) {
     return _mm512_castps_si512(v.raw);
   } else if constexpr (kOut == kBF16) {  // Store<kBF16>'s rounding, NaN made canonical likewise
@@ -803,7 +808,7 @@ HWY_INLINE __m512i GroupTableReg(float z, float s) {
 // rounded at once by the packed rounding, or (a NaN among them) one at a time as above.
 HWY_INLINE __m512i TablePairBf16(float z0, float s0, float z1, float s1) {
   const DF df;
-  const VF iota = hn::Iota(df, 0.0f);
+  const VF iota = hn::Load(df, kIotaF);
   const VF v0 = hn::Mul(hn::Sub(iota, hn::Set(df, z0)), hn::Set(df, s0));
   const VF v1 = hn::Mul(hn::Sub(iota, hn::Set(df, z1)), hn::Set(df, s1));
   if (HWY_LIKELY(hn::AllFalse(df, hn::Or(hn::IsNaN(v0), hn::IsNaN(v1)))))
@@ -893,6 +898,54 @@ void Int4ActOrderBf16(const IntRowJob& j) {
   for (; i < n; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - j.zeros[g_idx[i]]) * j.scales[g_idx[i]], dst, i);
 }
 
+// The same with g_idx prepared once per tensor (ActOrderPlan): the group's low bits come
+// ready in 16-bit lanes and the register-pair choice as two loaded masks, so per 32 elements
+// what is left is the codes (one widening, a shift and a mask: lane 2m gets byte m's low nibble,
+// lane 2m + 1 its high one), one OR, and the lookups. About 19 vector uops per 32 elements
+// instead of 28 (the port-0/5 count that bounded this kernel).
+template <int kRegs>
+HWY_INLINE __m512i LookupBf16Masks(const __m512i* t, __m512i idx, const uint32_t* masks) {
+  if constexpr (kRegs == 1) {
+    return _mm512_permutexvar_epi16(idx, t[0]);
+  } else if constexpr (kRegs == 2) {
+    return _mm512_permutex2var_epi16(t[0], idx, t[1]);
+  } else {
+    const __mmask32 b2 = _cvtu32_mask32(masks[0]);
+    __m512i v = _mm512_mask_blend_epi16(b2, _mm512_permutex2var_epi16(t[0], idx, t[1]), _mm512_permutex2var_epi16(t[2], idx, t[3]));
+    if constexpr (kRegs == 8) {
+      const __m512i w = _mm512_mask_blend_epi16(b2, _mm512_permutex2var_epi16(t[4], idx, t[5]), _mm512_permutex2var_epi16(t[6], idx, t[7]));
+      v = _mm512_mask_blend_epi16(_cvtu32_mask32(masks[1]), v, w);
+    }
+    return v;
+  }
+}
+
+template <int kRegs>
+void Int4ActOrderPlanned(const IntRowJob& j) {
+  __m512i t[kRegs];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRegs; ++r) {
+    const uint64_t g = 2 * static_cast<uint64_t>(r);
+    const auto z = [&](uint64_t k) { return k < j.groups ? j.zeros[k] : 0.0f; };
+    const auto s = [&](uint64_t k) { return k < j.groups ? j.scales[k] : 0.0f; };
+    t[r] = TablePairBf16(z(g), s(g), z(g + 1), s(g + 1));
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
+  const uint16_t* low = j.plan->low.data();
+  const uint32_t* masks = j.plan->masks.data();
+  auto* dst = static_cast<uint16_t*>(j.dst);
+  const uint64_t n = j.n;
+  const __m512i nib = _mm512_set1_epi32(0x000F000F);
+  uint64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + i / 2)));
+    const __m512i c = _mm512_ternarylogic_epi32(x, _mm512_slli_epi32(x, 12), nib, 0xA8);  // (x | x << 12) & nib
+    const __m512i idx = _mm512_or_si512(c, _mm512_loadu_si512(low + i));
+    _mm512_storeu_si512(dst + i, LookupBf16Masks<kRegs>(t, idx, masks + 2 * (i / 32)));
+  }
+  for (; i < n; ++i) encode_at(j.out, (static_cast<float>(CodeAt(bytes, i)) - j.zeros[j.g_idx[i]]) * j.scales[j.g_idx[i]], dst, i);
+}
+
 // Returns false where the table path does not apply (the caller takes the general one).
 template <int kOut>
 bool Int4Row(const IntRowJob& j) {
@@ -900,6 +953,13 @@ bool Int4Row(const IntRowJob& j) {
   if (j.g_idx) {
     if (j.groups == 0) return false;
     if constexpr (kOut == kBF16) {
+      if (j.groups <= 16 && j.plan && j.plan->low.size() >= j.n && j.plan->masks.size() >= 2 * (j.n / 32)) {
+        if (j.groups <= 2) Int4ActOrderPlanned<1>(j);
+        else if (j.groups <= 4) Int4ActOrderPlanned<2>(j);
+        else if (j.groups <= 8) Int4ActOrderPlanned<4>(j);
+        else Int4ActOrderPlanned<8>(j);
+        return true;
+      }
       if (j.groups <= 16) {
         if (j.groups <= 2) Int4ActOrderBf16<1>(j);
         else if (j.groups <= 4) Int4ActOrderBf16<2>(j);
@@ -996,6 +1056,52 @@ void GatherTiles(const uint8_t* bytes, uint64_t words, uint64_t cols, uint64_t c
 }
 #endif
 
+#if HWY_TARGET == HWY_AVX2
+// r[i] lane j -> r[j] lane i, for 8 x 8 32-bit words (24 shuffles): AVX2 has no scatter, and
+// Highway's emulated one (eight scalar stores a vector) was what bounded GPTQ and AWQ here.
+HWY_INLINE void Transpose8x8(__m256i* r) {
+  __m256i t[8], u[8];
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_epi32(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_epi32(r[2 * k], r[2 * k + 1]);
+  }
+#pragma GCC unroll 2
+  for (int k = 0; k < 2; ++k) {  // u[4k + m], 128-bit half h: column 4h + m of rows 4k..4k+3
+    u[4 * k] = _mm256_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
+    u[4 * k + 1] = _mm256_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
+    u[4 * k + 2] = _mm256_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+    u[4 * k + 3] = _mm256_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+  }
+#pragma GCC unroll 4
+  for (int m = 0; m < 4; ++m) {
+    r[m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x20);
+    r[4 + m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x31);
+  }
+}
+
+// GPTQ: tiles of 8 words x 8 columns transposed in registers, one store per column's 8 words.
+void GatherTiles8(const uint8_t* bytes, uint64_t words, uint64_t cols, uint64_t c0, uint64_t count, uint32_t* buf, uint64_t stride) {
+  const uint64_t wt = words / 8 * 8;
+  for (uint64_t b = 0; b + 8 <= count; b += 8) {
+    for (uint64_t w = 0; w < wt; w += 8) {
+      __m256i r[8];
+      if (w + 32 < wt) {
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) _mm_prefetch(reinterpret_cast<const char*>(bytes + 4 * ((w + 24 + i) * cols + c0 + b)), _MM_HINT_T0);
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + 4 * ((w + i) * cols + c0 + b)));
+      Transpose8x8(r);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(buf + (b + i) * stride + w), r[i]);
+    }
+    if (wt < words) ref::gather_int_columns(bytes + 4 * wt * cols, words - wt, cols, c0 + b, 8, buf + b * stride + wt, stride);
+  }
+}
+
+#endif
+
 // Each vector load takes one contiguous run of words (a cache line on AVX-512) and a scatter puts
 // its lanes into as many rows of the buffer.
 bool GatherIntColumns(const void* src, uint64_t words, uint64_t cols, uint64_t c0, uint64_t count, uint32_t* buf, uint64_t stride) {
@@ -1009,6 +1115,9 @@ bool GatherIntColumns(const void* src, uint64_t words, uint64_t cols, uint64_t c
 #if MOECKPT_AVX512
   GatherTiles(bytes, words, cols, c0, count, buf, stride);
   b = count / 16 * 16;
+#elif HWY_TARGET == HWY_AVX2
+  GatherTiles8(bytes, words, cols, c0, count, buf, stride);
+  b = count / 8 * 8;
 #endif
   const auto idx = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(stride)));
   for (; b + N <= count; b += N)
@@ -1042,6 +1151,37 @@ HWY_INLINE void TransposeNibbles8(VU* v) {
   }
 }
 
+#if HWY_TARGET == HWY_AVX2
+// AWQ, 8 columns (64 rows) x 64 k at a time, as AwqTiles: each chunk's nibbles transposed per
+// lane into an L1 stage, then each row's 8 words by an 8 x 8 transpose and one store.
+void AwqTiles8(const uint8_t* bytes, uint64_t chunks, uint64_t cols, uint64_t c0, uint64_t count, const unsigned* nibble_of_row, uint32_t* buf,
+               uint64_t stride) {
+  const uint64_t ct = chunks / 8 * 8;
+  alignas(32) uint32_t stage[8][8][8];
+  for (uint64_t c = c0; c + 8 <= c0 + count; c += 8) {
+    uint32_t* base = buf + 8 * (c - c0) * stride;
+    for (uint64_t kc0 = 0; kc0 < ct; kc0 += 8) {
+      for (uint64_t q = 0; q < 8; ++q) {
+        VU v[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) v[i] = VU{_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + 4 * ((8 * (kc0 + q) + i) * cols + c)))};
+        TransposeNibbles8(v);
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; ++p) _mm256_store_si256(reinterpret_cast<__m256i*>(stage[p][q]), v[p].raw);
+      }
+      for (unsigned b = 0; b < 8; ++b) {
+        __m256i r[8];
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q) r[q] = _mm256_load_si256(reinterpret_cast<const __m256i*>(stage[nibble_of_row[b]][q]));
+        Transpose8x8(r);
+#pragma GCC unroll 8
+        for (int l = 0; l < 8; ++l) _mm256_storeu_si256(reinterpret_cast<__m256i*>(base + (8 * l + b) * stride + kc0), r[l]);
+      }
+    }
+  }
+}
+#endif
+
 #if MOECKPT_AVX512
 // AWQ, 16 columns (128 rows) x 128 k at a time: each 8-k chunk's nibbles transposed per lane
 // into a staging tile in L1 (nibble p, chunk, column), then each nibble's 16 chunks x 16 columns
@@ -1074,6 +1214,133 @@ void AwqTiles(const uint8_t* bytes, uint64_t chunks, uint64_t cols, uint64_t c0,
 }
 #endif
 
+#if MOECKPT_AVX512
+// 32 codes of a row's 16 words (128 elements, word w's codes in its nibbles, low first) into
+// bfloat16: lane L takes the 16-bit word holding element 32q + L (one permute) and shifts its
+// nibble down (bits above it are left: the table below repeats in both 16-lane halves, so the
+// permute's index bit 4 does not matter and bits 5.. are ignored), then one table permute.
+HWY_INLINE void Chunk32Bf16(__m512i row, int q, __m512i base, __m512i shifts, __m512i table, uint16_t* dst) {
+  const __m512i idx = _mm512_add_epi16(base, _mm512_set1_epi16(static_cast<short>(8 * q)));
+  const __m512i c = _mm512_srlv_epi16(_mm512_permutexvar_epi16(idx, row), shifts);
+  _mm512_storeu_si512(dst, _mm512_permutexvar_epi16(c, table));
+}
+
+// A transposed tile: tile[i] holds 16 words (elements k0 .. k0 + 127) of output row
+// row0 + i * step, rows i < nr; chunks q < nq of 32 elements are written. Tables are built two
+// rows at a time (TablePairBf16: both rounded at once), again where a chunk starts a new group.
+void DecodeTileBf16(const uint32_t (*tile)[16], uint64_t nr, uint64_t nq, uint64_t k0, uint64_t group, uint64_t row0, uint64_t step,
+                    const float* zeros, const float* scales, uint64_t pstride, uint16_t* dst, uint64_t dst_stride) {
+  alignas(64) static constexpr uint16_t kBase[32] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7};
+  alignas(64) static constexpr uint16_t kShift[32] = {0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12,
+                                                      0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12};
+  const __m512i base = _mm512_load_si512(kBase), shifts = _mm512_load_si512(kShift);
+  uint64_t gq[4];
+  for (uint64_t q = 0; q < 4; ++q) gq[q] = (k0 + 32 * q) / group;
+  for (uint64_t i = 0; i < nr; i += 2) {
+    const bool two = i + 1 < nr;
+    const uint64_t ra = row0 + i * step, rb = ra + step;
+    const __m512i va = _mm512_load_si512(tile[i]), vb = _mm512_load_si512(tile[two ? i + 1 : i]);
+    uint16_t* da = dst + ra * dst_stride + k0;
+    uint16_t* db = two ? dst + rb * dst_stride + k0 : da;
+    uint64_t g = UINT64_MAX;
+    __m512i ta = _mm512_setzero_si512(), tb = ta;
+    for (uint64_t q = 0; q < nq; ++q) {
+      if (gq[q] != g) {
+        g = gq[q];
+        const float* z = zeros + g * pstride;
+        const float* s = scales + g * pstride;
+        const __m512i t = TablePairBf16(z[ra], s[ra], two ? z[rb] : 0.0f, two ? s[rb] : 0.0f);
+        ta = _mm512_shuffle_i64x2(t, t, 0x44);
+        tb = _mm512_shuffle_i64x2(t, t, 0xEE);
+      }
+      Chunk32Bf16(va, static_cast<int>(q), base, shifts, ta, da + 32 * q);
+      if (two) Chunk32Bf16(vb, static_cast<int>(q), base, shifts, tb, db + 32 * q);
+    }
+  }
+}
+#endif
+
+bool GptqInt4Bf16(const void* src, uint64_t k_len, uint64_t cols, uint64_t r0, uint64_t count, const float* zeros, const float* scales,
+                  uint64_t pstride, uint64_t group, uint16_t* dst, uint64_t dst_stride) {
+#if MOECKPT_AVX512
+  if (group == 0 || group % 32 != 0 || k_len % group != 0) return false;
+  const auto* bytes = static_cast<const uint8_t*>(src);
+  const uint64_t words = k_len / 8;
+  alignas(64) uint32_t tile[16][16];
+  for (uint64_t b = 0; b < count; b += 16) {
+    const uint64_t nr = std::min<uint64_t>(16, count - b);
+    const __mmask16 cm = static_cast<__mmask16>(nr == 16 ? 0xFFFFu : (1u << nr) - 1);
+    for (uint64_t w = 0; w < words; w += 16) {
+      const uint64_t nw = std::min<uint64_t>(16, words - w);  // a multiple of 4 (k_len % 32 == 0)
+      __m512i r[16];
+      // Word rows are cols * 4 bytes apart, too far for the hardware prefetcher: the lines two
+      // tiles ahead are asked for now.
+      if (w + 48 <= words) {
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i) _mm_prefetch(reinterpret_cast<const char*>(bytes + 4 * ((w + 32 + i) * cols + r0 + b)), _MM_HINT_T0);
+      }
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i)
+        r[i] = static_cast<uint64_t>(i) < nw ? _mm512_maskz_loadu_epi32(cm, bytes + 4 * ((w + i) * cols + r0 + b)) : _mm512_setzero_si512();
+      Transpose16x16(r);
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i) _mm512_store_si512(tile[i], r[i]);
+      DecodeTileBf16(tile, nr, nw / 4, 8 * w, group, b, 1, zeros, scales, pstride, dst, dst_stride);
+    }
+  }
+  return true;
+#else
+  (void)src, (void)k_len, (void)cols, (void)r0, (void)count, (void)zeros, (void)scales, (void)pstride, (void)group, (void)dst, (void)dst_stride;
+  return false;
+#endif
+}
+
+// AWQ as AwqTiles, each transposed 16 x 16 block decoded instead of stored.
+bool AwqInt4Bf16(const void* src, uint64_t k_len, uint64_t cols, uint64_t r0, uint64_t count, const unsigned* nibble_of_row, const float* zeros,
+                 const float* scales, uint64_t pstride, uint64_t group, uint16_t* dst, uint64_t dst_stride) {
+#if MOECKPT_AVX512
+  if (group == 0 || group % 32 != 0 || k_len % group != 0 || r0 % 8 != 0 || count % 8 != 0) return false;
+  const auto* bytes = static_cast<const uint8_t*>(src);
+  const uint64_t chunks = k_len / 8, c0 = r0 / 8, ccount = count / 8;
+  alignas(64) uint32_t stage[8][16][16];
+  alignas(64) uint32_t tile[16][16];
+  for (uint64_t c = 0; c < ccount; c += 16) {
+    const uint64_t nc = std::min<uint64_t>(16, ccount - c);
+    const __mmask16 cm = static_cast<__mmask16>(nc == 16 ? 0xFFFFu : (1u << nc) - 1);
+    for (uint64_t kc0 = 0; kc0 < chunks; kc0 += 16) {
+      const uint64_t nq = std::min<uint64_t>(16, chunks - kc0);  // a multiple of 4
+      for (uint64_t q = 0; q < 16; ++q) {
+        VU v[8];
+        if (q < nq) {
+#pragma GCC unroll 8
+          for (int i = 0; i < 8; ++i) v[i] = VU{_mm512_maskz_loadu_epi32(cm, bytes + 4 * ((8 * (kc0 + q) + i) * cols + c0 + c))};
+          TransposeNibbles8(v);
+        } else {
+#pragma GCC unroll 8
+          for (int i = 0; i < 8; ++i) v[i] = VU{_mm512_setzero_si512()};
+        }
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; ++p) _mm512_store_si512(stage[p][q], v[p].raw);
+      }
+      for (unsigned b = 0; b < 8; ++b) {
+        __m512i r[16];
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; ++q) r[q] = _mm512_load_si512(stage[nibble_of_row[b]][q]);
+        Transpose16x16(r);
+#pragma GCC unroll 16
+        for (int l = 0; l < 16; ++l) _mm512_store_si512(tile[l], r[l]);
+        DecodeTileBf16(tile, nc, nq / 4, 8 * kc0, group, 8 * c + b, 8, zeros, scales, pstride, dst, dst_stride);
+      }
+    }
+  }
+  return true;
+#else
+  (void)src, (void)k_len, (void)cols, (void)r0, (void)count, (void)nibble_of_row, (void)zeros, (void)scales, (void)pstride, (void)group, (void)dst,
+      (void)dst_stride;
+  return false;
+#endif
+}
+
 bool TransposeAwqWords(const void* src, uint64_t k_len, uint64_t cols, uint64_t c0, uint64_t count, const unsigned* nibble_of_row, uint32_t* buf,
                        uint64_t stride) {
   const DU du;
@@ -1089,6 +1356,10 @@ bool TransposeAwqWords(const void* src, uint64_t k_len, uint64_t cols, uint64_t 
   AwqTiles(bytes, chunks, cols, c0, count, nibble_of_row, buf, stride);
   kc_first = chunks / 16 * 16;
   const uint64_t tiled_end = c0 + count / 16 * 16;
+#elif HWY_TARGET == HWY_AVX2
+  AwqTiles8(bytes, chunks, cols, c0, count, nibble_of_row, buf, stride);
+  kc_first = chunks / 8 * 8;
+  const uint64_t tiled_end = c0 + count / 8 * 8;
 #else
   const uint64_t tiled_end = c0;
 #endif
@@ -1202,6 +1473,22 @@ void IntRowT(const IntRowJob& j) {
   uint64_t i = 0;
   if (N % per == 0 && j.g_idx) {  // activation order: each column's group gathered
     const hn::RebindToSigned<DU> di;
+#if HWY_TARGET == HWY_AVX2
+    // Up to 16 groups: zeros and scales held in two registers each, picked by two 8-lane
+    // permutes and a blend on bit 3 of the group (gathers are slow on these CPUs).
+    if (j.groups > 0 && j.groups <= 16) {
+      alignas(32) float zt[16] = {}, st[16] = {};
+      for (uint64_t g = 0; g < j.groups; ++g) zt[g] = j.zeros[g], st[g] = j.scales[g];
+      const __m256 z0 = _mm256_load_ps(zt), z1 = _mm256_load_ps(zt + 8), s0 = _mm256_load_ps(st), s1 = _mm256_load_ps(st + 8);
+      for (; i + N <= j.n; i += N) {
+        const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(j.g_idx + i));
+        const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(g, 28));  // sign bit = bit 3 of g
+        const VF z{_mm256_blendv_ps(_mm256_permutevar8x32_ps(z0, g), _mm256_permutevar8x32_ps(z1, g), hi)};
+        const VF s{_mm256_blendv_ps(_mm256_permutevar8x32_ps(s0, g), _mm256_permutevar8x32_ps(s1, g), hi)};
+        Store<kOut>(df, IntValues(j, i / per, z, s, idx, shifts, mask), j.dst, i, false);
+      }
+    }
+#endif
     for (; i + N <= j.n; i += N) {
       const auto g = hn::BitCast(di, hn::LoadU(du, j.g_idx + i));
       Store<kOut>(df, IntValues(j, i / per, hn::GatherIndex(df, j.zeros, g), hn::GatherIndex(df, j.scales, g), idx, shifts, mask), j.dst, i,
@@ -1228,6 +1515,96 @@ void IntRowT(const IntRowJob& j) {
   }
 }
 
+#if HWY_TARGET == HWY_AVX2
+// 4-bit codes into bfloat16 on AVX2, which has no 16-bit permute: a group's 16 values as two
+// 16-byte tables (their low and high bytes), looked up by pshufb in each 128-bit half and
+// interleaved back into 16-bit values: ~13 instructions per 32 elements where the general
+// kernel (word lookup, shifts, convert, subtract, multiply, rounding) takes ~50.
+HWY_INLINE void GroupTablesAvx2(float z, float s, __m256i* tlo, __m256i* thi) {
+  const DF df;
+  const DU du;
+  const VF vz = hn::Set(df, z), vs = hn::Set(df, s);
+  const VF iota = hn::Load(df, kIotaF);
+  const VF v0 = hn::Mul(hn::Sub(iota, vz), vs);
+  const VF v1 = hn::Mul(hn::Sub(hn::Add(iota, hn::Set(df, 8.0f)), vz), vs);
+  // Store<kBF16>'s rounding (and NaN, where there is one), codes 0..7 and 8..15, in the low 16
+  // bits of each lane.
+  VU r0 = RoundBf16Hi(hn::BitCast(du, v0)), r1 = RoundBf16Hi(hn::BitCast(du, v1));
+  if (HWY_UNLIKELY(!hn::AllFalse(df, hn::Or(hn::IsNaN(v0), hn::IsNaN(v1))))) {
+    r0 = FixNaNHi(v0, r0);
+    r1 = FixNaNHi(v1, r1);
+  }
+  // packus per 128-bit half: entries 0-3, 8-11 | 4-7, 12-15; pshufb puts each half's low bytes
+  // before its high bytes; one cross-lane dword permute each then yields both tables, repeated
+  // in both halves for the in-lane lookups.
+  const __m256i t = _mm256_packus_epi32(hn::ShiftRight<16>(r0).raw, hn::ShiftRight<16>(r1).raw);
+  const __m256i split = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+  const __m256i b = _mm256_shuffle_epi8(t, split);  // half 0: lo 0-3, lo 8-11, hi 0-3, hi 8-11; half 1 the same for 4-7, 12-15
+  *tlo = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5));
+  *thi = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(2, 6, 3, 7, 2, 6, 3, 7));
+}
+
+// 32 codes from 16 bytes (element 2m in the low nibble of byte m), looked up and stored.
+HWY_INLINE void Int4x32Bf16Avx2(const uint8_t* p, __m256i tlo, __m256i thi, uint16_t* dst) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i m = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+  const __m256i c = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));  // codes 0..15 | 16..31, a byte each
+  const __m256i vl = _mm256_shuffle_epi8(tlo, c), vh = _mm256_shuffle_epi8(thi, c);
+  const __m256i a = _mm256_unpacklo_epi8(vl, vh);  // elements 0..7 | 16..23
+  const __m256i d = _mm256_unpackhi_epi8(vl, vh);  // elements 8..15 | 24..31
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_permute2x128_si256(a, d, 0x20));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 16), _mm256_permute2x128_si256(a, d, 0x31));
+}
+
+// Activation order with up to 16 groups, 4-bit codes, any output: each word's 8 codes by a
+// broadcast and per-lane shifts (no read past the row, so in-place rows take it too: they went
+// to the scalar reference), zeros and scales picked from registers by g_idx (two 8-lane permutes
+// and a blend on bit 3 each) instead of gathered.
+template <int kOut>
+void Int4ActOrderAvx2(const IntRowJob& j) {
+  const DF df;
+  alignas(32) float zt[16] = {}, st[16] = {};
+  for (uint64_t g = 0; g < j.groups; ++g) zt[g] = j.zeros[g], st[g] = j.scales[g];
+  const __m256 z0 = _mm256_load_ps(zt), z1 = _mm256_load_ps(zt + 8), s0 = _mm256_load_ps(st), s1 = _mm256_load_ps(st + 8);
+  const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28), m = _mm256_set1_epi32(0xF);
+  const auto value = [&](uint64_t i) {  // elements i .. i + 7 (i a multiple of 8: one word)
+    uint32_t w;
+    std::memcpy(&w, reinterpret_cast<const uint8_t*>(j.words) + i / 2, 4);
+    const __m256 q = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(w)), shifts), m));
+    const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(j.g_idx + i));
+    const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(g, 28));  // sign bit = bit 3 of g
+    const __m256 z = _mm256_blendv_ps(_mm256_permutevar8x32_ps(z0, g), _mm256_permutevar8x32_ps(z1, g), hi);
+    const __m256 s = _mm256_blendv_ps(_mm256_permutevar8x32_ps(s0, g), _mm256_permutevar8x32_ps(s1, g), hi);
+    return VF{_mm256_mul_ps(_mm256_sub_ps(q, z), s)};
+  };
+  uint64_t i = 0;
+  if constexpr (kOut == kBF16)
+    for (; i + 16 <= j.n; i += 16) StoreBf16x2<false>(df, value(i), value(i + 8), static_cast<uint16_t*>(j.dst) + i);
+  for (; i + 8 <= j.n; i += 8) Store<kOut>(df, value(i), j.dst, i, false);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
+  for (; i < j.n; ++i) encode_at(j.out, (static_cast<float>((bytes[i / 2] >> (4 * (i % 2))) & 0xFu) - j.zeros[j.g_idx[i]]) * j.scales[j.g_idx[i]], j.dst, i);
+}
+
+// Reads only the row's own bytes (in-place rows are fine). False where it does not apply.
+bool Int4RowBf16Avx2(const IntRowJob& j) {
+  if (j.bits != 4 || j.g_idx || j.group == 0 || j.group % 32 != 0) return false;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(j.words);
+  auto* dst = static_cast<uint16_t*>(j.dst);
+  const uint64_t n = j.n, group = j.group;
+  const float *zeros = j.zeros, *scales = j.scales;
+  uint64_t i = 0;
+  for (uint64_t g = 0; i < n; ++g) {
+    const uint64_t end = std::min(n, i + group);
+    __m256i tlo, thi;
+    GroupTablesAvx2(zeros[g], scales[g], &tlo, &thi);
+    for (; i + 32 <= end; i += 32) Int4x32Bf16Avx2(bytes + i / 2, tlo, thi, dst + i);
+    for (; i < end; ++i) encode_at(j.out, (static_cast<float>((bytes[i / 2] >> (4 * (i % 2))) & 0xFu) - zeros[g]) * scales[g], dst, i);
+  }
+  return true;
+}
+#endif
+
 bool RunIntRow(const IntRowJob& j) {
 #if MOECKPT_AVX512
   switch (j.out) {
@@ -1235,6 +1612,16 @@ bool RunIntRow(const IntRowJob& j) {
     case Fmt::kBF16: if (Int4Row<kBF16>(j)) return true; break;
     case Fmt::kF16: if (Int4Row<kF16>(j)) return true; break;
     default: break;
+  }
+#elif HWY_TARGET == HWY_AVX2
+  if (j.out == Fmt::kBF16 && Int4RowBf16Avx2(j)) return true;
+  if (j.bits == 4 && j.g_idx && j.groups > 0 && j.groups <= 16) {
+    switch (j.out) {
+      case Fmt::kF32: Int4ActOrderAvx2<kF32>(j); return true;
+      case Fmt::kBF16: Int4ActOrderAvx2<kBF16>(j); return true;
+      case Fmt::kF16: Int4ActOrderAvx2<kF16>(j); return true;
+      default: break;
+    }
   }
 #endif
   if (!j.padded) return false;  // the general path reads whole vectors past the row
@@ -1252,6 +1639,10 @@ bool RunIntRow(const IntRowJob&) { return false; }
 bool AbsMax(Fmt, const void*, uint64_t, float*) { return false; }
 bool GatherIntColumns(const void*, uint64_t, uint64_t, uint64_t, uint64_t, uint32_t*, uint64_t) { return false; }
 bool TransposeAwqWords(const void*, uint64_t, uint64_t, uint64_t, uint64_t, const unsigned*, uint32_t*, uint64_t) { return false; }
+bool GptqInt4Bf16(const void*, uint64_t, uint64_t, uint64_t, uint64_t, const float*, const float*, uint64_t, uint64_t, uint16_t*, uint64_t) { return false; }
+bool AwqInt4Bf16(const void*, uint64_t, uint64_t, uint64_t, uint64_t, const unsigned*, const float*, const float*, uint64_t, uint64_t, uint16_t*, uint64_t) {
+  return false;
+}
 bool AbsMaxBlocks(Fmt, const void*, uint64_t, uint64_t, uint64_t, uint64_t, float*) { return false; }
 #endif
 
@@ -1271,6 +1662,8 @@ HWY_EXPORT(TargetName);
 HWY_EXPORT(GatherIntColumns);
 HWY_EXPORT(TransposeAwqWords);
 HWY_EXPORT(AbsMaxBlocks);
+HWY_EXPORT(GptqInt4Bf16);
+HWY_EXPORT(AwqInt4Bf16);
 
 void run_row(const RowJob& job) {
   if (!HWY_DYNAMIC_DISPATCH(RunRow)(job)) ref::run_row(job);
@@ -1298,6 +1691,32 @@ void transpose_awq_words(const void* src, uint64_t k_len, uint64_t cols, uint64_
 
 void absmax_blocks(Fmt in, const void* src, uint64_t stride, uint64_t rows, uint64_t n, uint64_t group, float* acc) {
   if (!HWY_DYNAMIC_DISPATCH(AbsMaxBlocks)(in, src, stride, rows, n, group, acc)) ref::absmax_blocks(in, src, stride, rows, n, group, acc);
+}
+
+bool gptq_int4_bf16(const void* src, uint64_t k_len, uint64_t cols, uint64_t r0, uint64_t count, const float* zeros, const float* scales,
+                    uint64_t pstride, uint64_t group, uint16_t* dst, uint64_t dst_stride) {
+  return HWY_DYNAMIC_DISPATCH(GptqInt4Bf16)(src, k_len, cols, r0, count, zeros, scales, pstride, group, dst, dst_stride);
+}
+
+bool awq_int4_bf16(const void* src, uint64_t k_len, uint64_t cols, uint64_t r0, uint64_t count, const unsigned nibble_of_row[8],
+                   const float* zeros, const float* scales, uint64_t pstride, uint64_t group, uint16_t* dst, uint64_t dst_stride) {
+  return HWY_DYNAMIC_DISPATCH(AwqInt4Bf16)(src, k_len, cols, r0, count, nibble_of_row, zeros, scales, pstride, group, dst, dst_stride);
+}
+
+// Target-independent: the kernel that reads it (Int4ActOrderPlanned) is AVX-512 only, and the
+// plan is data, not code.
+void plan_act_order(const uint32_t* g_idx, uint64_t n, uint64_t groups, ActOrderPlan& plan) {
+  plan.low.clear();
+  plan.masks.clear();
+  if (groups == 0 || groups > 16) return;
+  plan.low.resize(n);
+  plan.masks.assign(2 * (n / 32 + 1), 0);
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint32_t g = g_idx[i];
+    plan.low[i] = static_cast<uint16_t>((g & 3u) << 4);
+    if (g & 4u) plan.masks[2 * (i / 32)] |= 1u << (i % 32);
+    if (g & 8u) plan.masks[2 * (i / 32) + 1] |= 1u << (i % 32);
+  }
 }
 
 const char* simd_target() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }

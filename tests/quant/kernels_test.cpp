@@ -6,6 +6,7 @@
 
 #include <hwy/targets.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -318,16 +319,20 @@ TEST_F(EveryTarget, IntRowsEqualTheReference) {
             // Activation order: a random group for every column.
             std::vector<uint32_t> g_idx(n);
             for (auto& g : g_idx) g = static_cast<uint32_t>(rng() % groups);
-            for (bool act_order : {false, true}) {
+            ActOrderPlan plan;
+            plan_act_order(g_idx.data(), n, groups, plan);
+            for (int mode : {0, 1, 2}) {  // 1: activation order, 2: with its plan (the per-tensor precomputation)
+              const bool act_order = mode != 0;
               IntRowJob j{words.data(), bits, n, zeros.data(), scales.data(), group, out, want.data(), act_order ? g_idx.data() : nullptr};
               j.groups = groups;
+              if (mode == 2) j.plan = &plan;
               ref::run_int_row(j);
               j.dst = got.data();
               run_int_row(j);
               size_t k = 0;
               while (k < got.size() && got[k] == want[k]) ++k;
               ASSERT_EQ(k, got.size()) << target << ": bits " << bits << " -> " << fmt_name(out) << " n " << n << " group " << group
-                                       << " act order " << act_order << ": first differing output byte " << k;
+                                       << " act order " << mode << ": first differing output byte " << k;
             }
           }
   });
@@ -357,17 +362,21 @@ TEST_F(EveryTarget, Int4RowsInPlaceWithExtremeScalesEqualTheReference) {
           for (uint64_t w = 0; w < (n + 7) / 8; ++w) words[w] = static_cast<uint32_t>(rng());
           const uint64_t out_bytes = n * static_cast<uint64_t>(fmt_bits(out)) / 8;
           std::vector<uint8_t> want(out_bytes, 0xAB), got(out_bytes, 0xCD);
-          for (bool act_order : {false, true}) {
+          ActOrderPlan plan;
+          plan_act_order(g_idx.data(), n, groups, plan);
+          for (int mode : {0, 1, 2}) {  // 1: activation order, 2: with its plan
+            const bool act_order = mode != 0;
             IntRowJob j{words.get(), 4, n, zeros.data(), scales.data(), group, out, want.data(), act_order ? g_idx.data() : nullptr};
             j.groups = groups;
             j.padded = false;
+            if (mode == 2) j.plan = &plan;
             ref::run_int_row(j);
             j.dst = got.data();
             run_int_row(j);
             size_t k = 0;
             // NaN results: any NaN bits (x86 keeps the first operand's payload) are the same value.
             while (k < got.size() && got[k] == want[k]) ++k;
-            ASSERT_EQ(k, got.size()) << target << ": -> " << fmt_name(out) << " n " << n << " group " << group << " act order " << act_order
+            ASSERT_EQ(k, got.size()) << target << ": -> " << fmt_name(out) << " n " << n << " group " << group << " act order " << mode
                                      << ": first differing output byte " << k;
           }
         }
@@ -397,6 +406,56 @@ TEST_F(EveryTarget, GptqAndAwqWordTransposesEqualTheReference) {
           transpose_awq_words(src.data() + 1, k_len, cols, c0, count, awq, agot.data(), wstride);
           ASSERT_EQ(agot, awant) << target << " awq cols " << cols << " k " << k_len << " c0 " << c0;
         }
+  });
+}
+
+// GPTQ and AWQ decoded straight from their words (gptq_int4_bf16, awq_int4_bf16) against the
+// word transposes' reference followed by the reference int4 row: groups of 32, 64, 128 and the
+// whole row; rows that do and do not fill a 16-row tile; k that does and does not fill a
+// 128-element tile; a start row inside a tile; zeros and scales with NaN, Inf, 0, subnormal,
+// huge; an odd source address. Where a target has no such kernel, nothing may be written.
+TEST_F(EveryTarget, GptqAndAwqFusedBf16EqualTheReference) {
+  std::mt19937 rng(15);
+  const unsigned awq[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+  const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, -1.5f, 1e-40f, 3e38f, 1e-3f};
+  for_each_target([&](const char* target) {
+    for (bool is_awq : {false, true})
+      for (uint64_t rows : {uint64_t{16}, uint64_t{40}, uint64_t{152}})
+        for (uint64_t k_len : {uint64_t{32}, uint64_t{128}, uint64_t{160}, uint64_t{384}})
+          for (uint64_t group : {uint64_t{32}, uint64_t{64}, uint64_t{128}, k_len})
+            for (uint64_t r0 : {uint64_t{0}, uint64_t{8}, uint64_t{3}}) {
+              if (k_len % group != 0 || (is_awq && r0 % 8 != 0)) continue;
+              const uint64_t count = rows - r0, groups = k_len / group, pstride = count + 5, dst_stride = k_len + 24;
+              const uint64_t cols = is_awq ? rows / 8 : rows, src_words = is_awq ? k_len * cols : k_len / 8 * cols;
+              std::vector<uint8_t> src(4 * src_words + 1);
+              for (auto& b : src) b = static_cast<uint8_t>(rng());
+              std::vector<float> zeros(groups * pstride), scales = random_scales(groups * pstride, rng);
+              for (uint64_t i = 0; i < zeros.size(); ++i) {
+                zeros[i] = rng() % 7 == 0 ? 7.5f : static_cast<float>(rng() % 16);
+                if (rng() % 5 == 0) scales[i] = specials[rng() % std::size(specials)];
+              }
+              // The reference: words into row order, then each row through the reference int4 row.
+              const uint64_t stride = k_len / 8 + kIntRowPad;
+              std::vector<uint32_t> buf(rows * stride, 0);
+              if (is_awq) ref::transpose_awq_words(src.data() + 1, k_len, cols, 0, cols, awq, buf.data(), stride);
+              else ref::gather_int_columns(src.data() + 1, k_len / 8, cols, 0, cols, buf.data(), stride);
+              std::vector<uint16_t> want(count * dst_stride, 0xABCD), got(count * dst_stride, 0xABCD);
+              std::vector<float> rz(groups), rs(groups);
+              for (uint64_t b = 0; b < count; ++b) {
+                for (uint64_t g = 0; g < groups; ++g) rz[g] = zeros[g * pstride + b], rs[g] = scales[g * pstride + b];
+                ref::run_int_row({buf.data() + (r0 + b) * stride, 4, k_len, rz.data(), rs.data(), group, Fmt::kBF16, want.data() + b * dst_stride});
+              }
+              const bool ok = is_awq ? awq_int4_bf16(src.data() + 1, k_len, cols, r0, count, awq, zeros.data(), scales.data(), pstride, group, got.data(), dst_stride)
+                                     : gptq_int4_bf16(src.data() + 1, k_len, cols, r0, count, zeros.data(), scales.data(), pstride, group, got.data(), dst_stride);
+              if (!ok) {
+                ASSERT_TRUE(std::all_of(got.begin(), got.end(), [](uint16_t v) { return v == 0xABCD; })) << target;
+                continue;
+              }
+              size_t k = 0;
+              while (k < got.size() && got[k] == want[k]) ++k;
+              ASSERT_EQ(k, got.size()) << target << (is_awq ? " awq" : " gptq") << " rows " << rows << " k " << k_len << " group " << group << " r0 "
+                                       << r0 << ": first differing element " << k << " (row " << k / dst_stride << ")";
+            }
   });
 }
 
@@ -451,6 +510,28 @@ TEST(Kernels, DequantIsOneFloat32MultiplyThenRounding) {
   float prod = 1.875f * s;
   uint32_t u = std::bit_cast<uint32_t>(prod);
   EXPECT_EQ(out, static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16));
+}
+
+TEST(Kernels, ActOrderPlanHoldsEachColumnsGroupBits) {
+  std::mt19937 rng(16);
+  for (uint64_t groups : {uint64_t{1}, uint64_t{3}, uint64_t{9}, uint64_t{16}, uint64_t{17}})
+    for (uint64_t n : {uint64_t{0}, uint64_t{31}, uint64_t{64}, uint64_t{1000}}) {
+      std::vector<uint32_t> g_idx(n);
+      for (auto& g : g_idx) g = static_cast<uint32_t>(rng() % groups);
+      ActOrderPlan plan;
+      plan_act_order(g_idx.data(), n, groups, plan);
+      if (groups > 16) {  // past what the register tables hold: no plan
+        EXPECT_TRUE(plan.low.empty());
+        continue;
+      }
+      ASSERT_EQ(plan.low.size(), n);
+      ASSERT_GE(plan.masks.size(), 2 * (n / 32));
+      for (uint64_t i = 0; i < n; ++i) {
+        EXPECT_EQ(plan.low[i], (g_idx[i] & 3u) << 4) << i;
+        EXPECT_EQ((plan.masks[2 * (i / 32)] >> (i % 32)) & 1u, (g_idx[i] >> 2) & 1u) << i;
+        EXPECT_EQ((plan.masks[2 * (i / 32) + 1] >> (i % 32)) & 1u, (g_idx[i] >> 3) & 1u) << i;
+      }
+    }
 }
 
 TEST(Kernels, ReportsATarget) { EXPECT_NE(std::string(simd_target()), ""); }
