@@ -32,6 +32,15 @@ struct RowJob {
 
 void run_row(const RowJob& job);
 
+// NVFP4 (ModelOpt's two levels) of one bfloat16 row of n elements (a multiple of 16), many
+// groups at a time: per 16-element group g, scale_codes[g] = e4m3fn(amax_g / (6 * global)),
+// saturated (a block of zeros: e4m3fn(1)), and unless codes is null the packed E2M1 codes of
+// x / (value(scale_codes[g]) * global), saturated: bit for bit what an amax pass and run_row's
+// F32 -> E4M3FN and x / s -> E2M1 kernels give. Returns false where it does not apply (a NaN
+// or Inf element, 6 * global or its reciprocal not a normal float, no SIMD target): the
+// outputs are then unspecified and the caller takes the general path.
+bool nvfp4_bf16_row(const uint16_t* src, uint64_t n, float global, uint8_t* scale_codes, uint8_t* codes);
+
 // One row of packed integer codes (compressed-tensors pack-quantized, GPTQ and AWQ after their
 // words are put in this order): `bits`-bit unsigned codes, 32/bits to a little-endian 32-bit
 // word, element 0 in the low bits. Element i is (float32(code) - zeros[i / group]) *

@@ -142,6 +142,25 @@ HWY_INLINE VF LoadE2M1(DF df, const uint8_t* src, uint64_t i) {
   return hn::Or(mag, hn::BitCast(df, sign));
 }
 
+// float32 -> E4M3FN codes (sign in bit 7, one per 32-bit lane), as encode_at rounds them.
+HWY_INLINE VU E4M3Codes(DF df, VF v, bool saturate) {
+  const DU du;
+  const VU u = hn::BitCast(du, v);
+  const VU sign = hn::ShiftRight<24>(hn::And(u, hn::Set(du, 0x80000000u)));
+  VU a = hn::And(u, hn::Set(du, 0x7FFFFFFFu));
+  const auto is_nan = hn::Gt(a, hn::Set(du, 0x7F800000u));
+  if (saturate) a = hn::Min(a, hn::Set(du, 0x43E00000u));  // 448.0
+  // Normal codes: round float32's mantissa to 3 bits (ties to even) and rebias 127 -> 7.
+  const VU lsb = hn::And(hn::ShiftRight<20>(a), hn::Set(du, 1u));
+  const VU normal = hn::Sub(hn::ShiftRight<20>(hn::Add(a, hn::Add(hn::Set(du, 0x7FFFFu), lsb))), hn::Set(du, 960u));
+  // Subnormal codes (|x| < 2^-6): adding 2^14 rounds to a multiple of 2^-9, ties to even.
+  const VF t = hn::Add(hn::BitCast(df, a), hn::Set(df, 16384.0f));
+  const VU sub = hn::Sub(hn::BitCast(du, t), hn::Set(du, 0x46800000u));
+  VU code = hn::IfThenElse(hn::Lt(a, hn::Set(du, 0x3C800000u)), sub, normal);
+  code = hn::IfThenElse(hn::Or(is_nan, hn::Gt(code, hn::Set(du, 0x7Eu))), hn::Set(du, 0x7Fu), code);
+  return hn::Or(code, sign);
+}
+
 template <int kFmt>
 HWY_INLINE void Store(DF df, VF v, void* dst, uint64_t i, bool saturate) {
   const DU du;
@@ -167,23 +186,9 @@ HWY_INLINE void Store(DF df, VF v, void* dst, uint64_t i, bool saturate) {
     auto* out = static_cast<uint8_t*>(dst);
     for (size_t k = 0; k < hn::Lanes(df); ++k) encode_at(Fmt::kF16, tmp[k], out, i + k, saturate);
   } else {  // kE4M3
-    const VU u = hn::BitCast(du, v);
-    const VU sign = hn::ShiftRight<24>(hn::And(u, hn::Set(du, 0x80000000u)));
-    VU a = hn::And(u, hn::Set(du, 0x7FFFFFFFu));
-    const auto is_nan = hn::Gt(a, hn::Set(du, 0x7F800000u));
-    if (saturate) a = hn::Min(a, hn::Set(du, 0x43E00000u));  // 448.0
-    // Normal codes: round float32's mantissa to 3 bits (ties to even) and rebias 127 -> 7.
-    const VU lsb = hn::And(hn::ShiftRight<20>(a), hn::Set(du, 1u));
-    const VU normal = hn::Sub(hn::ShiftRight<20>(hn::Add(a, hn::Add(hn::Set(du, 0x7FFFFu), lsb))), hn::Set(du, 960u));
-    // Subnormal codes (|x| < 2^-6): adding 2^14 rounds to a multiple of 2^-9, ties to even.
-    const VF t = hn::Add(hn::BitCast(df, a), hn::Set(df, 16384.0f));
-    const VU sub = hn::Sub(hn::BitCast(du, t), hn::Set(du, 0x46800000u));
-    VU code = hn::IfThenElse(hn::Lt(a, hn::Set(du, 0x3C800000u)), sub, normal);
-    code = hn::IfThenElse(hn::Or(is_nan, hn::Gt(code, hn::Set(du, 0x7Eu))), hn::Set(du, 0x7Fu), code);
-    code = hn::Or(code, sign);
     const hn::Rebind<uint8_t, DF> d8;
     const hn::RebindToSigned<DU> di;
-    hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di, code)), d8, static_cast<uint8_t*>(dst) + i);
+    hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di, E4M3Codes(df, v, saturate))), d8, static_cast<uint8_t*>(dst) + i);
   }
 }
 
@@ -601,6 +606,177 @@ bool ToE2M1Row(const RowJob& j) {
   return true;
 }
 #endif
+
+// ---- NVFP4 out: bfloat16 rows, N groups of 16 at a time ------------------------------------
+// ModelOpt's two levels, computed as nvfp4_quantize did it one group at a time (each step the
+// same float32 operation, so the results are bit-identical): per group the E4M3FN scale
+// e4m3(amax / denom) (a block of zeros: denom / denom = 1), its value times the global scale as
+// the divisor s, and the E2M1 code of x / s for each element. Here N groups (16 N elements,
+// one float32 lane per group) go through each step together: the amaxes by a tree of pairwise
+// maxima on the bfloat16 magnitude bits (three ConcatOdd/ConcatEven levels leave group g in
+// 16-bit lanes 2g, 2g + 1), the scale encode with a true division, and 1 / s by one division
+// for the N groups. The codes: each 32-bit word of input holds elements 2k (low half) and
+// 2k + 1, so one shift and one mask give both as float32, their codes land in one byte's two
+// nibbles, and each lane's divisor comes from the N-lane vector by one table lookup.
+
+// |q| (bits, NaN excluded) -> E2M1 magnitude code 0..7, ties to even, saturating at 6 (Inf
+// too): the mantissa rounded to 1 bit and rebiased 127 -> 1 for |q| >= 1; below 1, adding 2^22
+// rounds to a multiple of 0.5 (0, 0.5 or 1.0: codes 0, 1, 2). The rounding points 0.25, 0.75,
+// 1.25, 1.75, 2.5, 3.5 and 5 all have their low 21 bits zero, which the near test relies on.
+HWY_INLINE VU E2M1MagCodes(DF df, VU a) {
+  const DU du;
+  const VU lsb = hn::And(hn::ShiftRight<22>(a), hn::Set(du, 1u));
+  const VU normal = hn::Sub(hn::ShiftRight<22>(hn::Add(a, hn::Add(hn::Set(du, 0x1FFFFFu), lsb))), hn::Set(du, 252u));
+  const VU sub = hn::Sub(hn::BitCast(du, hn::Add(hn::BitCast(df, a), hn::Set(df, 4194304.0f))), hn::Set(du, 0x4A800000u));
+  return hn::Min(hn::IfThenElse(hn::Lt(a, hn::Set(du, 0x3F800000u)), sub, normal), hn::Set(du, 7u));
+}
+
+// The bfloat16 magnitude bits of N groups' amaxes (16 N elements at p), lane g = group g.
+HWY_INLINE VU GroupAmaxBf16(const uint16_t* p) {
+  const hn::Repartition<uint16_t, DF> d16;
+  const DU du;
+  const size_t L = hn::Lanes(d16);
+  const auto mag = hn::Set(d16, 0x7FFF);
+  const auto pairs = [&](decltype(mag) lo, decltype(mag) hi) { return hn::Max(hn::ConcatOdd(d16, hi, lo), hn::ConcatEven(d16, hi, lo)); };
+  const auto ld = [&](size_t k) { return hn::And(hn::LoadU(d16, p + k * L), mag); };
+  const auto w = pairs(pairs(pairs(ld(0), ld(1)), pairs(ld(2), ld(3))), pairs(pairs(ld(4), ld(5)), pairs(ld(6), ld(7))));
+  const VU u = hn::BitCast(du, w);
+  return hn::Max(hn::ShiftRight<16>(u), hn::And(u, hn::Set(du, 0xFFFFu)));
+}
+
+// Four vectors of byte values (one per 32-bit lane) stored as 4 N consecutive bytes, v[0]'s first.
+HWY_INLINE void StoreBytes4(const VU* v, uint8_t* out) {
+#if MOECKPT_AVX512
+  // Two packs leave 32-bit chunks in the order (v0, v1, v2, v3) per 128-bit block; one permute sorts them.
+  const __m512i b = _mm512_packus_epi16(_mm512_packus_epi32(v[0].raw, v[1].raw), _mm512_packus_epi32(v[2].raw, v[3].raw));
+  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_si512(out, _mm512_permutexvar_epi32(idx, b));
+#elif HWY_TARGET == HWY_AVX2
+  const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(v[0].raw, v[1].raw), _mm256_packus_epi32(v[2].raw, v[3].raw));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+#else
+  const DF df;
+  const hn::RebindToSigned<DU> di;
+  const hn::Rebind<uint8_t, DF> d8;
+  for (size_t k = 0; k < 4; ++k) hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di, v[k])), d8, out + k * hn::Lanes(df));
+#endif
+}
+
+using Nvfp4Idx = decltype(hn::SetTableIndices(DF(), static_cast<const int32_t*>(nullptr)));
+
+// N groups' scales (16 N elements at p): the scale codes to sc; with kCodes the divisors s and
+// their reciprocals to s_out and rec_out. Returns -1 for a NaN or Inf element, 1 where some
+// group's divisor is not a normal float with a normal reciprocal (its codes are the caller's),
+// else 0.
+template <bool kCodes>
+HWY_INLINE int Nvfp4Scales(const uint16_t* p, VF vdenom, VF vglobal, uint8_t* sc, float* s_out, float* rec_out) {
+  const DF df;
+  const DU du;
+  const hn::RebindToSigned<DU> di;
+  const hn::Rebind<uint8_t, DF> d8;
+  const VU am = GroupAmaxBf16(p);
+  if (HWY_UNLIKELY(!hn::AllFalse(du, hn::Gt(am, hn::Set(du, 0x7F7Fu))))) return -1;
+  const VF a = hn::IfThenElse(hn::RebindMask(df, hn::Eq(am, hn::Zero(du))), vdenom, hn::BitCast(df, hn::ShiftLeft<16>(am)));
+  const VU code = E4M3Codes(df, hn::Div(a, vdenom), true);
+  hn::StoreU(hn::DemoteTo(d8, hn::BitCast(di, code)), d8, sc);
+  if constexpr (!kCodes) {
+    return 0;
+  } else {
+    const VF s = hn::Mul(DecodeFp8<kE4M3>(df, code), vglobal);
+    hn::StoreU(s, df, s_out);
+    hn::StoreU(hn::Div(hn::Set(df, 1.0f), s), df, rec_out);
+    // Exponent field in [1, 252]: s normal and 1 / s normal.
+    const auto bad = hn::Gt(hn::Sub(hn::ShiftRight<23>(hn::BitCast(du, s)), hn::Set(du, 1u)), hn::Set(du, 251u));
+    return hn::AllFalse(du, bad) ? 0 : 1;
+  }
+}
+
+// The E2M1 codes of N groups (16 N elements at p, 8 N bytes to out) with their divisors and
+// reciprocals (vectors of N, lane g for group g).
+HWY_INLINE void Nvfp4Codes(const uint16_t* p, VF s, VF rec, const Nvfp4Idx* idx, uint8_t* out) {
+  const DF df;
+  const DU du;
+  const size_t N = hn::Lanes(df);
+  const VU abs = hn::Set(du, 0x7FFFFFFFu), hi = hn::Set(du, 0xFFFF0000u), low21 = hn::Set(du, 0x1FFFFFu);
+  VU bytes[8];
+  for (size_t v = 0; v < 8; ++v) {
+    const VU w = hn::BitCast(du, hn::LoadU(hn::Repartition<uint16_t, DF>(), p + v * 2 * N));
+    const VF xe = hn::BitCast(df, hn::ShiftLeft<16>(w)), xo = hn::BitCast(df, hn::And(w, hi));
+    const VF r = hn::TableLookupLanes(rec, idx[v]);
+    VU ae = hn::And(hn::BitCast(du, hn::Mul(xe, r)), abs), ao = hn::And(hn::BitCast(du, hn::Mul(xo, r)), abs);
+    // x * (1 / s) is within ~3 ulps of x / s: it rounds alike unless a rounding point is
+    // within 8 ulps; then divide (bfloat16 weights land exactly on rounding points often).
+    const VU eight = hn::Set(du, 8u);
+    const VU near = hn::Min(hn::And(hn::Add(ae, eight), low21), hn::And(hn::Add(ao, eight), low21));
+    if (HWY_UNLIKELY(!hn::AllFalse(du, hn::Lt(near, hn::Set(du, 17u))))) {
+      const VF sv = hn::TableLookupLanes(s, idx[v]);
+      ae = hn::And(hn::BitCast(du, hn::Div(xe, sv)), abs);
+      ao = hn::And(hn::BitCast(du, hn::Div(xo, sv)), abs);
+    }
+    const VU sign = hn::Or(hn::And(hn::ShiftRight<12>(w), hn::Set(du, 0x08u)), hn::And(hn::ShiftRight<24>(w), hn::Set(du, 0x80u)));
+    bytes[v] = hn::Or(hn::Or(E2M1MagCodes(df, ae), hn::ShiftLeft<4>(E2M1MagCodes(df, ao))), sign);
+  }
+  StoreBytes4(bytes, out);
+  StoreBytes4(bytes + 4, out + 4 * N);
+}
+
+// Two passes over the row (it stays in L1): every group's scale, divisor and reciprocal, chunk
+// after chunk with no chunk waiting on another's divisions; then the codes.
+template <bool kCodes>
+bool Nvfp4Bf16RowT(const uint16_t* src, uint64_t n, float global, uint8_t* scale_codes, uint8_t* codes) {
+  const DF df;
+  const size_t N = hn::Lanes(df);
+  const float denom = kE2M1Max * global;
+  if (n % 16 != 0 || !std::isnormal(denom) || !std::isnormal(1.0f / denom)) return false;
+  const VF vdenom = hn::Set(df, denom), vglobal = hn::Set(df, global);
+  const uint64_t groups = n / 16, full = groups / N * N, rest = groups - full;
+  thread_local std::vector<float> sv, rv;
+  if (kCodes) {
+    sv.resize(full + N);
+    rv.resize(full + N);
+  }
+  HWY_ALIGN uint16_t tail[16 * hn::MaxLanes(df)] = {};  // the last groups, zero-padded
+  if (rest) std::memcpy(tail, src + 16 * full, rest * 32);
+  int bad = 0;
+  for (uint64_t g = 0; g < full; g += N) {
+    const int r = Nvfp4Scales<kCodes>(src + 16 * g, vdenom, vglobal, scale_codes + g, kCodes ? sv.data() + g : nullptr, kCodes ? rv.data() + g : nullptr);
+    if (r < 0) return false;
+    bad |= r;
+  }
+  if (rest) {
+    HWY_ALIGN uint8_t sc[hn::MaxLanes(df)];
+    const int r = Nvfp4Scales<kCodes>(tail, vdenom, vglobal, sc, kCodes ? sv.data() + full : nullptr, kCodes ? rv.data() + full : nullptr);
+    if (r < 0) return false;
+    bad |= r;
+    std::memcpy(scale_codes + full, sc, rest);
+  }
+  if constexpr (kCodes) {
+    Nvfp4Idx idx[8];
+    for (size_t v = 0; v < 8; ++v) {
+      HWY_ALIGN int32_t lanes[hn::MaxLanes(df)];
+      for (size_t l = 0; l < N; ++l) lanes[l] = static_cast<int32_t>((N * v + l) / 8);
+      idx[v] = hn::SetTableIndices(df, lanes);
+    }
+    for (uint64_t g = 0; g < full; g += N) Nvfp4Codes(src + 16 * g, hn::LoadU(df, sv.data() + g), hn::LoadU(df, rv.data() + g), idx, codes + 8 * g);
+    if (rest) {
+      HWY_ALIGN uint8_t out[8 * hn::MaxLanes(df)];
+      Nvfp4Codes(tail, hn::LoadU(df, sv.data() + full), hn::LoadU(df, rv.data() + full), idx, out);
+      std::memcpy(codes + 8 * full, out, rest * 8);
+    }
+    // Groups whose divisor is not normal (or has no normal reciprocal): one element at a time.
+    if (HWY_UNLIKELY(bad))
+      for (uint64_t k = 0; k < groups; ++k) {
+        const uint32_t se = (std::bit_cast<uint32_t>(sv[k]) >> 23) & 0xFF;
+        if (se >= 1 && se <= 252) continue;
+        for (uint64_t i = 16 * k; i < 16 * (k + 1); ++i) encode_at(Fmt::kE2M1, decode_at(Fmt::kBF16, src, i) / sv[k], codes, i, true);
+      }
+  }
+  return true;
+}
+
+bool Nvfp4Bf16Row(const uint16_t* src, uint64_t n, float global, uint8_t* scale_codes, uint8_t* codes) {
+  return codes ? Nvfp4Bf16RowT<true>(src, n, global, scale_codes, codes) : Nvfp4Bf16RowT<false>(src, n, global, scale_codes, codes);
+}
 
 // ---- the generic row kernel and its dispatch -----------------------------------------------
 
@@ -1635,6 +1811,7 @@ bool RunIntRow(const IntRowJob& j) {
 
 #else
 bool RunRow(const RowJob&) { return false; }
+bool Nvfp4Bf16Row(const uint16_t*, uint64_t, float, uint8_t*, uint8_t*) { return false; }
 bool RunIntRow(const IntRowJob&) { return false; }
 bool AbsMax(Fmt, const void*, uint64_t, float*) { return false; }
 bool GatherIntColumns(const void*, uint64_t, uint64_t, uint64_t, uint64_t, uint32_t*, uint64_t) { return false; }
@@ -1656,6 +1833,7 @@ HWY_AFTER_NAMESPACE();
 namespace moeckpt::quant {
 
 HWY_EXPORT(RunRow);
+HWY_EXPORT(Nvfp4Bf16Row);
 HWY_EXPORT(AbsMax);
 HWY_EXPORT(RunIntRow);
 HWY_EXPORT(TargetName);
@@ -1667,6 +1845,10 @@ HWY_EXPORT(AwqInt4Bf16);
 
 void run_row(const RowJob& job) {
   if (!HWY_DYNAMIC_DISPATCH(RunRow)(job)) ref::run_row(job);
+}
+
+bool nvfp4_bf16_row(const uint16_t* src, uint64_t n, float global, uint8_t* scale_codes, uint8_t* codes) {
+  return HWY_DYNAMIC_DISPATCH(Nvfp4Bf16Row)(src, n, global, scale_codes, codes);
 }
 
 void run_int_row(const IntRowJob& job) {

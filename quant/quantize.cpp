@@ -235,22 +235,34 @@ void nvfp4_row_scales(const MatrixView& m, float global, uint64_t r, std::vector
   run_row(job);
 }
 
+// A bfloat16 row through the many-groups kernel (nvfp4_bf16_row): false where it does not
+// apply, and the row then takes the general path (which reports a NaN or Inf).
+bool nvfp4_fast_row(const MatrixView& m, float global, uint64_t r, std::byte* scales, std::byte* codes) {
+  return m.fmt == Fmt::kBF16 && m.in % kNvfp4Group == 0 &&
+         nvfp4_bf16_row(reinterpret_cast<const uint16_t*>(m.data) + r * m.in, m.in, global, reinterpret_cast<uint8_t*>(scales),
+                        reinterpret_cast<uint8_t*>(codes));
+}
+
 }  // namespace
 
 void nvfp4_scales(const MatrixView& m, float global, uint64_t r0, uint64_t r1, std::byte* dst) {
   const uint64_t groups = m.in / kNvfp4Group;
   std::vector<float> amax;
-  for (uint64_t r = r0; r < r1; ++r) nvfp4_row_scales(m, global, r, amax, dst + (r - r0) * groups);
+  for (uint64_t r = r0; r < r1; ++r)
+    if (!nvfp4_fast_row(m, global, r, dst + (r - r0) * groups, nullptr)) nvfp4_row_scales(m, global, r, amax, dst + (r - r0) * groups);
 }
 
 void nvfp4_quantize(const MatrixView& m, float global, uint64_t r0, uint64_t r1, std::byte* dst) {
   std::vector<std::byte> codes(m.in / kNvfp4Group);
   std::vector<float> amax;
   const float* table = decode_table(Fmt::kE4M3FN);
-  e2m1_rows(m, kNvfp4Group, r0, r1, dst, [&](uint64_t r, std::vector<float>& divisors) {
-    nvfp4_row_scales(m, global, r, amax, codes.data());
-    for (size_t g = 0; g < divisors.size(); ++g) divisors[g] = table[static_cast<uint8_t>(codes[g])] * global;
-  });
+  for (uint64_t r = r0; r < r1; ++r) {
+    if (nvfp4_fast_row(m, global, r, codes.data(), dst + (r - r0) * (m.in / 2))) continue;
+    e2m1_rows(m, kNvfp4Group, r, r + 1, dst + (r - r0) * (m.in / 2), [&](uint64_t row, std::vector<float>& divisors) {
+      nvfp4_row_scales(m, global, row, amax, codes.data());
+      for (size_t g = 0; g < divisors.size(); ++g) divisors[g] = table[static_cast<uint8_t>(codes[g])] * global;
+    });
+  }
 }
 
 }  // namespace moeckpt::quant

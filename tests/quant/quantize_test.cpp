@@ -1,6 +1,7 @@
 // Quantization: re-quantizing torch's own dequantized block-FP8 values gives back torch's codes
 // and scales; quantize -> dequantize stays within each format's error bound.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <cmath>
 #include <cstring>
@@ -187,6 +188,139 @@ TEST(QuantizeFp8Block, NaNOrInfNamesTheFirstRowOfItsBand) {
       ADD_FAILURE() << "no error";
     } catch (const Error& e) {
       EXPECT_NE(e.reason().find("row 130 "), std::string::npos) << e.reason();
+    }
+  }
+}
+
+// f once per SIMD target this CPU runs (the kernels' dispatch forced to each in turn).
+template <typename F>
+void for_each_target(F&& f) {
+  for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(t);
+    f(hwy::TargetName(t));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+// NVFP4 one element at a time: per 16-element group the E4M3FN scale e4m3(amax / (6 * global))
+// (a block of zeros: e4m3(1)), then each element x / (value(scale) * global) to E2M1, both
+// saturated: the definition nvfp4_scales / nvfp4_quantize are held to.
+void reference_nvfp4(const MatrixView& m, float global, std::vector<std::byte>& scales, std::vector<std::byte>& codes) {
+  const uint64_t groups = m.in / 16, es = static_cast<uint64_t>(fmt_bits(m.fmt)) / 8;
+  scales.assign(m.rows * groups, std::byte{0});
+  codes.assign(m.rows * m.in / 2, std::byte{0});
+  const float denom = 6.0f * global;
+  for (uint64_t r = 0; r < m.rows; ++r)
+    for (uint64_t g = 0; g < groups; ++g) {
+      const std::byte* src = m.data + (r * m.in + 16 * g) * es;
+      const float amax = ref::absmax(m.fmt, src, 16);
+      encode_at(Fmt::kE4M3FN, amax == 0.0f ? 1.0f : amax / denom, &scales[r * groups + g], 0, true);
+      const float s = decode_at(Fmt::kE4M3FN, &scales[r * groups + g], 0) * global;
+      for (uint64_t i = 0; i < 16; ++i) encode_at(Fmt::kE2M1, decode_at(m.fmt, src, i) / s, &codes[(r * m.in + 16 * g) / 2], i, true);
+    }
+}
+
+// The many-groups kernel (bfloat16) and the general path (float32) against that definition:
+// rows of 1 to 129 groups (tails after every multiple of the kernel's N groups), zero groups,
+// subnormal inputs, exact E2M1 ties (small integers times powers of two), groups so small
+// against the global scale that their scale is an E4M3 subnormal or zero (divisor 0), the
+// largest bfloat16, all-zero weights, and global scales given too small (saturated scales) or
+// so small that 6 * global is not normal (the one-at-a-time path).
+TEST(QuantizeNvfp4, ScalesAndCodesEqualTheScalarDefinition) {
+  std::mt19937 rng(33);
+  for_each_target([&](const char* target) {
+  for (Fmt f : {Fmt::kBF16, Fmt::kF32})
+    for (uint64_t in : {16, 32, 48, 64, 112, 128, 240, 256, 272, 496, 512, 528, 2048, 2064})
+      for (int kind = 0; kind < 6; ++kind) {
+        const uint64_t rows = 5, es = static_cast<uint64_t>(fmt_bits(f)) / 8;
+        std::vector<std::byte> data(rows * in * es);
+        for (uint64_t i = 0; i < rows * in; ++i) {
+          const uint64_t g = i / 16;
+          float x = std::ldexp(static_cast<float>(static_cast<int>(rng() % 201) - 100), -static_cast<int>(rng() % 12));
+          if (g % 7 == 3) x = 0.0f;                                                      // a zero group
+          if (g % 11 == 5) x *= 1e-6f;                                                    // scale: E4M3 subnormal or 0
+          if (rng() % 501 == 0) x = std::ldexp(1.0f, -127 - static_cast<int>(rng() % 6));  // subnormal input
+          if (kind == 1) x = 0.0f;                                                        // an all-zero weight
+          if (kind == 2 && i == in + 7) x = -3.3895314e38f;                               // the largest bfloat16
+          if (kind == 5) x *= 1e-39f;                                                     // 6 * global not normal
+          encode_at(f, x, data.data(), i);
+        }
+        MatrixView m{f, data.data(), rows, rows, in};
+        float global = nvfp4_global_scale(m);
+        if (kind == 3) global *= 0.01f;  // scales saturate at 448
+        if (kind == 4) global = std::ldexp(1.0f, -120);
+        std::vector<std::byte> want_s, want_c;
+        reference_nvfp4(m, global, want_s, want_c);
+        std::vector<std::byte> got_s(want_s.size(), std::byte{0xAB}), got_c(want_c.size(), std::byte{0xAB}), sc2(want_s.size());
+        nvfp4_scales(m, global, 0, rows, got_s.data());
+        nvfp4_quantize(m, global, 0, 2, got_c.data());
+        nvfp4_quantize(m, global, 2, rows, got_c.data() + 2 * in / 2);
+        ASSERT_EQ(0, std::memcmp(got_s.data(), want_s.data(), want_s.size())) << target << " " << fmt_name(f) << " in " << in << " kind " << kind;
+        ASSERT_EQ(0, std::memcmp(got_c.data(), want_c.data(), want_c.size())) << target << " " << fmt_name(f) << " in " << in << " kind " << kind;
+        // The kernel itself, row by row, with and without codes.
+        if (f != Fmt::kBF16) continue;
+        for (uint64_t r = 0; r < rows; ++r) {
+          std::vector<uint8_t> s(in / 16), c(in / 2), s2(in / 16);
+          const auto* row = reinterpret_cast<const uint16_t*>(data.data()) + r * in;
+          if (!nvfp4_bf16_row(row, in, global, s.data(), c.data())) {
+            EXPECT_TRUE(kind >= 5 || std::string(simd_target()) == "EMU128" || std::string(simd_target()) == "SCALAR") << kind;
+            continue;
+          }
+          ASSERT_TRUE(nvfp4_bf16_row(row, in, global, s2.data(), nullptr));
+          EXPECT_EQ(0, std::memcmp(s.data(), &want_s[r * in / 16], in / 16)) << "in " << in << " kind " << kind << " row " << r;
+          EXPECT_EQ(0, std::memcmp(s2.data(), &want_s[r * in / 16], in / 16)) << "in " << in << " kind " << kind << " row " << r;
+          EXPECT_EQ(0, std::memcmp(c.data(), &want_c[r * in / 2], in / 2)) << "in " << in << " kind " << kind << " row " << r;
+        }
+      }
+  });
+}
+
+// Quotients exactly on every E2M1 rounding point and one bfloat16 step either side (where
+// x * (1 / s) and x / s round apart, and the kernel must divide): each group's amax is set
+// first, its divisor s taken from the definition, and the other elements made +-p * s in
+// bfloat16 (p <= 5, so the amax stays). Global scales a power of two (s has 4 significant bits,
+// p * s is exact) and not.
+TEST(QuantizeNvfp4, QuotientsOnRoundingPointsEqualTheScalarDefinition) {
+  std::mt19937 rng(34);
+  const float points[] = {0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5.0f, 0.5f, 1.0f, 3.0f, 0.125f};
+  const uint64_t rows = 32, in = 1040;
+  for_each_target([&](const char* target) {
+    for (float global : {0.125f, 1.0f / 448.0f, 0.37f, std::ldexp(1.0f, -12)}) {
+      std::vector<uint16_t> x(rows * in, 0);
+      for (uint64_t i = 0; i < rows * in; i += 16)
+        encode_at(Fmt::kBF16, std::ldexp(1.0f + static_cast<float>(rng() % 128) / 128.0f, static_cast<int>(rng() % 12) - 6), x.data(), i);
+      MatrixView m{Fmt::kBF16, reinterpret_cast<const std::byte*>(x.data()), rows, rows, in};
+      std::vector<std::byte> want_s, want_c;
+      reference_nvfp4(m, global, want_s, want_c);
+      for (uint64_t i = 0; i < rows * in; ++i) {
+        if (i % 16 == 0) continue;
+        const float sd = decode_at(Fmt::kE4M3FN, &want_s[i / 16], 0) * global;
+        encode_at(Fmt::kBF16, (rng() % 2 ? 1.0f : -1.0f) * points[rng() % std::size(points)] * sd, x.data(), i);
+        if (int d = static_cast<int>(rng() % 4); d == 1) ++x[i];
+        else if (d == 2 && (x[i] & 0x7FFF) != 0) --x[i];
+      }
+      reference_nvfp4(m, global, want_s, want_c);
+      std::vector<std::byte> got_s(want_s.size()), got_c(want_c.size());
+      nvfp4_scales(m, global, 0, rows, got_s.data());
+      nvfp4_quantize(m, global, 0, rows, got_c.data());
+      EXPECT_EQ(0, std::memcmp(got_s.data(), want_s.data(), want_s.size())) << target << " " << global;
+      EXPECT_EQ(0, std::memcmp(got_c.data(), want_c.data(), want_c.size())) << target << " " << global;
+    }
+  });
+}
+
+TEST(QuantizeNvfp4, NaNOrInfNamesItsRow) {
+  std::vector<uint16_t> x(8 * 256, 0x3F80);
+  x[5 * 256 + 200] = 0x7FC0;  // NaN in row 5
+  MatrixView m{Fmt::kBF16, reinterpret_cast<const std::byte*>(x.data()), 8, 8, 256};
+  std::vector<std::byte> s(8 * 16), c(8 * 128);
+  for (int part = 0; part < 2; ++part) {
+    try {
+      if (part == 0) nvfp4_scales(m, 1.0f, 0, 8, s.data());
+      else nvfp4_quantize(m, 1.0f, 0, 8, c.data());
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(e.reason().find("row 5 "), std::string::npos) << e.reason();
     }
   }
 }
