@@ -320,16 +320,12 @@ class Checkpoint::Impl::Opener {
     c_.impl_->arenas.resize(n);
     per_file_.resize(n);
     errors_.resize(n);
-    listed_.resize(n);
     missing_.resize(n);
     unlisted_.resize(n);
-    // What the index says each shard holds, checked inside each file's job (in parallel).
-    if (c_.index_)
-      for (const auto& [tensor, shard] : c_.index_->weight_map)
-        if (shard < n) listed_[shard].push_back(tensor);
+    if (c_.index_) group_index_by_shard(n);
     std::vector<RemoteHead> heads;
     if (c_.impl_->remote) heads = c_.impl_->remote->read_heads(names_);  // all at once
-    parallel_for(n, options_.threads, [&](size_t i) {
+    parallel_for(n, parse_threads(), [&](size_t i) {
       try {
         if (c_.impl_->remote) load_remote_file(i, heads[i]);
         else load_file(i);
@@ -338,6 +334,14 @@ class Checkpoint::Impl::Opener {
       }
     });
   }
+
+  // Each parsing thread holds a parser of ~3 x its largest header (~2.5 MB for a shard of a 1M-
+  // tensor checkpoint): with 16 threads inspect of 974k tensors peaked at 321 MiB in the
+  // reference environment against 234 MiB on 2 cores (bench/RESULTS.md, "Memory at 1M tensors").
+  unsigned parse_threads() const {
+    return std::min(options_.threads ? options_.threads : default_threads(), kMaxParseThreads);
+  }
+  static constexpr unsigned kMaxParseThreads = 8;
 
   void load_file(size_t i) {
     CheckpointFile& f = c_.files_[i];
@@ -402,10 +406,26 @@ class Checkpoint::Impl::Opener {
     c_.impl_->storages[i] = std::move(t.storages);
   }
 
+  // What the index says each shard holds, checked inside each file's job (in parallel): its
+  // names grouped by shard in one list, which then replaces the weight map (the names stay).
+  void group_index_by_shard(size_t n) {
+    auto& map = c_.index_->weight_map;
+    listed_begin_.assign(n + 1, 0);
+    for (const auto& [tensor, shard] : map)
+      if (shard < n) ++listed_begin_[shard + 1];
+    for (size_t i = 0; i < n; ++i) listed_begin_[i + 1] += listed_begin_[i];
+    listed_.resize(listed_begin_[n]);
+    std::vector<size_t> at(listed_begin_.begin(), listed_begin_.end() - 1);
+    for (const auto& [tensor, shard] : map)
+      if (shard < n) listed_[at[shard]++] = tensor;
+    std::vector<std::pair<std::string_view, uint32_t>>().swap(map);
+    return_freed_memory();
+  }
+
   // Both lists sorted: one walk finds what the index names but the file lacks, and what the
   // file holds but the index does not name.
   void compare_with_index(size_t i) {
-    auto& want = listed_[i];
+    const std::span<std::string_view> want(listed_.data() + listed_begin_[i], listed_begin_[i + 1] - listed_begin_[i]);
     std::sort(want.begin(), want.end());
     const auto& have = per_file_[i];
     size_t a = 0, b = 0;
@@ -414,16 +434,13 @@ class Checkpoint::Impl::Opener {
       else if (a == want.size() || have[b].name < want[a]) unlisted_[i].push_back(have[b++].name.str());
       else ++a, ++b;
     }
-    std::vector<std::string_view>().swap(want);
   }
 
   // Every shard has been compared with the index: its names (~70 MB at 1M tensors) go, and the
   // index keeps its shards and total size.
   void release_index_names() {
-    ShardIndex& idx = *c_.index_;
-    std::vector<std::pair<std::string_view, uint32_t>>().swap(idx.weight_map);
-    idx.storage.reset();
-    std::vector<std::vector<std::string_view>>().swap(listed_);
+    c_.index_->storage.reset();
+    std::vector<std::string_view>().swap(listed_);
     return_freed_memory();
   }
 
@@ -528,7 +545,8 @@ class Checkpoint::Impl::Opener {
   // Per file:
   std::vector<std::vector<TensorInfo>> per_file_;  // its tensors, sorted by name
   std::vector<std::optional<Error>> errors_;       // why it failed to load
-  std::vector<std::vector<std::string_view>> listed_;   // what the index says it holds
+  std::vector<std::string_view> listed_;  // what the index says each holds: file i's from listed_begin_[i]
+  std::vector<size_t> listed_begin_;
   std::vector<std::vector<std::string>> missing_;       // ... that it lacks
   std::vector<std::vector<std::string>> unlisted_;      // what it holds that the index does not name
 };

@@ -1,6 +1,7 @@
-// A tensor's dimensions: up to four held inline, more on the heap. A checkpoint of 1M tensors
-// would otherwise make 1M small heap vectors (a header's whole cost, bench/RESULTS.md "Memory at
-// 1M tensors"); nearly every tensor has 1 to 4 dimensions.
+// A tensor's dimensions: up to three held inline, more on the heap. A checkpoint of 1M tensors
+// would otherwise make 1M small heap vectors (bench/RESULTS.md, "Memory at 1M tensors"); nearly
+// every tensor of a language model has 1 to 3 dimensions (4 and 5: a few vision convolutions,
+// gpt-oss's MXFP4 blocks).
 #pragma once
 
 #include <algorithm>
@@ -20,7 +21,7 @@ class Shape {
   using const_iterator = const uint64_t*;
   using reference = uint64_t&;
   using const_reference = const uint64_t&;
-  static constexpr uint32_t kInline = 4;
+  static constexpr uint32_t kInline = 3;
 
   Shape() = default;
   Shape(std::initializer_list<uint64_t> dims) { assign(dims.begin(), dims.end()); }

@@ -67,8 +67,7 @@ uint64_t numel(const TensorInfo& t) {
 }
 
 bool TensorInfo::is_contiguous() const {
-  if (strides.empty()) return true;
-  if (strides.size() != shape.size()) return false;
+  if (!strides) return true;
   int64_t expect = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     if (shape[i] != 1 && strides[i] != expect) return false;

@@ -63,9 +63,9 @@ struct TensorInfo {
   // safetensors: absolute offset of the data in the file.
   // torch: byte offset of the first element inside its storage.
   uint64_t offset = 0;
-  // torch: element strides of a non-contiguous view (in the checkpoint's arena); empty means
-  // contiguous row-major.
-  std::span<const int64_t> strides;
+  // torch: shape.size() element strides of a non-contiguous view (in the checkpoint's arena);
+  // null means contiguous row-major.
+  const int64_t* strides = nullptr;
   uint32_t file = 0;       // index into Checkpoint::files()
   int32_t storage = -1;    // torch: index into the file's storage table; -1 for safetensors
   DType dtype = DType::kU8;

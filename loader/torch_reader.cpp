@@ -190,8 +190,8 @@ class StateDict {
     check_bounds(t, s, offset, stride);
     if (numel(t) > 0) {  // then each stride is <= INT64_MAX (checked)
       const std::vector<int64_t> strides(stride.begin(), stride.end());
-      t.strides = strides;
-      t.strides = t.is_contiguous() ? std::span<const int64_t>() : out_.arena.keep(strides);
+      t.strides = strides.data();
+      t.strides = t.is_contiguous() ? nullptr : out_.arena.keep(std::span<const int64_t>(strides)).data();
     }
     out_.tensors.push_back(std::move(t));
   }

@@ -14,6 +14,12 @@
 namespace moeckpt::quant {
 namespace {
 
+// The one-pass GPTQ/AWQ kernels (AVX-512) measured 2-4 x slower than the word transpose into a
+// buffer followed by the row kernel in the reference environment (BM_{Gptq,Awq}Words{Fused,
+// Buffered}, bench/RESULTS.md "Fifth pass"): they write 8 or 16 rows interleaved, 128 bytes at a
+// time. Kept, tested, and off.
+constexpr bool kFusedWords = false;
+
 // Word i of an I32 tensor's bytes (little-endian, as safetensors stores it). Read through memcpy:
 // a tensor's data need not be 4-byte aligned in the file.
 uint32_t word_at(std::span<const std::byte> b, uint64_t i) {
@@ -50,8 +56,8 @@ class IntRows {
       job_.plan = &plan_;
     }
     // GPTQ and AWQ 4-bit into bfloat16: transposed and decoded in one pass where the CPU has
-    // that kernel (a call with no rows asks).
-    fused_ = out == Fmt::kBF16 && q.bits == 4 && !q.g_idx && (q.scheme == Scheme::kGptq || q.scheme == Scheme::kAwq) &&
+    // that kernel (a call with no rows asks) and kFusedWords allows it.
+    fused_ = kFusedWords && out == Fmt::kBF16 && q.bits == 4 && !q.g_idx && (q.scheme == Scheme::kGptq || q.scheme == Scheme::kAwq) &&
              (q.scheme == Scheme::kGptq ? gptq_int4_bf16(nullptr, in_cols_, out_rows_, 0, 0, nullptr, nullptr, 0, q.block_cols, nullptr, 0)
                                         : awq_int4_bf16(nullptr, in_cols_, out_rows_ / 8, 0, 0, kAwqNibble, nullptr, nullptr, 0, q.block_cols, nullptr, 0));
   }

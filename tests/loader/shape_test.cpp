@@ -13,7 +13,7 @@ namespace {
 
 std::vector<uint64_t> dims(const Shape& s) { return {s.begin(), s.end()}; }
 
-TEST(Shape, HoldsUpToFourInlineAndMoreOnTheHeap) {
+TEST(Shape, HoldsUpToThreeInlineAndMoreOnTheHeap) {
   for (size_t n = 0; n <= 11; ++n) {
     Shape s;
     std::vector<uint64_t> want;
