@@ -336,8 +336,9 @@ class Checkpoint::Impl::Opener {
   }
 
   // Each parsing thread holds a parser of ~3 x its largest header (~2.5 MB for a shard of a 1M-
-  // tensor checkpoint): with 16 threads inspect of 974k tensors peaked at 321 MiB in the
-  // reference environment against 234 MiB on 2 cores (bench/RESULTS.md, "Memory at 1M tensors").
+  // tensor checkpoint). Reference environment, inspect of 974k tensors: 317-321 MiB on all 16
+  // threads; 258-264 MiB on 8 (with 16 bytes less per record), in the same time (bench/RESULTS.md,
+  // "Round 4").
   unsigned parse_threads() const {
     return std::min(options_.threads ? options_.threads : default_threads(), kMaxParseThreads);
   }
