@@ -66,7 +66,9 @@ uint64_t numel(const TensorInfo& t) {
   return n;
 }
 
-bool TensorInfo::is_contiguous() const {
+bool TensorInfo::is_contiguous() const { return is_row_major(shape, strides); }
+
+bool is_row_major(std::span<const uint64_t> shape, const int64_t* strides) {
   if (!strides) return true;
   int64_t expect = 1;
   for (size_t i = shape.size(); i-- > 0;) {

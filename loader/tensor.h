@@ -78,6 +78,8 @@ std::optional<uint64_t> checked_numel(std::span<const uint64_t> shape);
 // numel x bits / 8; nullopt on overflow or when the bit count is not a whole number of bytes.
 std::optional<uint64_t> checked_nbytes(std::span<const uint64_t> shape, DType dtype);
 uint64_t numel(const TensorInfo& t);  // t.shape's product, which the loader already checked
+// Whether these strides (one per dimension; null: none) lay the shape out row-major.
+bool is_row_major(std::span<const uint64_t> shape, const int64_t* strides);
 std::string shape_string(std::span<const uint64_t> shape);  // "[4, 64]"
 
 }  // namespace moeckpt

@@ -190,8 +190,7 @@ class StateDict {
     check_bounds(t, s, offset, stride);
     if (numel(t) > 0) {  // then each stride is <= INT64_MAX (checked)
       const std::vector<int64_t> strides(stride.begin(), stride.end());
-      t.strides = strides.data();
-      t.strides = t.is_contiguous() ? nullptr : out_.arena.keep(std::span<const int64_t>(strides)).data();
+      if (!is_row_major(t.shape, strides.data())) t.strides = out_.arena.keep(std::span<const int64_t>(strides)).data();
     }
     out_.tensors.push_back(std::move(t));
   }

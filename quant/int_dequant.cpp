@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -13,12 +12,6 @@
 
 namespace moeckpt::quant {
 namespace {
-
-// The one-pass GPTQ/AWQ kernels (AVX-512) measured 2-4 x slower than the word transpose into a
-// buffer followed by the row kernel in the reference environment (BM_{Gptq,Awq}Words{Fused,
-// Buffered}, bench/RESULTS.md "Fifth pass"): they write 8 or 16 rows interleaved, 128 bytes at a
-// time. Kept, tested, and off.
-constexpr bool kFusedWords = false;
 
 // Word i of an I32 tensor's bytes (little-endian, as safetensors stores it). Read through memcpy:
 // a tensor's data need not be 4-byte aligned in the file.
@@ -55,72 +48,9 @@ class IntRows {
       plan_act_order(g_idx_.data(), in_cols_, groups_, plan_);
       job_.plan = &plan_;
     }
-    // GPTQ and AWQ 4-bit into bfloat16: transposed and decoded in one pass where the CPU has
-    // that kernel (a call with no rows asks) and kFusedWords allows it.
-    fused_ = kFusedWords && out == Fmt::kBF16 && q.bits == 4 && !q.g_idx && (q.scheme == Scheme::kGptq || q.scheme == Scheme::kAwq) &&
-             (q.scheme == Scheme::kGptq ? gptq_int4_bf16(nullptr, in_cols_, out_rows_, 0, 0, nullptr, nullptr, 0, q.block_cols, nullptr, 0)
-                                        : awq_int4_bf16(nullptr, in_cols_, out_rows_ / 8, 0, 0, kAwqNibble, nullptr, nullptr, 0, q.block_cols, nullptr, 0));
   }
 
   void run(uint64_t r0, uint64_t r1, std::byte* dst) {
-    if (fused_) return run_fused(r0, r1, dst);
-    run_rows(r0, r1, dst);
-  }
-
- private:
-  // Bands of kRowBlock rows: the band's zeros and scales decoded group by group ([group][row],
-  // the layout GPTQ and AWQ store them in), then the fused kernel over the band's rows.
-  void run_fused(uint64_t r0, uint64_t r1, std::byte* dst) {
-    auto* out = reinterpret_cast<uint16_t*>(dst);
-    const bool gptq = q_.scheme == Scheme::kGptq;
-    for (uint64_t lo = r0; lo < r1;) {
-      const uint64_t b0 = lo / kRowBlock * kRowBlock, rows = std::min(kRowBlock, out_rows_ - b0), hi = std::min(r1, b0 + rows);
-      if (!gptq && (lo % 8 != 0 || hi % 8 != 0)) {  // AWQ's words hold 8 rows: a slice that splits one goes the buffer way
-        run_rows(lo, hi, dst + (lo - r0) * row_bytes_);
-        lo = hi;
-        continue;
-      }
-      fill_params_by_group(b0, rows);
-      const uint64_t off = lo - b0;
-      uint16_t* d = out + (lo - r0) * in_cols_;
-      const void* w = in_.weight.data();
-      if (gptq) gptq_int4_bf16(w, in_cols_, out_rows_, lo, hi - lo, zgr_.data() + off, sgr_.data() + off, rows, q_.block_cols, d, in_cols_);
-      else awq_int4_bf16(w, in_cols_, out_rows_ / 8, lo, hi - lo, kAwqNibble, zgr_.data() + off, sgr_.data() + off, rows, q_.block_cols, d, in_cols_);
-      lo = hi;
-    }
-  }
-
-  // zgr_/sgr_[g * rows + r]: zero and scale of row b0 + r in group g.
-  void fill_params_by_group(uint64_t b0, uint64_t rows) {
-    const bool gptq = q_.scheme == Scheme::kGptq;
-    zgr_.resize(groups_ * rows);
-    sgr_.resize(groups_ * rows);
-    if (rows % 8 == 0) {  // a group's zeros for these rows are consecutive words: the int4 row kernel decodes them
-      const uint64_t zrow = gptq ? q_.zero->shape[1] : out_rows_ / 8;
-      const float zero = gptq ? -1.0f : 0.0f, one = 1.0f;  // GPTQ v1 stores zero - 1
-      zwords_.assign(rows / 8 + kIntRowPad, 0);
-      run_.resize(rows);
-      for (uint64_t g = 0; g < groups_; ++g) {
-        std::memcpy(zwords_.data(), in_.zero.data() + 4 * (g * zrow + b0 / 8), rows / 2);
-        float* z = zgr_.data() + g * rows;
-        run_int_row({zwords_.data(), 4, rows, &zero, &one, rows, Fmt::kF32, gptq ? z : run_.data()});
-        if (!gptq)
-          for (uint64_t r = 0; r < rows; ++r) z[r] = run_[(r & ~uint64_t{7}) | kAwqNibble[r % 8]];
-      }
-    } else {
-      run_.resize(groups_);
-      for (uint64_t r = 0; r < rows; ++r) {
-        row_zeros(b0 + r, run_.data());
-        for (uint64_t g = 0; g < groups_; ++g) zgr_[g * rows + r] = run_[g];
-      }
-    }
-    for (uint64_t g = 0; g < groups_; ++g) {
-      decode_scales(*q_.scale, in_.scale, g * out_rows_ + b0, rows, run_);
-      std::copy(run_.begin(), run_.end(), sgr_.begin() + static_cast<std::ptrdiff_t>(g * rows));
-    }
-  }
-
-  void run_rows(uint64_t r0, uint64_t r1, std::byte* dst) {
     for (uint64_t n = r0; n < r1; ++n) {
       job_.padded = true;
       job_.words = row_words(n);
@@ -135,6 +65,7 @@ class IntRows {
     }
   }
 
+ private:
   void read_g_idx() {
     g_idx_.resize(in_cols_);
     for (uint64_t k = 0; k < in_cols_; ++k) {
@@ -233,11 +164,10 @@ class IntRows {
   const uint64_t groups_, row_words_, row_bytes_;
   IntRowJob job_;
   ActOrderPlan plan_;
-  bool fused_ = false;
   uint64_t block_first_ = UINT64_MAX;   // the first row fill_block unpacked into buf_
   uint64_t params_first_ = UINT64_MAX;  // the first row fill_params decoded
   std::vector<uint32_t> g_idx_, buf_, zwords_;
-  std::vector<float> zeros_, scales_, run_, zgr_, sgr_;
+  std::vector<float> zeros_, scales_, run_;
 };
 
 }  // namespace

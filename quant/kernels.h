@@ -90,7 +90,9 @@ void transpose_awq_words(const void* src, uint64_t k_len, uint64_t cols, uint64_
 
 // GPTQ's and AWQ's 4-bit codes straight into bfloat16 rows: the word transposes above fused
 // with the int4 kernel, so transposed words are decoded from registers instead of going through
-// a row buffer. Output rows [r0, r0 + count) of the weight, k_len elements each; row r0 + b at
+// a row buffer. Not used by dequantize_int_rows: 2-6 x slower than the buffer path in the
+// reference environment (they write 8 or 16 rows interleaved, 128 bytes at a time; bench/RESULTS.md
+// "Round 4", BM_{Gptq,Awq}Words{Fused,Buffered}). Kept, with their tests, for that comparison. Output rows [r0, r0 + count) of the weight, k_len elements each; row r0 + b at
 // dst + b * dst_stride (elements). Element k of row r0 + b is (code - z) * s with
 // z = zeros[(k / group) * pstride + b], s = scales[likewise], rounded as run_int_row does.
 // GPTQ: qweight [k_len / 8, cols] (cols = the weight's rows). AWQ: qweight [k_len, cols]

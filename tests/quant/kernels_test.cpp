@@ -4,8 +4,6 @@
 // divide the vector width, and row lengths with tails.
 #include <gtest/gtest.h>
 
-#include <hwy/targets.h>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -16,6 +14,7 @@
 #include <vector>
 
 #include "quant/kernels.h"
+#include "simd_targets.h"
 
 namespace moeckpt::quant {
 namespace {
@@ -70,17 +69,8 @@ void check_path(const Path& p, uint64_t n, uint64_t group, std::mt19937& rng, co
   }
 }
 
-class EveryTarget : public ::testing::Test {
- protected:
-  template <typename F>
-  void for_each_target(F&& f) {
-    for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
-      hwy::SetSupportedTargetsForTest(t);
-      f(hwy::TargetName(t));
-    }
-    hwy::SetSupportedTargetsForTest(0);
-  }
-};
+// The tests that run on every SIMD target (for_each_target, simd_targets.h).
+class EveryTarget : public ::testing::Test {};
 
 TEST_F(EveryTarget, DequantFastPathsEqualTheReference) {
   std::mt19937 rng(7);

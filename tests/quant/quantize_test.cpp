@@ -1,7 +1,6 @@
 // Quantization: re-quantizing torch's own dequantized block-FP8 values gives back torch's codes
 // and scales; quantize -> dequantize stays within each format's error bound.
 #include <gtest/gtest.h>
-#include <hwy/targets.h>
 
 #include <cmath>
 #include <cstring>
@@ -14,6 +13,7 @@
 #include "quant/kernels.h"
 #include "quant/quantize.h"
 #include "quant/scheme.h"
+#include "simd_targets.h"
 #include "test_util.h"
 
 namespace moeckpt::quant {
@@ -190,16 +190,6 @@ TEST(QuantizeFp8Block, NaNOrInfNamesTheFirstRowOfItsBand) {
       EXPECT_NE(e.reason().find("row 130 "), std::string::npos) << e.reason();
     }
   }
-}
-
-// f once per SIMD target this CPU runs (the kernels' dispatch forced to each in turn).
-template <typename F>
-void for_each_target(F&& f) {
-  for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(t);
-    f(hwy::TargetName(t));
-  }
-  hwy::SetSupportedTargetsForTest(0);
 }
 
 // NVFP4 one element at a time: per 16-element group the E4M3FN scale e4m3(amax / (6 * global))
